@@ -1,0 +1,45 @@
+"""streamrough: exact p-variation, signatures and rough-path norms of weight paths.
+
+Public names are resolved lazily (PEP 562): ``import streamrough`` imports neither Numba
+nor any kernel module, and compiles nothing. The first use of a name imports the one module
+that defines it; kernels compile on their first call and are reused afterwards.
+
+Examples
+--------
+>>> import numpy as np, streamrough as sr
+>>> sr.pvar(np.array([0.0, 1.0, 0.0, 1.0]), p=2, power=True)
+3.0
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0.dev0"
+
+# public name -> module that defines it (module names differ from function names so that
+# importing a submodule never shadows a function attribute of the package)
+_PUBLIC = {
+    # weight paths
+    "weight_path": "paths",
+    "brownian_weights": "paths",
+    "CONVENTIONS": "paths",
+    # p-variation
+    # signatures
+    # rough paths
+}
+
+__all__ = sorted(_PUBLIC) + ["__version__"]
+
+
+def __getattr__(name: str):
+    module_name = _PUBLIC.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'streamrough' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module_name}"), name)
+    globals()[name] = value  # cache: later lookups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_PUBLIC))

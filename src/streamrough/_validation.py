@@ -1,0 +1,120 @@
+"""Argument checking shared by every public entry point.
+
+Every public function funnels its inputs through these helpers so that bad input fails
+early, with an exception that names the argument and the problem, and never reaches a
+compiled kernel (where it would give a wrong number or crash the process).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["as_path", "as_p_values", "as_batch_of_paths", "check_choice"]
+
+
+def _as_numeric_array(x, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(x)
+    except ValueError as exc:  # ragged nested sequences
+        raise ValueError(f"{name} is ragged: all points must have the same shape ({exc})") from None
+    if arr.dtype == object:
+        raise ValueError(f"{name} is ragged or not numeric (dtype=object)")
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} must be real-valued, got complex dtype {arr.dtype}")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    return arr
+
+
+def _check_finite(arr: np.ndarray, name: str) -> None:
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)})")
+
+
+def as_path(x, name: str = "x", *, dtype=np.float64) -> np.ndarray:
+    """Return `x` as a C-contiguous ``(N, D)`` array of `dtype`, checked.
+
+    Shape ``(N,)`` becomes ``(N, 1)``; shape ``(N, m1, m2, ...)`` is flattened row-major to
+    ``(N, m1*m2*...)``. Integer and float32 input is converted (a copy only when needed).
+
+    Raises
+    ------
+    ValueError
+        If `x` is empty, ragged, 0-dimensional, or contains NaN or inf.
+    TypeError
+        If `x` is not real-valued numeric.
+    """
+    arr = _as_numeric_array(x, name)
+    if arr.ndim == 0:
+        raise ValueError(f"{name} must have at least one axis (points along axis 0), got a scalar")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: a path needs at least one point")
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    elif arr.ndim > 2:
+        arr = arr.reshape(arr.shape[0], -1)
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} has points of dimension 0 (shape {arr.shape})")
+    _check_finite(arr, name)
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def as_batch_of_paths(x, name: str = "x", *, point_ndim: int = 1, dtype=np.float64):
+    """Split `x` into leading batch axes and ``(N, D)`` paths.
+
+    The last `point_ndim` axes of `x` are the point's axes (flattened to ``D``), the axis
+    before them indexes points, and any axes before that are batch axes.
+
+    Returns
+    -------
+    batch_shape : tuple of int
+    paths : ndarray, shape (B, N, D), C-contiguous, of `dtype`
+    """
+    arr = _as_numeric_array(x, name)
+    if arr.ndim < point_ndim + 1:
+        raise ValueError(
+            f"{name} must have at least {point_ndim + 1} axes (..., N, point), got shape {arr.shape}"
+        )
+    batch_shape = arr.shape[: arr.ndim - point_ndim - 1]
+    n = arr.shape[arr.ndim - point_ndim - 1]
+    if n == 0:
+        raise ValueError(f"{name} is empty: a path needs at least one point")
+    d = int(np.prod(arr.shape[arr.ndim - point_ndim :]))
+    if d == 0:
+        raise ValueError(f"{name} has points of dimension 0 (shape {arr.shape})")
+    _check_finite(arr, name)
+    b = int(np.prod(batch_shape)) if batch_shape else 1
+    return batch_shape, np.ascontiguousarray(arr.reshape(b, n, d), dtype=dtype)
+
+
+def as_p_values(p, name: str = "p"):
+    """Check p-variation exponents.
+
+    Returns
+    -------
+    values : ndarray of float64, shape (k,)
+    scalar : bool
+        True if `p` was a single number (callers then return a scalar).
+    """
+    scalar = isinstance(p, numbers.Real) or (isinstance(p, np.ndarray) and p.ndim == 0)
+    try:
+        values = np.atleast_1d(np.asarray(p, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number or a sequence of them, got {p!r}") from None
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"{name} must be a number or a non-empty 1-d sequence, got {p!r}")
+    if not np.isfinite(values).all():
+        raise ValueError(f"{name} must be finite, got {p!r}")
+    if (values < 1).any():
+        raise ValueError(f"{name} must be >= 1 (p-variation is defined for p >= 1), got {p!r}")
+    return values, scalar
+
+
+def check_choice(value, name: str, choices) -> str:
+    """Raise a ValueError naming `name` unless `value` is one of `choices`."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+    return value

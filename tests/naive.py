@@ -1,0 +1,92 @@
+"""Slow, obviously correct references. Pure numpy and itertools: no Numba, no streamrough.
+
+Every fast path in the library is tested against these on small inputs. Each function
+follows its definition in ``shared design math.md`` literally; none is optimised.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+
+def _as_points(x):
+    x = np.asarray(x, dtype=np.float64)
+    return x.reshape(len(x), -1)
+
+
+def norm(v, kind="euclidean"):
+    """Norm of a flat vector: "euclidean" (Frobenius for matrices), "l1" or "linf"."""
+    v = np.ravel(v)
+    if kind == "euclidean":
+        return float(np.sqrt(np.sum(v * v)))
+    if kind == "l1":
+        return float(np.sum(np.abs(v)))
+    if kind == "linf":
+        return float(np.max(np.abs(v))) if v.size else 0.0
+    raise ValueError(kind)
+
+
+def partitions(s, t):
+    """All partitions s = t_0 < t_1 < ... < t_m = t of the integers s..t (2^(t-s-1) of them)."""
+    inner = range(s + 1, t)
+    for r in range(len(inner) + 1):
+        for chosen in itertools.combinations(inner, r):
+            yield (s, *chosen, t)
+
+
+def pvar_brute(x, p, norm_kind="euclidean", s=0, t=None):
+    """V_p(x; s, t) by enumerating every partition (N <= 12 or so)."""
+    x = _as_points(x)
+    t = len(x) - 1 if t is None else t
+    if t == s:
+        return 0.0
+    return max(
+        sum(norm(x[b] - x[a], norm_kind) ** p for a, b in zip(part, part[1:]))
+        for part in partitions(s, t)
+    )
+
+
+def pvar_weight_brute(omega, s, t):
+    """max over partitions of sum omega(t_i, t_{i+1}) for a two-index weight function."""
+    if t == s:
+        return 0.0
+    return max(sum(omega(a, b) for a, b in zip(part, part[1:])) for part in partitions(s, t))
+
+
+def pvar_dp(x, p, norm_kind="euclidean"):
+    """The exact O(N^2) dynamic programme of math.md 2.1.
+
+    Returns
+    -------
+    pv : ndarray, shape (N,)
+        Running values V_p(x; 0, j).
+    partition : list of int
+        An optimal partition of [0, N-1], found by following the argmax links back.
+    """
+    x = _as_points(x)
+    n = len(x)
+    pv = np.zeros(n)
+    link = np.zeros(n, dtype=int)
+    for j in range(1, n):
+        cands = [pv[i] + norm(x[j] - x[i], norm_kind) ** p for i in range(j)]
+        link[j] = int(np.argmax(cands))
+        pv[j] = cands[link[j]]
+    part = [n - 1]
+    while part[-1] != 0:
+        part.append(int(link[part[-1]]))
+    return pv, part[::-1]
+
+
+def partition_sum(x, p, partition, norm_kind="euclidean"):
+    """sum over consecutive partition points of |x_b - x_a|^p."""
+    x = _as_points(x)
+    return float(sum(norm(x[b] - x[a], norm_kind) ** p for a, b in zip(partition, partition[1:])))
+
+
+def brownian(n, d, seed=0):
+    """A seeded Brownian path: cumulative sums of N(0, 1/n) increments, starting at 0."""
+    rng = np.random.default_rng(seed)
+    steps = rng.standard_normal((n - 1, d)) / np.sqrt(max(n - 1, 1))
+    return np.vstack([np.zeros((1, d)), np.cumsum(steps, axis=0)])
