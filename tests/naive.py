@@ -90,3 +90,50 @@ def brownian(n, d, seed=0):
     rng = np.random.default_rng(seed)
     steps = rng.standard_normal((n - 1, d)) / np.sqrt(max(n - 1, 1))
     return np.vstack([np.zeros((1, d)), np.cumsum(steps, axis=0)])
+
+
+# rough paths
+
+
+def level2_brute(x, s, t, lift="iterated"):
+    """Level 2 of the lift over [s, t] by explicit double sums of the increments a_i.
+
+    "iterated": XX_{s,t} = sum_{s <= i < k < t} a_i (x) a_k;
+    "geometric": XX_{s,t} + (1/2) sum_{s <= i < t} a_i (x) a_i.
+    """
+    x = _as_points(x)
+    a = np.diff(x, axis=0)
+    d = x.shape[1]
+    out = np.zeros((d, d))
+    for i in range(s, t):
+        for k in range(i + 1, t):
+            out += np.outer(a[i], a[k])
+        if lift == "geometric":
+            out += 0.5 * np.outer(a[i], a[i])
+    return out
+
+
+def pvar_level2_brute(x, p, lift="iterated", y=None):
+    """V_{p/2}(XX) (or of XX - YY when y is given): max over every partition of
+    sum |XX_{t_i,t_{i+1}} - YY_{t_i,t_{i+1}}|^(p/2), XX from explicit double sums."""
+    x = _as_points(x)
+    n = len(x)
+
+    def omega(a, b):
+        v = level2_brute(x, a, b, lift)
+        if y is not None:
+            v = v - level2_brute(y, a, b, lift)
+        return norm(v) ** (p / 2)
+
+    return pvar_weight_brute(omega, 0, n - 1)
+
+
+def level2_partition_sum(x, p, partition, lift="iterated", y=None):
+    """sum over consecutive partition points of |XX_{a,b} (- YY_{a,b})|^(p/2), double sums."""
+    total = 0.0
+    for a, b in zip(partition, partition[1:]):
+        v = level2_brute(x, a, b, lift)
+        if y is not None:
+            v = v - level2_brute(y, a, b, lift)
+        total += norm(v) ** (p / 2)
+    return float(total)

@@ -1,0 +1,314 @@
+"""Exact level-2 (rough-path) p-variation: Chen-bound branch and bound (math.md 4.1).
+
+Data layout (all float64, C-contiguous):
+
+``xs`` (N, d)
+    the path relative to its start, ``xs[k] = x_k - x_0``;
+``p2`` (N, d*d)
+    prefix level 2, ``p2[k]`` = the level-2 term of the lift over ``[0, k]`` flattened
+    row-major (iterated sums ``XX_{0,k}``, or the geometric level 2 ``XX_{0,k} + D_{0,k}/2``).
+
+Any interval then follows from Chen's identity, for both lifts:
+``S2_{m,j} = p2[j] - p2[m] - xs[m] (x) (xs[j] - xs[m])``.
+
+The distance kernels take a second path ``ys`` and ``p2`` holding the DIFFERENCE of the two
+prefix level-2 arrays; ``has_y=False`` means there is no second path (``ys`` is ignored and
+may be any array of the right shape): the single path is the distance to the zero path.
+
+Branch and bound.  Indices ``0..j-1`` are grouped into complete dyadic blocks.  For a block
+``B`` ending at ``b < j`` and any ``m`` in ``B``, Chen gives
+``Delta XX_{m,j} = Delta XX_{m,b} + Delta XX_{b,j} + Delta x_{m,b} (x) x_{b,j} + y_{m,b} (x) Delta x_{b,j}``,
+so with the Frobenius norm (a cross norm)
+
+    |Delta XX_{m,j}| <= A2(B) + |Delta XX_{b,j}| + A1(B) |x_{b,j}| + Ay(B) |Delta x_{b,j}|
+
+where ``A2 = max_m |Delta XX_{m,b}|``, ``A1 = max_m |Delta x_{m,b}|``, ``Ay = max_m |y_{m,b}|``
+(``Ay = 0`` for a single path).  Because the running values ``pv`` are non-decreasing (the
+weight is non-negative), ``pv[b] + ub^q`` bounds every candidate of the block, and the block
+is skipped when that is ``<= best``.  No triangle inequality on ``|XX|`` is used anywhere
+(it is false for level 2: math.md 4.2).  Bounds are inflated by a relative ``1e-12`` plus an
+absolute ``abs_tol`` that covers the rounding of the Chen evaluation, so rounding never
+prunes a candidate the plain DP (over the same computed weights) would pick.
+
+A block's summary is indexed by its midpoint: the block of size ``2^l >= 2`` starting at
+``s`` is stored at ``s + 2^(l-1)``, which is unique over all levels.  It is computed once,
+when the block's last point arrives, so the same code serves the offline pass and the
+stream (one append = one DP step).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._jit import jit
+
+# relative inflation of every upper bound (a true constant, frozen at compile time)
+_INFLATE = 1.0 + 1e-12
+
+
+@jit
+def level2_extend(xs, p2, k, geometric):
+    """Fill ``p2[k]`` from ``p2[k-1]``, ``xs[k-1]`` and ``xs[k]`` (``k >= 1``).
+
+    Iterated sums: ``XX_{0,k} = XX_{0,k-1} + x_{0,k-1} (x) a``; geometric:
+    ``+ a (x) a / 2`` as well, i.e. ``(x_{0,k-1} + a/2) (x) a``, with ``a = x_k - x_{k-1}``.
+    """
+    d = xs.shape[1]
+    for r in range(d):
+        h = xs[k - 1, r]
+        if geometric:
+            h += 0.5 * (xs[k, r] - xs[k - 1, r])
+        base = r * d
+        for c in range(d):
+            p2[k, base + c] = p2[k - 1, base + c] + h * (xs[k, c] - xs[k - 1, c])
+
+
+@jit
+def level2_prefix(xs, p2, geometric):
+    """Fill all of ``p2`` (``p2[0]`` is set to 0) from ``xs``."""
+    p2[0, :] = 0.0
+    for k in range(1, xs.shape[0]):
+        level2_extend(xs, p2, k, geometric)
+
+
+@jit
+def level2_sq(p2, xs, ys, has_y, geometric, m, j):
+    """``|Delta XX_{m,j}|^2`` (Frobenius) by Chen's identity from prefix data.
+
+    One-step intervals are evaluated exactly (iterated sums: 0; geometric: ``a (x) a / 2``)
+    instead of by cancellation, which matters for ``p < 2`` where ``|XX|^(p/2)`` amplifies
+    rounding noise around 0.
+    """
+    d = xs.shape[1]
+    s = 0.0
+    if j == m + 1:
+        if not geometric:
+            return 0.0
+        for r in range(d):
+            ar = xs[j, r] - xs[m, r]
+            br = ys[j, r] - ys[m, r] if has_y else 0.0
+            for c in range(d):
+                e = 0.5 * (ar * (xs[j, c] - xs[m, c]))
+                if has_y:
+                    e -= 0.5 * (br * (ys[j, c] - ys[m, c]))
+                s += e * e
+        return s
+    if has_y:
+        for r in range(d):
+            u = xs[m, r]
+            v = ys[m, r]
+            base = r * d
+            for c in range(d):
+                e = (
+                    p2[j, base + c]
+                    - p2[m, base + c]
+                    - u * (xs[j, c] - xs[m, c])
+                    + v * (ys[j, c] - ys[m, c])
+                )
+                s += e * e
+    else:
+        for r in range(d):
+            u = xs[m, r]
+            base = r * d
+            for c in range(d):
+                e = p2[j, base + c] - p2[m, base + c] - u * (xs[j, c] - xs[m, c])
+                s += e * e
+    return s
+
+
+@jit
+def _level1_sq(xs, m, j):
+    s = 0.0
+    for c in range(xs.shape[1]):
+        e = xs[j, c] - xs[m, c]
+        s += e * e
+    return s
+
+
+@jit
+def _diff_level1_sq(xs, ys, m, j):
+    s = 0.0
+    for c in range(xs.shape[1]):
+        e = (xs[j, c] - ys[j, c]) - (xs[m, c] - ys[m, c])
+        s += e * e
+    return s
+
+
+@jit
+def complete_blocks(j, p2, xs, ys, has_y, geometric, a1, a2, ay):
+    """Summaries of every dyadic block (size >= 2) whose last index is ``j``.
+
+    Call once per index, after ``xs[j]`` and ``p2[j]`` are set.  Amortised O(log N)
+    Chen evaluations per index.
+    """
+    size = 2
+    while (j + 1) % size == 0:
+        s = j + 1 - size
+        mid = s + size // 2
+        m1 = 0.0
+        m2 = 0.0
+        my = 0.0
+        for m in range(s, j):
+            v2 = level2_sq(p2, xs, ys, has_y, geometric, m, j)
+            if v2 > m2:
+                m2 = v2
+            if has_y:
+                v1 = _diff_level1_sq(xs, ys, m, j)
+                vy = _level1_sq(ys, m, j)
+                if vy > my:
+                    my = vy
+            else:
+                v1 = _level1_sq(xs, m, j)
+            if v1 > m1:
+                m1 = v1
+        a1[mid] = math.sqrt(m1)
+        a2[mid] = math.sqrt(m2)
+        ay[mid] = math.sqrt(my)
+        size *= 2
+
+
+@jit
+def level2_step(j, p2, xs, ys, has_y, geometric, a1, a2, ay, pv, link, q, abs_tol, stack_s, stack_z):
+    """One DP step: set ``pv[j]`` and ``link[j]`` from final ``pv[:j]`` (``j >= 1``).
+
+    ``pv[j] = max_{i<j} pv[i] + |Delta XX_{i,j}|^q``, pruned with the block summaries of
+    :func:`complete_blocks` (which must cover every block ending before ``j - 1``).
+    ``stack_s`` and ``stack_z`` are int64 work arrays of length >= 64.  Returns the number of
+    Chen evaluations made (a diagnostic).
+    """
+    hq = 0.5 * q
+    best = pv[j - 1] + level2_sq(p2, xs, ys, has_y, geometric, j - 1, j) ** hq
+    arg = j - 1
+    evals = 1
+    guess = link[j - 1] if j >= 2 else 0
+    if guess < j - 1:
+        val = pv[guess] + level2_sq(p2, xs, ys, has_y, geometric, guess, j) ** hq
+        evals += 1
+        if val > best:
+            best = val
+            arg = guess
+    cached_b = -1
+    n1 = 0.0
+    n2 = 0.0
+    nd = 0.0
+    e = j - 1
+    while e > 0:
+        size = e & (-e)
+        start = e - size
+        stack_s[0] = start
+        stack_z[0] = size
+        top = 1
+        while top > 0:
+            top -= 1
+            bs = stack_s[top]
+            bz = stack_z[top]
+            b = bs + bz - 1
+            if bz == 1:
+                if b == cached_b or b == guess:
+                    continue
+                val = pv[b] + level2_sq(p2, xs, ys, has_y, geometric, b, j) ** hq
+                evals += 1
+                if val > best:
+                    best = val
+                    arg = b
+                continue
+            if b != cached_b:
+                # norms at the block end; the end point is itself a candidate, evaluated here
+                cached_b = b
+                sq2 = level2_sq(p2, xs, ys, has_y, geometric, b, j)
+                evals += 1
+                n2 = math.sqrt(sq2)
+                n1 = math.sqrt(_level1_sq(xs, b, j))
+                if has_y:
+                    nd = math.sqrt(_diff_level1_sq(xs, ys, b, j))
+                if b != guess:
+                    val = pv[b] + sq2**hq
+                    if val > best:
+                        best = val
+                        arg = b
+            mid = bs + bz // 2
+            ub = a2[mid] + n2 + a1[mid] * n1
+            if has_y:
+                ub += ay[mid] * nd
+            ub = ub * _INFLATE + abs_tol
+            if pv[b] + ub**q <= best:
+                continue
+            half = bz // 2
+            stack_s[top] = bs
+            stack_z[top] = half
+            stack_s[top + 1] = bs + half
+            stack_z[top + 1] = half
+            top += 2
+        e = start
+    pv[j] = best
+    link[j] = arg
+    return evals
+
+
+@jit
+def level2_pvar_bnb(p2, xs, ys, has_y, geometric, qs, abs_tol):
+    """Exact ``V_q(Delta XX; 0, j)`` for every j and every exponent in ``qs``.
+
+    Returns
+    -------
+    pv : (len(qs), N) running values;  link : (len(qs), N) int64 argmax links;
+    evals : int, total Chen evaluations (diagnostic).
+    """
+    n = xs.shape[0]
+    a1 = np.zeros(n)
+    a2 = np.zeros(n)
+    ay = np.zeros(n)
+    for j in range(n):
+        complete_blocks(j, p2, xs, ys, has_y, geometric, a1, a2, ay)
+    nq = qs.shape[0]
+    pv = np.zeros((nq, n))
+    link = np.zeros((nq, n), dtype=np.int64)
+    stack_s = np.zeros(64, dtype=np.int64)
+    stack_z = np.zeros(64, dtype=np.int64)
+    evals = 0
+    for k in range(nq):
+        for j in range(1, n):
+            evals += level2_step(
+                j, p2, xs, ys, has_y, geometric, a1, a2, ay, pv[k], link[k], qs[k], abs_tol, stack_s, stack_z
+            )
+    return pv, link, evals
+
+
+@jit
+def level2_pvar_dp(p2, xs, ys, has_y, geometric, q):
+    """The plain O(N^2) DP of math.md 2.1 over Chen-computed ``|Delta XX_{i,j}|^q``."""
+    n = xs.shape[0]
+    hq = 0.5 * q
+    pv = np.zeros(n)
+    link = np.zeros(n, dtype=np.int64)
+    for j in range(1, n):
+        best = -1.0
+        arg = 0
+        for i in range(j):
+            val = pv[i] + level2_sq(p2, xs, ys, has_y, geometric, i, j) ** hq
+            if val > best:
+                best = val
+                arg = i
+        pv[j] = best
+        link[j] = arg
+    return pv, link
+
+
+@jit
+def stream_push(k, point, geometric, xs, p2, a1, a2, ay, qs, pv, link, abs_tol, stack_s, stack_z):
+    """Append ``point`` (relative to the start) as index ``k`` and run one DP step per exponent.
+
+    Arrays must have capacity > k.  Updates ``xs``, ``p2``, the block summaries, and
+    ``pv[:, k]``, ``link[:, k]``.
+    """
+    for c in range(xs.shape[1]):
+        xs[k, c] = point[c]
+    if k > 0:
+        level2_extend(xs, p2, k, geometric)
+        for i in range(qs.shape[0]):
+            level2_step(
+                k, p2, xs, xs, False, geometric, a1, a2, ay, pv[i], link[i], qs[i], abs_tol, stack_s, stack_z
+            )
+    complete_blocks(k, p2, xs, xs, False, geometric, a1, a2, ay)
