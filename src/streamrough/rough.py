@@ -1,0 +1,409 @@
+"""Rough-path norms of paths and weight sequences: exact level-2 p-variation (math.md 4).
+
+For a path x with increments a_k, the level-2 term of its lift over [s, t] is
+
+    iterated sums (default, the residual network's own lift):
+        XX_{s,t} = sum_{s <= i < k < t} a_i (x) a_k
+    geometric (the piecewise-linear path's signature):
+        XX_{s,t} + (1/2) sum_{s <= i < t} a_i (x) a_i
+
+and, with every norm Frobenius,
+
+    V_{p/2}(XX)  = max over partitions of sum_i |XX_{t_i, t_{i+1}}|^(p/2)
+    ||XX||_{p/2-var} = V_{p/2}(XX)^(2/p)
+    |||X|||_p   = ||x||_{p-var} + ||XX||_{p/2-var}^(1/2)
+    omega(0, N) = V_p(x) + V_{p/2}(XX)
+    rho_p(X, Y) = ||x - y||_{p-var} + ||XX - YY||_{p/2-var}.
+
+Level 1 comes from :func:`streamrough.pvar`.  Level 2 is exact: a branch and bound whose
+bounds come from Chen's identity (never from the triangle inequality, which |XX| does not
+satisfy), or, for wide layers, the Gram route of :mod:`streamrough.gram`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+
+from ._validation import as_p_values, as_path, check_choice
+from .paths import CONVENTIONS, weight_path
+
+__all__ = ["RoughResult", "RoughRegimeWarning", "rough_pvar", "rough_distance"]
+
+LIFTS = ("iterated", "geometric")
+ROUTES = ("auto", "direct", "gram", "projection")
+METHODS = ("bnb", "dp")
+
+#: Default memory budget of the direct route: its prefix level-2 array holds N * D^2 float64.
+DEFAULT_MEMORY_BUDGET = 1 << 28  # 256 MiB
+
+
+class RoughRegimeWarning(UserWarning):
+    """p >= 3: a rough path needs levels 1..floor(p); levels 1 and 2 alone do not control it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RoughResult:
+    """Rough-path p-variation of one path (or of the difference of two), for one p.
+
+    Attributes
+    ----------
+    p : float
+    level1 : float
+        ``||x||_{p-var}`` (for a distance: ``||x - y||_{p-var}``).
+    level2 : float
+        ``||XX||_{p/2-var} = V_{p/2}(XX)^(2/p)`` (for a distance: of ``XX - YY``).
+    norm : float
+        ``|||X|||_p = level1 + sqrt(level2)``; for a distance (``kind == "distance"``)
+        ``rho_p(X, Y) = level1 + level2`` (math.md 4: the inhomogeneous distance).
+    omega : float
+        The control ``omega(0, N) = V_p(x) + V_{p/2}(XX)`` (p-th-power form).
+    level1_power, level2_power : float
+        ``V_p(x)`` and ``V_{p/2}(XX)``.
+    regime : str
+        ``"young"`` (p < 2: level 1 suffices), ``"rough"`` (2 <= p < 3: levels 1 and 2 are the
+        rough path) or ``"beyond"`` (p >= 3: level 2 is not enough).
+    lift : str
+        ``"iterated"`` or ``"geometric"``.
+    convention : str or None
+        ``"increments"`` / ``"values"`` for a weight sequence, None for a path.
+    route : str
+        ``"direct"``, ``"gram"`` or ``"projection"`` (approximate).
+    partition1, partition2 : tuple of int
+        Optimal partitions of levels 1 and 2, as indices of path points (for the increments
+        convention point k is the path after layer k - 1).
+    kind : str
+        ``"norm"`` or ``"distance"``.
+    projection : dict or None
+        For ``route="projection"``: ``{"dim", "seed", "distortion"}``; None when exact.
+    """
+
+    p: float
+    level1: float
+    level2: float
+    norm: float
+    omega: float
+    level1_power: float
+    level2_power: float
+    regime: str
+    lift: str
+    convention: str | None
+    route: str
+    partition1: tuple
+    partition2: tuple
+    kind: str = "norm"
+    projection: dict | None = None
+
+
+def _regime(p: float) -> str:
+    return "young" if p < 2 else ("rough" if p < 3 else "beyond")
+
+
+def _warn_beyond(ps) -> None:
+    if (ps >= 3).any():
+        warnings.warn(
+            f"p = {float(ps.max())} >= 3: a p-rough path needs levels 1..floor(p) of the "
+            "signature; the level-1 and level-2 terms reported here do not control it",
+            RoughRegimeWarning,
+            stacklevel=3,
+        )
+
+
+def _ndim(x, name):
+    try:
+        return np.ndim(x)
+    except ValueError:  # ragged nested sequences
+        raise ValueError(f"{name} is ragged: all points must have the same shape") from None
+
+
+def _input_path(x, convention, name):
+    """(path, weights or None, convention or None) from a path or a weight sequence."""
+    if convention is None and _ndim(x, name) >= 3:
+        convention = "increments"
+    if convention is None:
+        return as_path(x, name), None, None
+    check_choice(convention, "convention", CONVENTIONS)
+    weights = as_path(x, name)
+    return weight_path(weights, convention), weights, convention
+
+
+def _layers(path, weights, convention):
+    """Layers and Gram convention for gram.py: the weights as given, or a path's increments."""
+    if weights is not None:
+        return weights, convention
+    return np.ascontiguousarray(np.diff(path, axis=0)), "increments"
+
+
+def _partition(link, last):
+    part = [int(last)]
+    while part[-1] != 0:
+        part.append(int(link[part[-1]]))
+    return tuple(part[::-1])
+
+
+def _chen_prefix(path, geometric):
+    """Path relative to its start and prefix level 2 (N, D*D); tolerance of Chen's formula."""
+    from ._kernels.rough import level2_prefix
+
+    xs = path - path[0]
+    p2 = np.empty((xs.shape[0], xs.shape[1] ** 2))
+    level2_prefix(xs, p2, geometric)
+    scale = float(np.sqrt(np.einsum("ij,ij->i", p2, p2).max())) + float(
+        np.einsum("ij,ij->i", xs, xs).max()
+    )
+    return xs, p2, scale
+
+
+def _level2_direct(x_path, y_path, qs, lift, method):
+    """V_q of |XX - YY| (y_path None: of |XX|), running values' last entries and partitions."""
+    from ._kernels import rough as kernels
+
+    geometric = lift == "geometric"
+    xs, p2, scale = _chen_prefix(x_path, geometric)
+    if y_path is None:
+        ys, has_y = xs, False
+    else:
+        ys, p2y, scale_y = _chen_prefix(y_path, geometric)
+        p2 -= p2y
+        scale += scale_y
+        has_y = True
+    # Chen's formula loses about eps * scale in absolute terms; the bounds cover 64x that
+    abs_tol = 64.0 * np.finfo(np.float64).eps * scale
+    n = xs.shape[0]
+    if method == "dp":
+        out = [kernels.level2_pvar_dp(p2, xs, ys, has_y, geometric, q) for q in qs]
+        return [(pv[-1], _partition(link, n - 1)) for pv, link in out]
+    pv, link, _ = kernels.level2_pvar_bnb(p2, xs, ys, has_y, geometric, qs, abs_tol)
+    return [(pv[k, -1], _partition(link[k], n - 1)) for k in range(len(qs))]
+
+
+def _level1(path, ps):
+    """[(V_p, partition)] per p, from streamrough.pvar."""
+    from .variation import pvar
+
+    out = []
+    for p in ps:
+        res = pvar(path, float(p), power=True, return_partition=True)
+        out.append((float(res.power), tuple(int(i) for i in res.partition)))
+    return out
+
+
+def _choose_route(route, n, dim, memory_budget):
+    if route != "auto":
+        return route
+    return "direct" if n * dim * dim * 8 <= memory_budget else "gram"
+
+
+def _results(ps, levels1, levels2, *, kind, lift, convention, route, projection=None):
+    results = []
+    for p, (v1, part1), (v2, part2) in zip(ps, levels1, levels2):
+        p = float(p)
+        l1 = float(v1) ** (1.0 / p)
+        l2 = float(v2) ** (2.0 / p)
+        results.append(
+            RoughResult(
+                p=p,
+                level1=l1,
+                level2=l2,
+                norm=l1 + (l2 if kind == "distance" else np.sqrt(l2)),
+                omega=float(v1) + float(v2),
+                level1_power=float(v1),
+                level2_power=float(v2),
+                regime=_regime(p),
+                lift=lift,
+                convention=convention,
+                route=route,
+                partition1=part1,
+                partition2=part2,
+                kind=kind,
+                projection=projection,
+            )
+        )
+    return results
+
+
+def _check_common(p, lift, route, method, memory_budget):
+    ps, scalar = as_p_values(p)
+    check_choice(lift, "lift", LIFTS)
+    check_choice(route, "route", ROUTES)
+    check_choice(method, "method", METHODS)
+    if not (isinstance(memory_budget, (int, float, np.integer, np.floating)) and memory_budget > 0):
+        raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
+    return ps, scalar
+
+
+def rough_pvar(
+    x,
+    p,
+    *,
+    lift="iterated",
+    convention=None,
+    route="auto",
+    method="bnb",
+    memory_budget=DEFAULT_MEMORY_BUDGET,
+    projection_dim=None,
+    seed=0,
+):
+    r"""Level-1 and level-2 p-variation of the rough path lifted from `x` (math.md 4).
+
+    .. math::
+
+        V_{p/2}(\mathbb{X}) = \max_{0=t_0<\dots<t_m=N} \sum_i |\mathbb{X}_{t_i,t_{i+1}}|^{p/2},
+        \quad |||X|||_p = \|x\|_{p\text{-var}} + \|\mathbb{X}\|_{p/2\text{-var}}^{1/2}
+
+    with :math:`\mathbb{X}_{s,t} = \sum_{s\le i<k<t} a_i\otimes a_k` (``lift="iterated"``)
+    or that plus :math:`\tfrac12\sum_{s\le i<t} a_i\otimes a_i` (``lift="geometric"``),
+    Frobenius norms throughout.  For ``p < 2`` the exponent ``p/2`` is below 1: the level-2
+    value is still the maximum over partitions of ``sum |XX|^(p/2)`` (the same exact DP;
+    no step assumes convexity), reported for completeness (the Young regime needs level 1
+    only).  Values for ``p < 2`` are sensitive to rounding: an absolute error ``e`` in a
+    small ``|XX|`` becomes ``e^(p/2)``.
+
+    Parameters
+    ----------
+    x : array_like
+        A path, shape ``(N,)`` or ``(N, d)``, when `convention` is None and ``x.ndim <= 2``;
+        otherwise a weight sequence ``(L, m1, m2, ...)`` (or ``(L, D)`` with an explicit
+        `convention`) turned into a path by :func:`streamrough.weight_path`.
+    p : float or sequence of float
+        Exponents ``>= 1``.
+    lift : {"iterated", "geometric"}
+    convention : {None, "increments", "values"}
+        None (default): `x` is a path if it has at most 2 axes, and a weight sequence with
+        the ``"increments"`` convention (the seed paper's) if it has 3 or more.  Pass
+        ``"increments"`` or ``"values"`` to treat any input as a weight sequence.
+    route : {"auto", "direct", "gram", "projection"}
+        ``"direct"``: Chen-bound branch and bound over prefix level-2 data, which holds
+        ``N * D^2`` float64.  ``"gram"``: :func:`streamrough.gram.gram_rough_pvar` from the
+        L x L Gram matrix of the layers (O(L^2) memory, O(L^3) time).  ``"auto"`` takes
+        ``"direct"`` when ``8 * N * D^2 <= memory_budget`` and ``"gram"`` otherwise.
+        ``"projection"`` (approximate, only on request): a seeded Johnson-Lindenstrauss
+        projection of the layers to `projection_dim` dimensions, then the direct route; the
+        result records seed and distortion.
+    method : {"bnb", "dp"}
+        Direct route only: branch and bound (default) or the plain O(N^2) DP (a reference).
+    memory_budget : int
+        Bytes the direct route may use for its prefix data (default 256 MiB).
+    projection_dim, seed : int
+        For ``route="projection"``.
+
+    Returns
+    -------
+    RoughResult, or tuple of RoughResult (one per p, in order) when `p` is a sequence.
+
+    Warns
+    -----
+    RoughRegimeWarning
+        If some ``p >= 3``.
+
+    Examples
+    --------
+    >>> import numpy as np, streamrough as sr
+    >>> x = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]])
+    >>> r = sr.rough_pvar(x, 2.5)
+    >>> round(r.level2, 12), r.regime   # XX_{0,2} = e1 (x) e2, the only non-zero interval
+    (1.0, 'rough')
+    """
+    ps, scalar = _check_common(p, lift, route, method, memory_budget)
+    path, weights, convention = _input_path(x, convention, "x")
+    _warn_beyond(ps)
+    n, dim = path.shape
+    route = _choose_route(route, n, dim, memory_budget)
+    projection = None
+    if route == "direct":
+        levels1 = _level1(path, ps)
+        levels2 = _level2_direct(path, None, ps / 2, lift, method)
+    elif route == "gram":
+        levels1, levels2 = _gram_levels(path, weights, convention, ps, lift)
+    else:
+        path, projection = _project(path, weights, convention, projection_dim, seed)
+        levels1 = _level1(path, ps)
+        levels2 = _level2_direct(path, None, ps / 2, lift, method)
+    results = _results(
+        ps, levels1, levels2, kind="norm", lift=lift, convention=convention, route=route,
+        projection=projection,
+    )
+    return results[0] if scalar else tuple(results)
+
+
+def rough_distance(
+    x,
+    y,
+    p,
+    *,
+    lift="iterated",
+    convention=None,
+    route="auto",
+    method="bnb",
+    memory_budget=DEFAULT_MEMORY_BUDGET,
+):
+    r"""Inhomogeneous rough-path distance ``rho_p(X, Y)`` (math.md 4).
+
+    .. math::
+
+        \rho_p(X, Y) = \|x - y\|_{p\text{-var}} + \|\mathbb{X} - \mathbb{Y}\|_{p/2\text{-var}}
+
+    Level 2 of the difference is exact: a branch and bound with the Chen bound
+    ``Delta XX_{m,j} = Delta XX_{m,b} + Delta XX_{b,j} + Delta x_{m,b} (x) x_{b,j} +
+    y_{m,b} (x) Delta x_{b,j}``, or the Gram route on the joint Gram matrix.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Two paths (or weight sequences) of the same shape, read as in :func:`rough_pvar`
+        (two networks of equal depth and layer shape).
+    p, lift, convention, route, method, memory_budget
+        As in :func:`rough_pvar` (no projection route).
+
+    Returns
+    -------
+    RoughResult (``kind="distance"``, ``norm`` = rho_p), or a tuple of them when `p` is a
+    sequence.
+
+    Examples
+    --------
+    >>> import numpy as np, streamrough as sr
+    >>> x = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]])
+    >>> sr.rough_distance(x, x, 2.5).norm
+    0.0
+    """
+    ps, scalar = _check_common(p, lift, route, method, memory_budget)
+    if route == "projection":
+        raise ValueError("route='projection' is not available for rough_distance")
+    if convention is None and _ndim(x, "x") != _ndim(y, "y"):
+        raise ValueError(f"x and y must have the same shape, got {np.shape(x)} and {np.shape(y)}")
+    path_x, weights_x, conv = _input_path(x, convention, "x")
+    path_y, weights_y, _ = _input_path(y, convention, "y")
+    if path_x.shape != path_y.shape:
+        raise ValueError(
+            "x and y must have equal lengths and point dimensions (two networks of equal depth "
+            f"and layer shape), got paths of shape {path_x.shape} and {path_y.shape}"
+        )
+    _warn_beyond(ps)
+    n, dim = path_x.shape
+    route = _choose_route(route, n, dim, memory_budget)
+    if route == "direct":
+        levels1 = _level1(path_x - path_y, ps)
+        levels2 = _level2_direct(path_x, path_y, ps / 2, lift, method)
+    else:
+        levels1, levels2 = _gram_distance_levels(
+            path_x, weights_x, path_y, weights_y, conv, ps, lift
+        )
+    results = _results(
+        ps, levels1, levels2, kind="distance", lift=lift, convention=conv, route=route
+    )
+    return results[0] if scalar else tuple(results)
+
+
+def _gram_levels(path, weights, convention, ps, lift):
+    raise NotImplementedError("gram route: waiting for streamrough.gram")
+
+
+def _gram_distance_levels(path_x, weights_x, path_y, weights_y, convention, ps, lift):
+    raise NotImplementedError("gram route: waiting for streamrough.gram")
+
+
+def _project(path, weights, convention, projection_dim, seed):
+    raise NotImplementedError("projection route: waiting for streamrough.gram")
