@@ -26,7 +26,23 @@ _PUBLIC = {
     "CONVENTIONS": "paths",
     # p-variation
     # signatures
+    "sig_length": "signatures",
+    "signature": "signatures",
+    "sig_combine": "signatures",
+    "sig_combine_many": "signatures",
+    "sig_inverse": "signatures",
+    "sig_join": "signatures",
+    "sig_level": "signatures",
+    "SigStream": "signature_stream",
     # rough paths
+    "rough_pvar": "rough",
+    "rough_distance": "rough",
+    "RoughResult": "rough",
+    "RoughStream": "rough_stream",
+    "layer_gram": "gram",
+    "gram_rough_pvar": "gram",
+    "gram_rough_distance": "gram",
+    "random_projection": "gram",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
