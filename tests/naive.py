@@ -137,3 +137,63 @@ def level2_partition_sum(x, p, partition, lift="iterated", y=None):
             v = v - level2_brute(y, a, b, lift)
         total += norm(v) ** (p / 2)
     return float(total)
+
+
+# Gram route (matrix-valued weight paths)
+
+
+def interval_level2_tensors(x, lift="iterated"):
+    """Every level-2 tensor of the path x: out[s][t] = XX_{s,t} (D x D), for s <= t.
+
+    The double sum of the definition, with the inner sum grouped:
+    XX_{s,t} = sum_{s<=j<t} (sum_{s<=i<j} a_i + h a_j) (x) a_j, h = 0 (iterated) or 1/2
+    (geometric: adds (1/2) sum_j a_j (x) a_j). Memory N^2 D^2: small paths only.
+    """
+    x = _as_points(x)
+    a = np.diff(x, axis=0)
+    n, d = len(x), x.shape[1]
+    h = 0.5 if lift == "geometric" else 0.0
+    out = [[None] * n for _ in range(n)]
+    for s in range(n):
+        total = np.zeros((d, d))
+        inner = np.zeros(d)  # sum_{s<=i<j} a_i
+        out[s][s] = total.copy()
+        for j in range(s, n - 1):
+            total = total + np.outer(inner + h * a[j], a[j])
+            inner = inner + a[j]
+            out[s][j + 1] = total
+    return out
+
+
+def level_norm_matrices(x, lift="iterated", y=None):
+    """Matrices n1[s, t] = |x_{s,t}| and n2[s, t] = |XX_{s,t}| (s < t) of the path x, or of
+    x - y and XX - YY when y is given, from explicit D x D tensors."""
+    x = _as_points(x)
+    n = len(x)
+    xx = interval_level2_tensors(x, lift)
+    yy = None if y is None else interval_level2_tensors(y, lift)
+    z = x if y is None else x - _as_points(y)
+    n1 = np.zeros((n, n))
+    n2 = np.zeros((n, n))
+    for s in range(n):
+        for t in range(s + 1, n):
+            n1[s, t] = norm(z[t] - z[s])
+            n2[s, t] = norm(xx[s][t] if yy is None else xx[s][t] - yy[s][t])
+    return n1, n2
+
+
+def weight_matrix_dp(omega):
+    """max over partitions of [0, n-1] of sum omega[t_i, t_{i+1}] by the DP of math.md 2.1,
+    for any non-negative weight matrix (upper triangle used). Returns (value, partition)."""
+    omega = np.asarray(omega, dtype=np.float64)
+    n = len(omega)
+    pv = np.zeros(n)
+    link = np.zeros(n, dtype=int)
+    for j in range(1, n):
+        cands = pv[:j] + omega[:j, j]
+        link[j] = int(np.argmax(cands))
+        pv[j] = cands[link[j]]
+    part = [n - 1]
+    while part[-1] != 0:
+        part.append(int(link[part[-1]]))
+    return float(pv[-1]), part[::-1]

@@ -1,0 +1,142 @@
+"""Gram-matrix kernels for rough paths of wide layers (math.md section 5).
+
+Everything here works on L x L inner-product matrices, never on the D-dimensional layers,
+so that level-2 quantities (D^2 entries per interval) are never materialised.
+
+The level-2 object handled by :func:`interval_norms_sq` is the general form
+
+    Gamma_{s,t} = sum_{s<=j<t} sum_r m^r_{s,j} (x) e^r_j,
+    m^r_{s,j} = X^r_{s,j} + h f^r_j,    X^r_{s,j} = sum_{s<=i<j} f^r_i,
+
+for R "channels" of increment sequences f^r (generating the left factors) and e^r (the right
+factors), known only through their Gram blocks F^{rq}_{ik} = <f^r_i, f^q_k> and
+E^{rq}_{ik} = <e^r_i, e^q_k>. With R = 1 and f = e = a this is the level 2 of one path:
+h = 0 gives the iterated sums XX_{s,t} = sum_{s<=i<j<t} a_i (x) a_j, h = 1/2 the geometric
+level 2 XX + D/2 (m is then the midpoint of segment j, relative to x_s). With R = 2,
+f = (a, c), e = (c, b), c = a - b it is the difference XX - YY of two lifts, written so that
+every term is small when the two paths are close (no cancellation of large quantities).
+
+Running recursion in t for fixed s (Gamma_{s,t+1} = Gamma_{s,t} + sum_r m^r_{s,t} (x) e^r_t):
+
+    |Gamma_{s,t+1}|^2 = |Gamma_{s,t}|^2
+        + 2 sum_{s<=j<t} sum_{r,q} <m^r_{s,j}, m^q_{s,t}> <e^r_j, e^q_t>
+        + sum_{r,q} <m^r_{s,t}, m^q_{s,t}> <e^r_t, e^q_t>,
+
+with <m^r_{s,j}, m^q_{s,t}> = V + h (Y + W) + h^2 F^{rq}_{jt}, where V = <X^r_{s,j}, X^q_{s,t}>,
+Y = <f^r_j, X^q_{s,t}>, W = <X^r_{s,j}, f^q_t>, all kept as running sums (O(L) state per s).
+Each row s is independent: O(L^2) work per s, O(L^3) in total, parallel over s.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from ._jit import jit, parallel_jit
+
+# rows s are dealt out cyclically to this many independent tasks, so that the triangular
+# work (row s costs ~ (L - s)^2) is balanced across threads
+_ROW_TASKS = 64
+
+
+@jit
+def _interval_norms_row(F, E, h, s, sq1, sq2):
+    """Fill sq1[t, s] = |X^{R-1}_{s,t}|^2 and sq2[t, s] = |Gamma_{s,t}|^2 for t = s+1..n."""
+    nch = F.shape[0]
+    n = F.shape[2]
+    hh = h * h
+    V = np.zeros((nch, nch, n))  # V[r, q, j] = <X^r_{s,j}, X^q_{s,t}>
+    Y = np.zeros((nch, nch, n))  # Y[r, q, j] = <f^r_j, X^q_{s,t}>
+    N = np.zeros((nch, nch))  # N[r, q] = <X^r_{s,t}, X^q_{s,t}>
+    W = np.zeros((nch, nch))  # W[r, q] = <X^r_{s,t}, f^q_t>
+    level2 = 0.0
+    last = nch - 1
+    for t in range(s, n):
+        acc = 0.0
+        for r in range(nch):
+            for q in range(nch):
+                # row t of the (q, r) blocks: F[q, r, t, j] = <f^q_t, f^r_j> = F^{rq}_{jt}
+                frow = F[q, r, t]
+                erow = E[q, r, t]
+                vrow = V[r, q]
+                yrow = Y[r, q]
+                w = 0.0  # <X^r_{s,j}, f^q_t>, running over j
+                for j in range(s, t):
+                    g = frow[j]
+                    acc += (vrow[j] + h * (yrow[j] + w) + hh * g) * erow[j]
+                    vrow[j] += w
+                    yrow[j] += g
+                    w += g
+                W[r, q] = w
+        self_term = 0.0
+        for r in range(nch):
+            for q in range(nch):
+                ftt = F[r, q, t, t]
+                self_term += (N[r, q] + h * (W[r, q] + W[q, r]) + hh * ftt) * E[r, q, t, t]
+                V[r, q, t] = N[r, q] + W[r, q]
+                Y[r, q, t] = W[q, r] + ftt
+        for r in range(nch):
+            for q in range(nch):
+                N[r, q] += W[r, q] + W[q, r] + F[r, q, t, t]
+        level2 += 2.0 * acc + self_term
+        sq1[t + 1, s] = max(N[last, last], 0.0)
+        sq2[t + 1, s] = max(level2, 0.0)
+
+
+@parallel_jit
+def interval_norms_sq(F, E, h, sq1, sq2):
+    """Squared level-1 and level-2 norms of every interval, from Gram blocks.
+
+    Parameters
+    ----------
+    F, E : float64 arrays, shape (R, R, n, n)
+        Gram blocks of the left-factor and right-factor increment sequences (module
+        docstring); ``F[q, r]`` must be the transpose of ``F[r, q]``, likewise for `E`.
+    h : float
+        0.0 (iterated sums) or 0.5 (geometric).
+    sq1, sq2 : float64 arrays, shape (n + 1, n + 1), written in place
+        Lower triangle, row = end point: ``sq1[t, s] = |X^{R-1}_{s,t}|^2`` (the level-1
+        increment of the last f-channel) and ``sq2[t, s] = |Gamma_{s,t}|^2`` for s < t.
+        Tiny negative values from rounding are clamped to 0. Other entries are untouched.
+    """
+    n = F.shape[2]
+    tasks = min(n, _ROW_TASKS)
+    for task in prange(tasks):
+        for s in range(task, n, tasks):
+            _interval_norms_row(F, E, h, s, sq1, sq2)
+
+
+@parallel_jit
+def dp_log_weights(log_weights, exponents, values, links):
+    """Exact p-variation DP (math.md 2.1) for several exponents over one weight matrix.
+
+    Parameters
+    ----------
+    log_weights : float64 array, shape (n, n)
+        ``log_weights[j, i] = log w(i, j)`` for i < j (lower triangle, row = end point;
+        ``-inf`` for a zero weight). The DP weight is ``omega(i, j) = w(i, j) ** e``.
+    exponents : float64 array, shape (P,), all > 0
+    values : float64 array, shape (P,), written
+        ``max over partitions of sum omega``.
+    links : int64 array, shape (P, n), written
+        ``links[k, j]``: the previous point of an optimal partition of [0, j].
+    """
+    n = log_weights.shape[0]
+    for k in prange(exponents.shape[0]):
+        e = exponents[k]
+        pv = np.zeros(n)
+        links[k, 0] = 0
+        for j in range(1, n):
+            row = log_weights[j]
+            best = -1.0
+            arg = 0
+            for i in range(j):
+                v = pv[i] + math.exp(e * row[i])
+                if v > best:
+                    best = v
+                    arg = i
+            pv[j] = best
+            links[k, j] = arg
+        values[k] = pv[n - 1]
