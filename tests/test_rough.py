@@ -400,3 +400,64 @@ def test_alternating_weights_level2_sees_what_level1_misses():
     assert np.all(np.diff(l1) < 0) and -0.15 < slope < -0.05, (l1, slope)  # ~ L^(-1/10)
     # XX_{0,L} ~ -(M (x) M) / 2 with |M (x) M| = 1: level 2 stays near 1/2 or above
     assert np.all(l2 > 0.45) and l2.max() / l2.min() < 1.2
+
+
+# ------------------------------------------------------------------ routes
+
+
+@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("convention", ["increments", "values"])
+def test_gram_route_equals_direct_route(rng, lift, convention):
+    w = rng.standard_normal((40, 3, 3)) / np.sqrt(40)
+    ps = [1.5, 2.2, 2.5, 2.9]
+    direct = sr.rough_pvar(w, ps, lift=lift, convention=convention, route="direct")
+    gram = sr.rough_pvar(w, ps, lift=lift, convention=convention, route="gram")
+    for a, b in zip(direct, gram):
+        assert (a.route, b.route) == ("direct", "gram")
+        assert b.level1_power == pytest.approx(a.level1_power, rel=1e-10)
+        assert b.level2_power == pytest.approx(a.level2_power, rel=1e-10)
+        assert b.norm == pytest.approx(a.norm, rel=1e-10)
+    # a path given as points goes through the Gram matrix of its increments
+    x = random_path(rng, 25, 4)
+    a = sr.rough_pvar(x, 2.5, lift=lift, route="direct")
+    b = sr.rough_pvar(x, 2.5, lift=lift, route="gram")
+    assert b.level2_power == pytest.approx(a.level2_power, rel=1e-10)
+    assert b.level1_power == pytest.approx(a.level1_power, rel=1e-10)
+
+
+@pytest.mark.parametrize("lift", LIFTS)
+def test_gram_route_distance_equals_direct(rng, lift):
+    wx = rng.standard_normal((30, 2, 3))
+    wy = wx + 0.1 * rng.standard_normal((30, 2, 3))
+    for convention in ("increments", "values"):
+        a = sr.rough_distance(wx, wy, 2.5, lift=lift, convention=convention, route="direct")
+        b = sr.rough_distance(wx, wy, 2.5, lift=lift, convention=convention, route="gram")
+        assert b.level1_power == pytest.approx(a.level1_power, rel=1e-10)
+        assert b.level2_power == pytest.approx(a.level2_power, rel=1e-10)
+
+
+def test_auto_route_follows_the_memory_budget(rng):
+    w = rng.standard_normal((20, 4, 4))  # N = 21, D = 16: 8 N D^2 = 43008 bytes
+    assert sr.rough_pvar(w, 2.5).route == "direct"
+    small = sr.rough_pvar(w, 2.5, memory_budget=40000)
+    assert small.route == "gram"
+    assert small.level2 == pytest.approx(sr.rough_pvar(w, 2.5).level2, rel=1e-10)
+    assert sr.rough_distance(w, w[::-1], 2.5, memory_budget=40000).route == "gram"
+    # one point: nothing to vary on either route
+    assert sr.rough_pvar(np.ones((1, 3)), 2.5, route="gram").norm == 0.0
+
+
+def test_projection_only_on_request_and_recorded(rng):
+    w = rng.standard_normal((30, 6, 6)) / np.sqrt(30)
+    exact = sr.rough_pvar(w, 2.5)
+    assert exact.projection is None and exact.route == "direct"
+    approx = sr.rough_pvar(w, 2.5, route="projection", projection_dim=24, seed=11)
+    assert approx.route == "projection"
+    assert approx.projection["seed"] == 11 and approx.projection["dim"] == 24
+    assert 0 <= approx.projection["distortion"] < 1
+    assert approx == sr.rough_pvar(w, 2.5, route="projection", projection_dim=24, seed=11)
+    assert approx.level1 == pytest.approx(exact.level1, rel=0.5)
+    with pytest.raises(ValueError, match="projection_dim"):
+        sr.rough_pvar(w, 2.5, route="projection", seed=1)
+    with pytest.raises(ValueError, match="seed"):
+        sr.rough_pvar(w, 2.5, route="projection", projection_dim=4)

@@ -244,7 +244,7 @@ def rough_pvar(
     method="bnb",
     memory_budget=DEFAULT_MEMORY_BUDGET,
     projection_dim=None,
-    seed=0,
+    seed=None,
 ):
     r"""Level-1 and level-2 p-variation of the rough path lifted from `x` (math.md 4).
 
@@ -287,7 +287,7 @@ def rough_pvar(
     memory_budget : int
         Bytes the direct route may use for its prefix data (default 256 MiB).
     projection_dim, seed : int
-        For ``route="projection"``.
+        For ``route="projection"`` (both required there; there is no default seed).
 
     Returns
     -------
@@ -397,13 +397,55 @@ def rough_distance(
     return results[0] if scalar else tuple(results)
 
 
+
+def _gram_pairs(res, n_ps):
+    """[(V, partition)] per p for each level of a GramRoughResult computed for a sequence of p."""
+    return [
+        [(float(v[k]), tuple(int(i) for i in parts[k])) for k in range(n_ps)]
+        for v, parts in ((res.level1, res.partition1), (res.level2, res.partition2))
+    ]
+
+
 def _gram_levels(path, weights, convention, ps, lift):
-    raise NotImplementedError("gram route: waiting for streamrough.gram")
+    """Levels 1 and 2 from the L x L Gram matrix of the layers (streamrough.gram)."""
+    from .gram import gram_rough_pvar, layer_gram
+
+    if path.shape[0] == 1:
+        zero = [(0.0, (0,))] * len(ps)
+        return zero, zero
+    layers, conv = _layers(path, weights, convention)
+    res = gram_rough_pvar(layer_gram(layers), ps, lift=lift, convention=conv, return_partitions=True)
+    return _gram_pairs(res, len(ps))
 
 
 def _gram_distance_levels(path_x, weights_x, path_y, weights_y, convention, ps, lift):
-    raise NotImplementedError("gram route: waiting for streamrough.gram")
+    """Levels 1 and 2 of the difference from the joint Gram blocks of both layer sequences."""
+    from .gram import gram_rough_distance, layer_gram
+
+    if path_x.shape[0] == 1:
+        zero = [(0.0, (0,))] * len(ps)
+        return zero, zero
+    lx, conv = _layers(path_x, weights_x, convention)
+    ly, _ = _layers(path_y, weights_y, convention)
+    res = gram_rough_distance(
+        layer_gram(lx), layer_gram(lx, ly), layer_gram(ly), ps,
+        lift=lift, convention=conv, return_partitions=True,
+    )
+    return _gram_pairs(res, len(ps))
 
 
 def _project(path, weights, convention, projection_dim, seed):
-    raise NotImplementedError("projection route: waiting for streamrough.gram")
+    """APPROXIMATE: the path of seeded Johnson-Lindenstrauss projected layers, and its record."""
+    from .gram import random_projection
+
+    if projection_dim is None:
+        raise ValueError("route='projection' needs projection_dim (the target dimension k)")
+    if seed is None:
+        raise ValueError("route='projection' needs an explicit seed (there is no default seed)")
+    layers, conv = _layers(path, weights, convention)
+    if layers.shape[0] == 0:
+        raise ValueError("route='projection' needs at least two points")
+    projected, info = random_projection(layers, projection_dim, seed=seed)
+    key = "max_rel_error_increments" if conv == "increments" else "max_rel_error_values"
+    record = dict(info, dim=int(projection_dim), distortion=float(info[key]))
+    return weight_path(projected, conv), record
