@@ -152,6 +152,15 @@ def test_single_layer_and_single_point():
     assert one.partition1.tolist() == [0] and one.partition2.tolist() == [0]
 
 
+def test_rounding_asymmetry_is_accepted(rng):
+    g = _gram(_weights(rng, 12, (3, 3)))
+    nearly = g.copy()
+    nearly[0, 1] *= 1 + 1e-14
+    np.testing.assert_allclose(
+        sr.gram_rough_pvar(nearly, P_LIST).level2, sr.gram_rough_pvar(g, P_LIST).level2, rtol=1e-12
+    )
+
+
 def test_p_one_level1_is_total_length(rng):
     w = _weights(rng, 25, (3, 2))
     res = sr.gram_rough_pvar(_gram(w), 1.0)
