@@ -144,15 +144,12 @@ def _partition(link, last):
 
 
 def _chen_prefix(path, geometric):
-    """Path relative to its start and prefix level 2 (N, D*D); tolerance of Chen's formula."""
+    """Path relative to its start, prefix level 2 (N, D*D), and the Chen scale."""
     from ._kernels.rough import level2_prefix
 
     xs = path - path[0]
     p2 = np.empty((xs.shape[0], xs.shape[1] ** 2))
-    level2_prefix(xs, p2, geometric)
-    scale = float(np.sqrt(np.einsum("ij,ij->i", p2, p2).max())) + float(
-        np.einsum("ij,ij->i", xs, xs).max()
-    )
+    scale = level2_prefix(xs, p2, geometric)
     return xs, p2, scale
 
 
@@ -170,7 +167,7 @@ def _level2_direct(x_path, y_path, qs, lift, method):
         scale += scale_y
         has_y = True
     # Chen's formula loses about eps * scale in absolute terms; the bounds cover 64x that
-    abs_tol = 64.0 * np.finfo(np.float64).eps * scale
+    abs_tol = kernels.TOL_FACTOR * scale
     n = xs.shape[0]
     if method == "dp":
         out = [kernels.level2_pvar_dp(p2, xs, ys, has_y, geometric, q) for q in qs]

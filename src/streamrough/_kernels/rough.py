@@ -46,6 +46,8 @@ from ._jit import jit
 
 # relative inflation of every upper bound (a true constant, frozen at compile time)
 _INFLATE = 1.0 + 1e-12
+#: absolute tolerance of the bounds per unit of Chen scale (64 float64 epsilons)
+TOL_FACTOR = 64.0 * 2.220446049250313e-16
 
 
 @jit
@@ -66,11 +68,30 @@ def level2_extend(xs, p2, k, geometric):
 
 
 @jit
+def chen_scale(xs, p2, k):
+    """``|p2[k]| + |xs[k]|^2``: the size of the terms Chen's formula cancels at index k."""
+    s2 = 0.0
+    for c in range(p2.shape[1]):
+        s2 += p2[k, c] * p2[k, c]
+    s1 = 0.0
+    for c in range(xs.shape[1]):
+        s1 += xs[k, c] * xs[k, c]
+    return math.sqrt(s2) + s1
+
+
+@jit
 def level2_prefix(xs, p2, geometric):
-    """Fill all of ``p2`` (``p2[0]`` is set to 0) from ``xs``."""
+    """Fill all of ``p2`` (``p2[0]`` is set to 0) from ``xs``; return ``max_k chen_scale``.
+
+    Chen's formula then loses about ``eps * scale`` in absolute terms; the branch and bound
+    takes ``abs_tol = TOL_FACTOR * scale``.
+    """
     p2[0, :] = 0.0
+    scale = chen_scale(xs, p2, 0)
     for k in range(1, xs.shape[0]):
         level2_extend(xs, p2, k, geometric)
+        scale = max(scale, chen_scale(xs, p2, k))
+    return scale
 
 
 @jit
@@ -297,18 +318,25 @@ def level2_pvar_dp(p2, xs, ys, has_y, geometric, q):
 
 
 @jit
-def stream_push(k, point, geometric, xs, p2, a1, a2, ay, qs, pv, link, abs_tol, stack_s, stack_z):
-    """Append ``point`` (relative to the start) as index ``k`` and run one DP step per exponent.
+def stream_extend(k0, points, geometric, xs, p2, a1, a2, ay, qs, pv, link, state, stack_s, stack_z):
+    """Append ``points`` (relative to the path's start) as indices ``k0, k0 + 1, ...``.
 
-    Arrays must have capacity > k.  Updates ``xs``, ``p2``, the block summaries, and
-    ``pv[:, k]``, ``link[:, k]``.
+    Per point: prefix level 2, one DP step per exponent in ``qs`` (level-2 exponents
+    ``p/2``), and the summaries of the blocks the point completes.  ``state[0]`` carries the
+    running Chen scale.  All arrays must have capacity ``> k0 + len(points) - 1``.
     """
-    for c in range(xs.shape[1]):
-        xs[k, c] = point[c]
-    if k > 0:
-        level2_extend(xs, p2, k, geometric)
-        for i in range(qs.shape[0]):
-            level2_step(
-                k, p2, xs, xs, False, geometric, a1, a2, ay, pv[i], link[i], qs[i], abs_tol, stack_s, stack_z
-            )
-    complete_blocks(k, p2, xs, xs, False, geometric, a1, a2, ay)
+    for r in range(points.shape[0]):
+        k = k0 + r
+        for c in range(xs.shape[1]):
+            xs[k, c] = points[r, c]
+        if k > 0:
+            level2_extend(xs, p2, k, geometric)
+        state[0] = max(state[0], chen_scale(xs, p2, k))
+        abs_tol = TOL_FACTOR * state[0]
+        if k > 0:
+            for i in range(qs.shape[0]):
+                level2_step(
+                    k, p2, xs, xs, False, geometric, a1, a2, ay, pv[i], link[i], qs[i], abs_tol,
+                    stack_s, stack_z,
+                )
+        complete_blocks(k, p2, xs, xs, False, geometric, a1, a2, ay)
