@@ -11,9 +11,13 @@ Conventions (math.md 1): with ``convention="increments"`` the Gram describes the
 a_k = W_k of the path x_k = W_0 + ... + W_{k-1} (L + 1 points); with ``"values"`` it is the
 Gram K of the points x_k = W_k (L points).
 
-Precision: squared norms are accumulated in float64 by running sums, so their absolute error
-is of order eps times the squared size of the path on the interval; a tiny interval of a
-large path has a larger relative error. In the ``"values"`` convention the increment Gram
+Precision: the squared norms of an interval [s, t) are accumulated in float64 by running
+sums that start at s (not by differences of prefix sums from 0, which would lose a further
+eps |x|^2 / |x_{s,t}|^2), so their absolute error is of order eps times the sum of |G_ik|
+over the block [s, t)^2. Intervals over which the path nearly returns to where it started
+therefore have a larger relative error (measured: 2e-8 on squared level-1 norms of an
+alternating path with 1e-3 noise, L = 400); the Gram entries themselves carry that much
+information and no more. In the ``"values"`` convention the increment Gram
 is a second difference of K, which loses the relative accuracy eps |x|^2 / |a|^2 when the
 layers share a large common part. There, for full accuracy, pass the Gram of the layer
 differences ``W_{k+1} - W_k`` with ``convention="increments"``: the path is the same up to a
@@ -43,7 +47,7 @@ __all__ = [
 LIFTS = ("iterated", "geometric")
 
 # default feature-axis chunk: about this many float64 entries (L x chunk) per partial GEMM
-_CHUNK_ENTRIES = 1 << 23
+_CHUNK_ENTRIES = 1 << 21
 
 
 @dataclass(frozen=True)
@@ -185,8 +189,8 @@ def layer_gram(weights, other=None, *, chunk_size=None) -> np.ndarray:
         A second sequence with layers of the same size D; then the cross Gram
         ``<W_i, V_k>`` of shape (L, L2) is returned. Default: ``other = weights``.
     chunk_size : int, optional
-        Number of flattened features per partial GEMM. Default: about 8 million float64
-        entries per chunk (the whole feature axis when L * D is smaller).
+        Number of flattened features per partial GEMM. Default: about 2 million float64
+        entries (16 MB) per chunk (the whole feature axis when L * D is smaller).
 
     Returns
     -------
