@@ -87,6 +87,17 @@ def main_case(depth: int, width: int, repeat: int) -> None:
     total, first = time_call(lambda: _end_to_end(weights), repeat=repeat)
     print_row(f"end to end, both conventions (L={depth}, m={width})", total,
               note=f"(first call {fmt_time(first)})")
+    geometric, _ = time_call(lambda: sr.gram_rough_pvar(sr.layer_gram(weights), P_VALUES, lift="geometric"),
+                             repeat=repeat)
+    print_row("end to end, geometric lift, increments", geometric)
+    other = sr.brownian_weights(depth, width, seed=1)
+
+    def distance():
+        blocks = sr.layer_gram(weights), sr.layer_gram(weights, other), sr.layer_gram(other)
+        return sr.gram_rough_distance(*blocks, P_VALUES)
+
+    dist, _ = time_call(distance, repeat=repeat)
+    print_row("rough distance (3 Gram blocks), increments", dist)
 
 
 def memory_table(width: int, depths) -> None:

@@ -36,53 +36,61 @@ from numba import prange
 
 from ._jit import jit, parallel_jit
 
-# rows s are dealt out cyclically to this many independent tasks, so that the triangular
-# work (row s costs ~ (L - s)^2) is balanced across threads
-_ROW_TASKS = 64
+# Rows s are processed in blocks of _ROW_BLOCK consecutive starts, so that each row t of the
+# Gram blocks is read from memory once per block rather than once per s (the recursion is
+# memory-bound otherwise); blocks are dealt out cyclically to _TASKS independent tasks, so that
+# the triangular work (row s costs ~ (L - s)^2) is balanced across threads.
+_ROW_BLOCK = 8
+_TASKS = 16
 
 
 @jit
-def _interval_norms_row(F, E, h, s, sq1, sq2):
-    """Fill sq1[t, s] = |X^{R-1}_{s,t}|^2 and sq2[t, s] = |Gamma_{s,t}|^2 for t = s+1..n."""
+def _interval_norms_block(F, E, h, s0, s1, sq1, sq2):
+    """Fill sq1[t, s] = |X^{R-1}_{s,t}|^2 and sq2[t, s] = |Gamma_{s,t}|^2 for s0 <= s < s1 < t."""
     nch = F.shape[0]
     n = F.shape[2]
     hh = h * h
-    V = np.zeros((nch, nch, n))  # V[r, q, j] = <X^r_{s,j}, X^q_{s,t}>
-    Y = np.zeros((nch, nch, n))  # Y[r, q, j] = <f^r_j, X^q_{s,t}>
-    N = np.zeros((nch, nch))  # N[r, q] = <X^r_{s,t}, X^q_{s,t}>
-    W = np.zeros((nch, nch))  # W[r, q] = <X^r_{s,t}, f^q_t>
-    level2 = 0.0
+    nb = s1 - s0
+    V = np.zeros((nb, nch, nch, n))  # V[b, r, q, j] = <X^r_{s,j}, X^q_{s,t}>, s = s0 + b
+    Y = np.zeros((nb, nch, nch, n))  # Y[b, r, q, j] = <f^r_j, X^q_{s,t}>
+    N = np.zeros((nb, nch, nch))  # N[b, r, q] = <X^r_{s,t}, X^q_{s,t}>
+    W = np.zeros((nb, nch, nch))  # W[b, r, q] = <X^r_{s,t}, f^q_t>
+    level2 = np.zeros(nb)
     last = nch - 1
-    for t in range(s, n):
-        acc = 0.0
-        for r in range(nch):
-            for q in range(nch):
-                # row t of the (q, r) blocks: F[q, r, t, j] = <f^q_t, f^r_j> = F^{rq}_{jt}
-                frow = F[q, r, t]
-                erow = E[q, r, t]
-                vrow = V[r, q]
-                yrow = Y[r, q]
-                w = 0.0  # <X^r_{s,j}, f^q_t>, running over j
-                for j in range(s, t):
-                    g = frow[j]
-                    acc += (vrow[j] + h * (yrow[j] + w) + hh * g) * erow[j]
-                    vrow[j] += w
-                    yrow[j] += g
-                    w += g
-                W[r, q] = w
-        self_term = 0.0
-        for r in range(nch):
-            for q in range(nch):
-                ftt = F[r, q, t, t]
-                self_term += (N[r, q] + h * (W[r, q] + W[q, r]) + hh * ftt) * E[r, q, t, t]
-                V[r, q, t] = N[r, q] + W[r, q]
-                Y[r, q, t] = W[q, r] + ftt
-        for r in range(nch):
-            for q in range(nch):
-                N[r, q] += W[r, q] + W[q, r] + F[r, q, t, t]
-        level2 += 2.0 * acc + self_term
-        sq1[t + 1, s] = max(N[last, last], 0.0)
-        sq2[t + 1, s] = max(level2, 0.0)
+    for t in range(s0, n):
+        for b in range(min(nb, t - s0 + 1)):
+            s = s0 + b
+            acc = 0.0
+            for r in range(nch):
+                for q in range(nch):
+                    # row t of the (q, r) blocks: F[q, r, t, j] = <f^q_t, f^r_j> = F^{rq}_{jt}
+                    frow = F[q, r, t]
+                    erow = E[q, r, t]
+                    vrow = V[b, r, q]
+                    yrow = Y[b, r, q]
+                    w = 0.0  # <X^r_{s,j}, f^q_t>, running over j
+                    for j in range(s, t):
+                        g = frow[j]
+                        acc += (vrow[j] + h * (yrow[j] + w) + hh * g) * erow[j]
+                        vrow[j] += w
+                        yrow[j] += g
+                        w += g
+                    W[b, r, q] = w
+            nn = N[b]
+            ww = W[b]
+            self_term = 0.0
+            for r in range(nch):
+                for q in range(nch):
+                    ftt = F[r, q, t, t]
+                    self_term += (nn[r, q] + h * (ww[r, q] + ww[q, r]) + hh * ftt) * E[r, q, t, t]
+                    V[b, r, q, t] = nn[r, q] + ww[r, q]
+                    Y[b, r, q, t] = ww[q, r] + ftt
+            for r in range(nch):
+                for q in range(nch):
+                    nn[r, q] += ww[r, q] + ww[q, r] + F[r, q, t, t]
+            level2[b] += 2.0 * acc + self_term
+            sq1[t + 1, s] = max(nn[last, last], 0.0)
+            sq2[t + 1, s] = max(level2[b], 0.0)
 
 
 @parallel_jit
@@ -102,10 +110,12 @@ def interval_norms_sq(F, E, h, sq1, sq2):
         Tiny negative values from rounding are clamped to 0. Other entries are untouched.
     """
     n = F.shape[2]
-    tasks = min(n, _ROW_TASKS)
+    blocks = (n + _ROW_BLOCK - 1) // _ROW_BLOCK
+    tasks = min(blocks, _TASKS)
     for task in prange(tasks):
-        for s in range(task, n, tasks):
-            _interval_norms_row(F, E, h, s, sq1, sq2)
+        for blk in range(task, blocks, tasks):
+            s0 = blk * _ROW_BLOCK
+            _interval_norms_block(F, E, h, s0, min(s0 + _ROW_BLOCK, n), sq1, sq2)
 
 
 @parallel_jit
