@@ -1,0 +1,384 @@
+import itertools
+
+import naive
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import streamrough as sr
+from streamrough import signatures as sigmod
+
+KINDS = ("geometric", "iterated")
+
+
+def assert_sig_close(got, want, d, depth, rtol=1e-12):
+    """Level by level: |got - want| <= rtol * max |want at that level| (plus a tiny floor)."""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape
+    for k in range(1, depth + 1):
+        g = sr.sig_level(got, d, depth, k)
+        w = sr.sig_level(want, d, depth, k)
+        scale = max(float(np.max(np.abs(w))), 1e-300)
+        err = float(np.max(np.abs(g - w)))
+        assert err <= rtol * scale, f"level {k}: error {err:.3e} vs scale {scale:.3e}"
+
+
+def random_path(rng, n, d, drift=0.0):
+    return np.cumsum(rng.standard_normal((n, d)), axis=0) + drift * np.arange(n)[:, None]
+
+
+# ---------------------------------------------------------------------------- sig_length
+
+
+def test_sig_length():
+    assert sr.sig_length(2, 3) == 14
+    assert sr.sig_length(1, 4) == 4
+    assert sr.sig_length(10, 4) == 11110
+    assert sr.sig_length(3, 1) == 3
+    with pytest.raises(ValueError, match="GiB"):
+        sr.sig_length(1000, 4)
+    with pytest.raises(ValueError, match="depth"):
+        sr.sig_length(2, 0)
+    with pytest.raises(ValueError, match="dim"):
+        sr.sig_length(0, 2)
+    with pytest.raises(TypeError, match="depth"):
+        sr.sig_length(2, 2.5)
+
+
+# ---------------------------------------------------------------------- against brute force
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("d,depth", [(1, 4), (2, 1), (2, 2), (2, 3), (2, 4), (3, 3), (3, 4), (4, 2)])
+def test_against_explicit_iterated_sums_and_integrals(kind, d, depth, rng):
+    for n in (2, 3, 6):
+        x = rng.standard_normal((n, d))
+        assert_sig_close(sr.signature(x, depth, kind=kind), naive.sig_brute(x, depth, kind), d, depth)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_documented_example_values(kind):
+    x = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 2.0]])
+    want = {"geometric": [1, 2, 0.5, 2, 0, 2], "iterated": [1, 2, 0, 2, 0, 0]}[kind]
+    np.testing.assert_array_equal(sr.signature(x, 2, kind=kind), want)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_float32_computes_in_float32(kind, rng):
+    x = rng.standard_normal((40, 3))
+    s32 = sr.signature(x.astype(np.float32), 3, kind=kind)
+    assert s32.dtype == np.float32
+    assert_sig_close(s32, sr.signature(x.astype(np.float32).astype(np.float64), 3, kind=kind), 3, 3, rtol=2e-5)
+    st32 = sr.signature(x.astype(np.float32), 2, kind=kind, stream=True)
+    assert st32.dtype == np.float32
+
+
+def test_integer_input_is_float64_and_no_copy_of_float64(rng):
+    xi = np.arange(12).reshape(6, 2) ** 2
+    s = sr.signature(xi, 3)
+    assert s.dtype == np.float64
+    np.testing.assert_allclose(s, naive.sig_brute(xi, 3), rtol=1e-12)
+    with pytest.raises(TypeError, match="x"):
+        sr.signature(np.ones((3, 2), dtype=np.longdouble) if np.dtype(np.longdouble).itemsize > 8 else "ab", 2)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_batch_axes(kind, rng):
+    x = rng.standard_normal((2, 3, 7, 2))
+    s = sr.signature(x, 3, kind=kind)
+    assert s.shape == (2, 3, 14)
+    for i, j in itertools.product(range(2), range(3)):
+        np.testing.assert_array_equal(s[i, j], sr.signature(x[i, j], 3, kind=kind))
+    st_ = sr.signature(x, 2, kind=kind, stream=True)
+    assert st_.shape == (2, 3, 6, 6)
+    np.testing.assert_array_equal(st_[1, 2], sr.signature(x[1, 2], 2, kind=kind, stream=True))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_parallel_paths_agree_with_serial(kind, rng, monkeypatch):
+    x = rng.standard_normal((5, 300, 3))
+    serial = sr.signature(x, 3, kind=kind)
+    serial_one = sr.signature(x[0], 3, kind=kind)
+    serial_stream = sr.signature(x, 2, kind=kind, stream=True)
+    monkeypatch.setattr(sigmod, "_PARALLEL_WORK", 0)
+    monkeypatch.setattr(sigmod, "get_num_threads", lambda: 3)
+    np.testing.assert_allclose(sr.signature(x, 3, kind=kind), serial, rtol=1e-13, atol=1e-13)
+    assert_sig_close(sr.signature(x[0], 3, kind=kind), serial_one, 3, 3)  # chunked + Chen
+    np.testing.assert_array_equal(sr.signature(x, 2, kind=kind, stream=True), serial_stream)
+    a, b = serial, sr.signature(x[:, ::-1], 3, kind=kind)
+    np.testing.assert_allclose(
+        sr.sig_combine(a, b, 3, 3), np.stack([naive.tensor_mul_brute(p, q, 3, 3) for p, q in zip(a, b)]), rtol=1e-12
+    )
+
+
+# ------------------------------------------------------------------------ stream / options
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("stride", [1, 2, 5])
+def test_stream_prefixes(kind, stride, rng):
+    x = rng.standard_normal((13, 2))
+    st_ = sr.signature(x, 3, kind=kind, stream=True, stride=stride)
+    assert st_.shape == (12 // stride, 14)
+    for j in range(st_.shape[0]):
+        assert_sig_close(st_[j], naive.sig_brute(x[: (j + 1) * stride + 1], 3, kind), 2, 3)
+
+
+def test_scalar_term_and_identity():
+    x = np.array([[1.0, 2.0]])
+    np.testing.assert_array_equal(sr.signature(x, 2), np.zeros(6))
+    np.testing.assert_array_equal(sr.signature(x, 2, scalar_term=True), [1, 0, 0, 0, 0, 0, 0])
+    assert sr.signature(x, 2, stream=True).shape == (0, 6)
+    y = np.array([[0.0, 0.0], [1.0, 1.0]])
+    s = sr.signature(y, 2, scalar_term=True)
+    np.testing.assert_allclose(s, [1, 1, 1, 0.5, 0.5, 0.5, 0.5])
+    assert sr.signature(y[None], 2, stream=True, scalar_term=True).shape == (1, 1, 7)
+
+
+def test_bad_input():
+    x = np.zeros((4, 2))
+    with pytest.raises(ValueError, match="depth"):
+        sr.signature(x, 0)
+    with pytest.raises(TypeError, match="depth"):
+        sr.signature(x, 2.0)
+    with pytest.raises(ValueError, match="kind"):
+        sr.signature(x, 2, kind="ito")
+    with pytest.raises(ValueError, match="NaN"):
+        sr.signature(np.array([[0.0, np.nan], [1, 1]]), 2)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        sr.signature(np.array([[0.0, np.inf], [1, 1]]), 2)
+    with pytest.raises(ValueError, match="empty"):
+        sr.signature(np.zeros((0, 2)), 2)
+    with pytest.raises(ValueError, match="shape"):
+        sr.signature(np.zeros(5), 2)
+    with pytest.raises(ValueError, match="stride"):
+        sr.signature(x, 2, stream=True, stride=0)
+    with pytest.raises(TypeError, match="x"):
+        sr.signature(np.zeros((3, 2), dtype=complex), 2)
+
+
+# --------------------------------------------------------------------------- Chen algebra
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_chen_identity_random_splits(kind, rng):
+    for _ in range(10):
+        n = int(rng.integers(3, 40))
+        d = int(rng.integers(1, 4))
+        depth = int(rng.integers(1, 5))
+        x = rng.standard_normal((n, d))
+        u = int(rng.integers(0, n))
+        s = sr.signature(x, depth, kind=kind)
+        left, right = sr.signature(x[: u + 1], depth, kind=kind), sr.signature(x[u:], depth, kind=kind)
+        assert_sig_close(sr.sig_combine(left, right, d, depth), s, d, depth)
+        np.testing.assert_allclose(
+            sr.sig_combine(left, right, d, depth), naive.tensor_mul_brute(left, right, d, depth), rtol=1e-12, atol=1e-12
+        )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_combine_many_in_order(kind, rng):
+    x = rng.standard_normal((31, 3))
+    cuts = [0, 4, 5, 17, 30]
+    parts = np.stack([sr.signature(x[a : b + 1], 3, kind=kind) for a, b in zip(cuts, cuts[1:])])
+    assert_sig_close(sr.sig_combine_many(parts, 3, 3), sr.signature(x, 3, kind=kind), 3, 3)
+    batch = np.stack([parts, parts[::-1]])
+    got = sr.sig_combine_many(batch, 3, 3)
+    assert got.shape == (2, 39)
+    want = parts[3]
+    for p in parts[2::-1]:
+        want = naive.tensor_mul_brute(want, p, 3, 3)
+    np.testing.assert_allclose(got[1], want, rtol=1e-12)
+    np.testing.assert_array_equal(sr.sig_combine_many(np.zeros((0, 39)), 3, 3), np.zeros(39))
+
+
+def test_combine_broadcasts_and_checks(rng):
+    a = rng.standard_normal((4, 14))
+    b = rng.standard_normal(14)
+    got = sr.sig_combine(a, b, 2, 3)
+    for i in range(4):
+        np.testing.assert_allclose(got[i], naive.tensor_mul_brute(a[i], b, 2, 3), rtol=1e-12)
+    with pytest.raises(ValueError, match="sig_length"):
+        sr.sig_combine(a, np.zeros(13), 2, 3)
+    with pytest.raises(ValueError, match="broadcast"):
+        sr.sig_combine(a, np.zeros((3, 14)), 2, 3)
+    with pytest.raises(ValueError, match="NaN"):
+        sr.sig_combine(a, np.full(14, np.nan), 2, 3)
+    assert sr.sig_combine(a.astype(np.float32), b.astype(np.float32), 2, 3).dtype == np.float32
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_inverse(kind, rng):
+    x = rng.standard_normal((9, 3))
+    s = sr.signature(x, 4, kind=kind)
+    inv = sr.sig_inverse(s, 3, 4, kind=kind)
+    assert np.max(np.abs(sr.sig_combine(s, inv, 3, 4))) < 1e-11 * np.max(np.abs(s))
+    assert np.max(np.abs(sr.sig_combine(inv, s, 3, 4))) < 1e-11 * np.max(np.abs(s))
+    a = np.diff(x, axis=0)
+    if kind == "geometric":  # the signature of the reversed path
+        assert_sig_close(inv, naive.sig_brute(x[::-1], 4, "geometric"), 3, 4)
+    else:  # (1 + a_{N-1})^-1 (x) ... (x) (1 + a_0)^-1, with (1 + a)^-1 = sum_k (-a)^(x)k
+        want = np.zeros_like(s)
+        for ak in a[::-1]:
+            factor = naive.sig_flat([naive._tensor([-ak] * k, 3) for k in range(1, 5)])
+            want = naive.tensor_mul_brute(want, factor, 3, 4)
+        assert_sig_close(inv, want, 3, 4)
+    # the general inverse agrees with the antipode on geometric signatures
+    g = sr.signature(x, 4)
+    assert_sig_close(sr.sig_inverse(g, 3, 4, kind="iterated"), sr.sig_inverse(g, 3, 4), 3, 4, rtol=1e-11)
+    batch = np.stack([s, 2 * s]).reshape(2, 1, -1)
+    assert sr.sig_inverse(batch, 3, 4, kind=kind).shape == (2, 1, 120)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_join(kind, rng):
+    x = rng.standard_normal((8, 2))
+    s = sr.signature(x[:-1], 4, kind=kind)
+    assert_sig_close(sr.sig_join(s, x[-1] - x[-2], 2, 4, kind=kind), sr.signature(x, 4, kind=kind), 2, 4)
+    xb = rng.standard_normal((3, 5, 2))
+    sb = sr.signature(xb[:, :-1], 2, kind=kind)
+    got = sr.sig_join(sb, xb[:, -1] - xb[:, -2], 2, 2, kind=kind)
+    np.testing.assert_allclose(got, sr.signature(xb, 2, kind=kind), rtol=1e-12)
+    one = sr.sig_join(np.zeros(6), [1.0, 2.0], 2, 2, kind=kind)
+    np.testing.assert_allclose(one, sr.signature(np.array([[0.0, 0.0], [1.0, 2.0]]), 2, kind=kind))
+    with pytest.raises(ValueError, match="increment"):
+        sr.sig_join(s, [1.0, 2.0, 3.0], 2, 4)
+    with pytest.raises(ValueError, match="NaN"):
+        sr.sig_join(s, [1.0, np.nan], 2, 4)
+    with pytest.raises(ValueError, match="kind"):
+        sr.sig_join(s, [1.0, 2.0], 2, 4, kind="x")
+
+
+# --------------------------------------------------------------------- relations of kinds
+
+
+def test_level2_geometric_minus_iterated_is_half_the_bracket(rng):
+    x = random_path(rng, 50, 4)
+    a = np.diff(x, axis=0)
+    geo = sr.sig_level(sr.signature(x, 2), 4, 2, 2)
+    it = sr.sig_level(sr.signature(x, 2, kind="iterated"), 4, 2, 2)
+    bracket = np.einsum("ki,kj->ij", a, a)
+    np.testing.assert_allclose(geo - it, bracket / 2, rtol=1e-12, atol=1e-12 * np.abs(geo).max())
+    # quasi-shuffle: x_{s,t} (x) x_{s,t} = XX + XX^T + D
+    inc = x[-1] - x[0]
+    np.testing.assert_allclose(np.outer(inc, inc), it + it.T + bracket, rtol=1e-12, atol=1e-12 * np.abs(it).max())
+    # geometric: the symmetric part of level 2 is x (x) x / 2 (shuffle)
+    np.testing.assert_allclose(geo + geo.T, np.outer(inc, inc), rtol=1e-12, atol=1e-12 * np.abs(geo).max())
+
+
+def test_quasi_shuffle_level3_letters(rng):
+    """Quasi-shuffle of a letter with a word: S^i S^{jk} = S^{ijk} + S^{jik} + S^{jki} + S^{[ij]k} + S^{j[ik]}."""
+    x = rng.standard_normal((9, 2))
+    a = np.diff(x, axis=0)
+    s = sr.signature(x, 3, kind="iterated")
+    l1, l2, l3 = (sr.sig_level(s, 2, 3, k) for k in (1, 2, 3))
+
+    def bracket_word(first, second):  # S^{[first second] k}: sum_{p<q} (a_p first * a_p second) a_q k
+        return lambda k: sum(a[p, first] * a[p, second] * a[q, k] for p in range(8) for q in range(p + 1, 8))
+
+    def word_bracket(j, first, second):  # S^{j [first second]}
+        return sum(a[p, j] * a[q, first] * a[q, second] for p in range(8) for q in range(p + 1, 8))
+
+    for i, j, k in itertools.product(range(2), repeat=3):
+        lhs = l1[i] * l2[j, k]
+        rhs = l3[i, j, k] + l3[j, i, k] + l3[j, k, i] + bracket_word(i, j)(k) + word_bracket(j, i, k)
+        assert abs(lhs - rhs) <= 1e-12 * max(1.0, abs(lhs))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_level2_interval_from_prefixes_with_s_positive(kind, rng):
+    """XX_{s,t} = XX_{0,t} - XX_{0,s} - x_{0,s} (x) x_{s,t} (math.md 3), against double sums."""
+    x = random_path(rng, 20, 3)
+    pre = sr.signature(x, 2, kind=kind, stream=True)
+    lev = sr.sig_level(pre, 3, 2, 2)
+    for s, t in [(1, 5), (3, 19), (7, 8), (10, 18)]:
+        direct = naive.level2_double_sum(x, s, t, kind)
+        from_prefix = lev[t - 1] - lev[s - 1] - np.outer(x[s] - x[0], x[t] - x[s])
+        np.testing.assert_allclose(from_prefix, direct, rtol=1e-10, atol=1e-12 * np.abs(x).max() ** 2)
+        got = sr.sig_level(sr.signature(x[s : t + 1], 2, kind=kind), 3, 2, 2)
+        np.testing.assert_allclose(got, direct, rtol=1e-12, atol=1e-12 * np.abs(x).max() ** 2)
+
+
+def test_straight_line_level2_is_symmetric(rng):
+    v = rng.standard_normal(3)
+    x = np.cumsum(rng.random(12))[:, None] * v
+    for kind in KINDS:
+        lev = sr.sig_level(sr.signature(x, 2, kind=kind), 3, 2, 2)
+        np.testing.assert_allclose(lev - lev.T, 0, atol=1e-12 * np.abs(lev).max())
+    geo = sr.signature(x, 4)
+    assert_sig_close(geo, naive.sig_brute(x[[0, -1]], 4), 3, 4)  # a straight line is one segment
+
+
+def test_geometric_invariances(rng):
+    x = random_path(rng, 10, 2)
+    s = sr.signature(x, 4)
+    assert_sig_close(sr.signature(x + rng.standard_normal(2), 4), s, 2, 4, rtol=1e-11)
+    repeated = np.repeat(x, [1, 3, 1, 1, 2, 1, 1, 1, 4, 1], axis=0)  # reparametrisation
+    assert_sig_close(sr.signature(repeated, 4), s, 2, 4)
+    mid = np.insert(x, 3, 0.3 * x[2] + 0.7 * x[3], axis=0)  # a point on a segment
+    assert_sig_close(sr.signature(mid, 4), s, 2, 4, rtol=1e-11)
+    # the iterated kind is translation invariant and ignores repeated points (zero increments)
+    it = sr.signature(x, 3, kind="iterated")
+    assert_sig_close(sr.signature(repeated, 3, kind="iterated"), it, 2, 3)
+
+
+def test_sig_level():
+    s = np.arange(14.0)
+    np.testing.assert_array_equal(sr.sig_level(s, 2, 3, 1), [0, 1])
+    np.testing.assert_array_equal(sr.sig_level(s, 2, 3, 2), [[2, 3], [4, 5]])
+    assert sr.sig_level(s, 2, 3, 3).shape == (2, 2, 2)
+    assert sr.sig_level(s, 2, 3, 3)[1, 0, 1] == 6 + 5
+    np.testing.assert_array_equal(sr.sig_level(np.arange(15.0), 2, 3, 1), [1, 2])  # scalar term
+    with pytest.raises(ValueError, match="level"):
+        sr.sig_level(s, 2, 3, 4)
+    with pytest.raises(ValueError, match="shape"):
+        sr.sig_level(s, 2, 2, 1)
+
+
+# ------------------------------------------------------------------------- property tests
+
+
+@given(
+    arrays(np.float64, st.tuples(st.integers(1, 12), st.integers(1, 3)), elements=st.floats(-3, 3)),
+    st.integers(1, 4),
+    st.sampled_from(KINDS),
+    st.data(),
+)
+def test_property_chen_and_brute(x, depth, kind, data):
+    d = x.shape[1]
+    s = sr.signature(x, depth, kind=kind)
+    want = naive.sig_brute(x, depth, kind) if len(x) <= 7 else None
+    if want is not None:
+        np.testing.assert_allclose(s, want, rtol=1e-10, atol=1e-10 * max(1.0, np.abs(want).max()))
+    u = data.draw(st.integers(0, len(x) - 1))
+    both = sr.sig_combine(sr.signature(x[: u + 1], depth, kind=kind), sr.signature(x[u:], depth, kind=kind), d, depth)
+    np.testing.assert_allclose(both, s, rtol=1e-10, atol=1e-10 * max(1.0, np.abs(s).max()))
+
+
+@given(arrays(np.float64, st.tuples(st.integers(2, 10), st.integers(1, 3)), elements=st.floats(-2, 2)), st.integers(1, 4))
+def test_property_reversal_is_inverse(x, depth):
+    d = x.shape[1]
+    np.testing.assert_allclose(
+        sr.sig_inverse(sr.signature(x, depth), d, depth), sr.signature(x[::-1], depth), rtol=1e-10, atol=1e-9
+    )
+
+
+# ------------------------------------------------------------------------------ iisignature
+
+
+@pytest.mark.parametrize("d,depth", [(1, 3), (2, 4), (3, 3), (5, 2), (4, 4)])
+def test_matches_iisignature(d, depth, rng):
+    iisignature = pytest.importorskip("iisignature")
+    x = random_path(rng, 60, d, drift=0.1)
+    assert_sig_close(sr.signature(x, depth), iisignature.sig(x, depth), d, depth, rtol=1e-13)
+    pre = sr.signature(x, depth, stream=True)
+    ref = iisignature.sig(x, depth, 2)
+    for j in (0, 17, 58):
+        assert_sig_close(pre[j], ref[j], d, depth, rtol=1e-13)
+    xb = rng.standard_normal((4, 10, d))
+    np.testing.assert_allclose(sr.signature(xb, depth), iisignature.sig(xb, depth), rtol=1e-12, atol=1e-12)
+    s1, s2 = iisignature.sig(x[:30], depth), iisignature.sig(x[29:], depth)
+    # iisignature's sigcombine returns float32
+    np.testing.assert_allclose(sr.sig_combine(s1, s2, d, depth), iisignature.sigcombine(s1, s2, d, depth), rtol=1e-6)
