@@ -461,3 +461,19 @@ def test_projection_only_on_request_and_recorded(rng):
         sr.rough_pvar(w, 2.5, route="projection", seed=1)
     with pytest.raises(ValueError, match="seed"):
         sr.rough_pvar(w, 2.5, route="projection", projection_dim=4)
+
+
+def test_branch_and_bound_prunes(rng):
+    # an algorithmic property, not a timing: on a Brownian path the Chen bounds skip most of
+    # the N^2 / 2 candidate intervals while returning the DP's value
+    n = 2000
+    x = np.vstack([np.zeros((1, 3)), np.cumsum(rng.standard_normal((n - 1, 3)), axis=0)]) / np.sqrt(n)
+    xs = np.ascontiguousarray(x)
+    p2 = np.empty((n, 9))
+    scale = kernels.level2_prefix(xs, p2, False)
+    pv, _, evals = kernels.level2_pvar_bnb(
+        p2, xs, xs, False, False, np.array([1.25]), kernels.TOL_FACTOR * scale
+    )
+    dp, _ = kernels.level2_pvar_dp(p2, xs, xs, False, False, 1.25)
+    assert pv[0, -1] == pytest.approx(dp[-1], rel=1e-12)
+    assert evals < 0.1 * n * n / 2

@@ -108,6 +108,7 @@ class RoughStream:
 
     # ------------------------------------------------------------------ appending
     def _start(self, shape):
+        from ._kernels.rough import summary_width
         from .signature_stream import SigStream
 
         self._shape = shape
@@ -117,9 +118,7 @@ class RoughStream:
         self._check_budget(cap)
         self._xs = np.zeros((cap, d))
         self._p2 = np.zeros((cap, d * d))
-        self._a1 = np.zeros(cap)
-        self._a2 = np.zeros(cap)
-        self._ay = np.zeros(cap)
+        self._summ = np.zeros((cap, summary_width(d)))
         self._pv = np.zeros((len(self._qs), cap))
         self._link = np.zeros((len(self._qs), cap), dtype=np.int64)
         self._state = np.zeros(1)
@@ -146,9 +145,7 @@ class RoughStream:
 
         self._xs = _resize_rows(self._xs, new)
         self._p2 = _resize_rows(self._p2, new)
-        self._a1 = _resize_rows(self._a1, new)
-        self._a2 = _resize_rows(self._a2, new)
-        self._ay = _resize_rows(self._ay, new)
+        self._summ = _resize_rows(self._summ, new)
         self._pv = _resize_cols(self._pv, new)
         self._link = _resize_cols(self._link, new)
 
@@ -204,8 +201,7 @@ class RoughStream:
             points = rows - self._origin
         self._grow(self._n + len(points))
         stream_extend(
-            self._n, points, self.lift == "geometric", self._xs, self._p2, self._a1, self._a2,
-            self._ay, self._qs, self._pv, self._link, self._state, self._stack_s, self._stack_z,
+            self._n, points, self.lift == "geometric", self._xs, self._p2, self._summ, self._qs, self._pv, self._link, self._state, self._stack_s, self._stack_z,
         )
         self._level1.extend(absolute)
         self._sig.extend(absolute)

@@ -18,15 +18,21 @@ may be any array of the right shape): the single path is the distance to the zer
 Branch and bound.  Indices ``0..j-1`` are grouped into complete dyadic blocks.  For a block
 ``B`` ending at ``b < j`` and any ``m`` in ``B``, Chen gives
 ``Delta XX_{m,j} = Delta XX_{m,b} + Delta XX_{b,j} + Delta x_{m,b} (x) x_{b,j} + y_{m,b} (x) Delta x_{b,j}``,
-so with the Frobenius norm (a cross norm)
+so with the Frobenius norm (a cross norm), ``v = x_{b,j}``,
 
-    |Delta XX_{m,j}| <= A2(B) + |Delta XX_{b,j}| + A1(B) |x_{b,j}| + Ay(B) |Delta x_{b,j}|
+    |Delta XX_{m,j}| <= |Delta XX_{m,b} + Delta x_{m,b} (x) v| + |Delta XX_{b,j}| + Ay(B) |Delta x_{b,j}|
+    |Delta XX_{m,b} + Delta x_{m,b} (x) v|^2 = |Delta XX_{m,b}|^2 + 2 g_m . v + |Delta x_{m,b}|^2 |v|^2
+                                          <= A2^2 + 2 min(box(g) . v, A1 A2 |v|) + A1^2 |v|^2
 
 where ``A2 = max_m |Delta XX_{m,b}|``, ``A1 = max_m |Delta x_{m,b}|``, ``Ay = max_m |y_{m,b}|``
-(``Ay = 0`` for a single path).  Because the running values ``pv`` are non-decreasing (the
-weight is non-negative), ``pv[b] + ub^q`` bounds every candidate of the block, and the block
-is skipped when that is ``<= best``.  No triangle inequality on ``|XX|`` is used anywhere
-(it is false for level 2: math.md 4.2).  Bounds are inflated by a relative ``1e-12`` plus an
+(``Ay = 0`` for a single path), ``g_m = Delta XX_{m,b}^T Delta x_{m,b}`` (so that
+``<Delta XX_{m,b}, Delta x_{m,b} (x) v> = g_m . v``) and ``box(g) . v`` the largest value of
+``g . v`` over the coordinate box of the ``g_m``.  The Cauchy-Schwarz branch gives exactly the
+bound of math.md 4.1, ``A2 + |Delta XX_{b,j}| + A1 |x_{b,j}|``; the box branch is often
+tighter.  Because the running values ``pv`` are non-decreasing (the weight is
+non-negative), ``pv[b] + ub^q`` bounds every candidate of the block, and the block is
+skipped when that is ``<= best``.  No triangle inequality on ``|XX|`` is used anywhere (it is
+false for level 2: math.md 4.2).  Bounds are inflated by a relative ``1e-12`` plus an
 absolute ``abs_tol`` that covers the rounding of the Chen evaluation, so rounding never
 prunes a candidate the plain DP (over the same computed weights) would pick.
 
@@ -158,12 +164,34 @@ def _diff_level1_sq(xs, ys, m, j):
 
 
 @jit
-def complete_blocks(j, p2, xs, ys, has_y, geometric, a1, a2, ay):
+def _one_step_entry(xs, ys, has_y, geometric, m, r, c):
+    """Entry ``(r, c)`` of ``Delta XX_{m,m+1}``, exactly (as level2_sq does)."""
+    if not geometric:
+        return 0.0
+    e = 0.5 * (xs[m + 1, r] - xs[m, r]) * (xs[m + 1, c] - xs[m, c])
+    if has_y:
+        e -= 0.5 * (ys[m + 1, r] - ys[m, r]) * (ys[m + 1, c] - ys[m, c])
+    return e
+
+
+def summary_width(d):
+    """Columns of a block summary row: A1, A2, Ay, then the box of g (d lows, d highs)."""
+    return 3 + 2 * d
+
+
+@jit
+def complete_blocks(j, p2, xs, ys, has_y, geometric, summ):
     """Summaries of every dyadic block (size >= 2) whose last index is ``j``.
 
-    Call once per index, after ``xs[j]`` and ``p2[j]`` are set.  Amortised O(log N)
-    Chen evaluations per index.
+    Row ``summ[mid]`` (``mid`` the block's midpoint) holds ``A1 = max_m |Delta x_{m,j}|``,
+    ``A2 = max_m |Delta XX_{m,j}|``, ``Ay = max_m |y_{m,j}|`` and the coordinate box (lows,
+    then highs) of ``g_m = Delta XX_{m,j}^T Delta x_{m,j}`` over the block's ``m < j``.
+    Call once per index, after ``xs[j]`` and ``p2[j]`` are set; amortised O(log N) Chen
+    evaluations per index.
     """
+    d = xs.shape[1]
+    g = np.empty(d)
+    u = np.empty(d)
     size = 2
     while (j + 1) % size == 0:
         s = j + 1 - size
@@ -171,27 +199,53 @@ def complete_blocks(j, p2, xs, ys, has_y, geometric, a1, a2, ay):
         m1 = 0.0
         m2 = 0.0
         my = 0.0
+        for c in range(d):
+            summ[mid, 3 + c] = np.inf
+            summ[mid, 3 + d + c] = -np.inf
         for m in range(s, j):
-            v2 = level2_sq(p2, xs, ys, has_y, geometric, m, j)
-            if v2 > m2:
-                m2 = v2
-            if has_y:
-                v1 = _diff_level1_sq(xs, ys, m, j)
-                vy = _level1_sq(ys, m, j)
-                if vy > my:
-                    my = vy
+            v1 = 0.0
+            vy = 0.0
+            for r in range(d):
+                u[r] = xs[j, r] - xs[m, r]
+                if has_y:
+                    w = ys[j, r] - ys[m, r]
+                    u[r] -= w
+                    vy += w * w
+                v1 += u[r] * u[r]
+                g[r] = 0.0
+            v2 = 0.0
+            if m == j - 1:
+                for r in range(d):
+                    for c in range(d):
+                        e = _one_step_entry(xs, ys, has_y, geometric, m, r, c)
+                        v2 += e * e
+                        g[c] += e * u[r]
             else:
-                v1 = _level1_sq(xs, m, j)
-            if v1 > m1:
-                m1 = v1
-        a1[mid] = math.sqrt(m1)
-        a2[mid] = math.sqrt(m2)
-        ay[mid] = math.sqrt(my)
+                for r in range(d):
+                    base = r * d
+                    xm = xs[m, r]
+                    ym = ys[m, r]
+                    ur = u[r]
+                    for c in range(d):
+                        e = p2[j, base + c] - p2[m, base + c] - xm * (xs[j, c] - xs[m, c])
+                        if has_y:
+                            e += ym * (ys[j, c] - ys[m, c])
+                        v2 += e * e
+                        g[c] += e * ur
+            m1 = max(m1, v1)
+            m2 = max(m2, v2)
+            my = max(my, vy)
+            for c in range(d):
+                summ[mid, 3 + c] = min(summ[mid, 3 + c], g[c])
+                summ[mid, 3 + d + c] = max(summ[mid, 3 + d + c], g[c])
+        summ[mid, 0] = math.sqrt(m1)
+        summ[mid, 1] = math.sqrt(m2)
+        summ[mid, 2] = math.sqrt(my)
         size *= 2
 
 
 @jit
-def level2_step(j, p2, xs, ys, has_y, geometric, a1, a2, ay, pv, link, q, abs_tol, stack_s, stack_z):
+def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, stack_s, stack_z):
     """One DP step: set ``pv[j]`` and ``link[j]`` from final ``pv[:j]`` (``j >= 1``).
 
     ``pv[j] = max_{i<j} pv[i] + |Delta XX_{i,j}|^q``, pruned with the block summaries of
@@ -199,6 +253,7 @@ def level2_step(j, p2, xs, ys, has_y, geometric, a1, a2, ay, pv, link, q, abs_to
     ``stack_s`` and ``stack_z`` are int64 work arrays of length >= 64.  Returns the number of
     Chen evaluations made (a diagnostic).
     """
+    d = xs.shape[1]
     hq = 0.5 * q
     best = pv[j - 1] + level2_sq(p2, xs, ys, has_y, geometric, j - 1, j) ** hq
     arg = j - 1
@@ -250,9 +305,19 @@ def level2_step(j, p2, xs, ys, has_y, geometric, a1, a2, ay, pv, link, q, abs_to
                         best = val
                         arg = b
             mid = bs + bz // 2
-            ub = a2[mid] + n2 + a1[mid] * n1
+            # |Delta XX_{m,b} + Delta x_{m,b} (x) v|^2 = |.XX|^2 + 2 g_m . v + |.x|^2 |v|^2,
+            # v = x_{b,j}; g_m . v bounded by the box of g, or by A1 A2 |v| (Cauchy-Schwarz)
+            a1 = summ[mid, 0]
+            a2 = summ[mid, 1]
+            gv = 0.0
+            for c in range(d):
+                v = xs[j, c] - xs[b, c]
+                gv += max(summ[mid, 3 + c] * v, summ[mid, 3 + d + c] * v)
+            gv = min(gv, a1 * a2 * n1)
+            head = a2 * a2 + 2.0 * gv + a1 * a1 * n1 * n1
+            ub = math.sqrt(max(head, 0.0)) + n2
             if has_y:
-                ub += ay[mid] * nd
+                ub += summ[mid, 2] * nd
             ub = ub * _INFLATE + abs_tol
             if pv[b] + ub**q <= best:
                 continue
@@ -278,11 +343,9 @@ def level2_pvar_bnb(p2, xs, ys, has_y, geometric, qs, abs_tol):
     evals : int, total Chen evaluations (diagnostic).
     """
     n = xs.shape[0]
-    a1 = np.zeros(n)
-    a2 = np.zeros(n)
-    ay = np.zeros(n)
+    summ = np.zeros((n, 3 + 2 * xs.shape[1]))
     for j in range(n):
-        complete_blocks(j, p2, xs, ys, has_y, geometric, a1, a2, ay)
+        complete_blocks(j, p2, xs, ys, has_y, geometric, summ)
     nq = qs.shape[0]
     pv = np.zeros((nq, n))
     link = np.zeros((nq, n), dtype=np.int64)
@@ -292,7 +355,7 @@ def level2_pvar_bnb(p2, xs, ys, has_y, geometric, qs, abs_tol):
     for k in range(nq):
         for j in range(1, n):
             evals += level2_step(
-                j, p2, xs, ys, has_y, geometric, a1, a2, ay, pv[k], link[k], qs[k], abs_tol, stack_s, stack_z
+                j, p2, xs, ys, has_y, geometric, summ, pv[k], link[k], qs[k], abs_tol, stack_s, stack_z
             )
     return pv, link, evals
 
@@ -318,7 +381,7 @@ def level2_pvar_dp(p2, xs, ys, has_y, geometric, q):
 
 
 @jit
-def stream_extend(k0, points, geometric, xs, p2, a1, a2, ay, qs, pv, link, state, stack_s, stack_z):
+def stream_extend(k0, points, geometric, xs, p2, summ, qs, pv, link, state, stack_s, stack_z):
     """Append ``points`` (relative to the path's start) as indices ``k0, k0 + 1, ...``.
 
     Per point: prefix level 2, one DP step per exponent in ``qs`` (level-2 exponents
@@ -336,7 +399,7 @@ def stream_extend(k0, points, geometric, xs, p2, a1, a2, ay, qs, pv, link, state
         if k > 0:
             for i in range(qs.shape[0]):
                 level2_step(
-                    k, p2, xs, xs, False, geometric, a1, a2, ay, pv[i], link[i], qs[i], abs_tol,
+                    k, p2, xs, xs, False, geometric, summ, pv[i], link[i], qs[i], abs_tol,
                     stack_s, stack_z,
                 )
-        complete_blocks(k, p2, xs, xs, False, geometric, a1, a2, ay)
+        complete_blocks(k, p2, xs, xs, False, geometric, summ)
