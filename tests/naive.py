@@ -223,3 +223,89 @@ def weight_matrix_dp(omega):
     while part[-1] != 0:
         part.append(int(link[part[-1]]))
     return float(pv[-1]), part[::-1]
+
+
+# signatures
+
+
+def _tensor(vectors, d):
+    """a_1 (x) ... (x) a_k as an array of shape (d,) * k (the scalar 1 when k = 0)."""
+    out = np.ones(())
+    for v in vectors:
+        out = np.multiply.outer(out, v)
+    return out.reshape((d,) * len(vectors))
+
+
+def sig_levels_brute(x, depth, kind="geometric"):
+    """Levels 1..depth of the signature of the points x (N, d), as arrays of shape (d,) * k.
+
+    "iterated": level k = sum over i_1 < ... < i_k of a_{i_1} (x) ... (x) a_{i_k}.
+    "geometric": the iterated integral int_{t_1 < ... < t_k} dx_{t_1} (x) ... (x) dx_{t_k} of
+    the piecewise-linear path; on segments i_1 <= ... <= i_k (the simplex split by which
+    segment each t_j falls in) it is a_{i_1} (x) ... (x) a_{i_k} / prod_m (multiplicity of
+    segment m)!, since the ordered times inside one segment fill a simplex of volume 1/r!.
+    """
+    x = _as_points(x)
+    a = np.diff(x, axis=0)
+    d = x.shape[1]
+    levels = []
+    for k in range(1, depth + 1):
+        total = np.zeros((d,) * k)
+        if kind == "iterated":
+            words = itertools.combinations(range(len(a)), k)
+        else:
+            words = itertools.combinations_with_replacement(range(len(a)), k)
+        for idx in words:
+            weight = 1.0
+            for m in set(idx):
+                weight /= float(np.prod(np.arange(1, idx.count(m) + 1)))
+            total = total + weight * _tensor([a[i] for i in idx], d)
+        levels.append(total)
+    return levels
+
+
+def sig_flat(levels):
+    """Levels (arrays of shape (d,) * k) -> the flat layout of iisignature (no scalar term)."""
+    return np.concatenate([np.ravel(lv) for lv in levels])
+
+
+def sig_brute(x, depth, kind="geometric"):
+    """Flat signature of the points x by explicit iterated sums / integrals."""
+    return sig_flat(sig_levels_brute(x, depth, kind))
+
+
+def sig_unflat(s, d, depth):
+    """Flat signature -> list of levels of shape (d,) * k."""
+    s = np.asarray(s, dtype=np.float64)
+    out, start = [], 0
+    for k in range(1, depth + 1):
+        out.append(s[start : start + d**k].reshape((d,) * k))
+        start += d**k
+    return out
+
+
+def tensor_mul_brute(p, q, d, depth):
+    """Truncated tensor product of flat p and q (scalar terms 1 implicit, not stored):
+    level k = p_k + q_k + sum_{j=1}^{k-1} p_j (x) q_{k-j}."""
+    pl, ql = sig_unflat(p, d, depth), sig_unflat(q, d, depth)
+    out = []
+    for k in range(1, depth + 1):
+        total = pl[k - 1] + ql[k - 1]
+        for j in range(1, k):
+            total = total + np.multiply.outer(pl[j - 1], ql[k - j - 1])
+        out.append(total)
+    return sig_flat(out)
+
+
+def level2_double_sum(x, s, t, kind="iterated"):
+    """Level 2 over [s, t] by the double sum of its definition:
+    sum_{s <= i < j < t} a_i (x) a_j (+ (1/2) sum_{s <= i < t} a_i (x) a_i if geometric)."""
+    a = np.diff(_as_points(x), axis=0)
+    d = a.shape[1]
+    total = np.zeros((d, d))
+    for j in range(s, t):
+        for i in range(s, j):
+            total = total + np.outer(a[i], a[j])
+        if kind == "geometric":
+            total = total + 0.5 * np.outer(a[j], a[j])
+    return total
