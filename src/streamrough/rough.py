@@ -177,14 +177,13 @@ def _level2_direct(x_path, y_path, qs, lift, method):
 
 
 def _level1(path, ps):
-    """[(V_p, partition)] per p, from streamrough.pvar."""
+    """[(V_p, partition)] per p, from streamrough.pvar (one pass serves every p)."""
     from .variation import pvar
 
-    out = []
-    for p in ps:
-        res = pvar(path, float(p), power=True, return_partition=True)
-        out.append((float(res.power), tuple(int(i) for i in res.partition)))
-    return out
+    return [
+        (float(r.power), tuple(int(i) for i in r.partition))
+        for r in pvar(path, ps, power=True, return_partition=True)
+    ]
 
 
 def _choose_route(route, n, dim, memory_budget):

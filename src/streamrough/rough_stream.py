@@ -85,7 +85,7 @@ class RoughStream:
         capacity=1024,
         memory_budget=DEFAULT_MEMORY_BUDGET,
     ):
-        from .variation import PVarStream
+        from .variation_stream import PVarStream
 
         self._ps, self._scalar = as_p_values(p)
         _warn_beyond(self._ps)
