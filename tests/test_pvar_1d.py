@@ -201,6 +201,16 @@ def test_against_dp_brownian(p):
     check(x, p, pvar_dp_1d(x, p)[-1])
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("p", [1.01, 1.5, 2.5])
+def test_against_dp_large(p):
+    x = brownian(10_000, 1, seed=11)[:, 0]
+    check(x, p, pvar_dp_1d(x, p)[-1])
+    k = np.arange(6000)
+    x = 0.004 * (-1.0) ** k * (1 + np.sin(k / 300.0)) + k / 6000
+    check(x, p, pvar_dp_1d(x, p)[-1])
+
+
 def test_invariances(rng):
     """Translation, reversal, repeated points and scaling (math.md 2)."""
     for _ in range(50):

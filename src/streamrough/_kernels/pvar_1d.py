@@ -56,7 +56,12 @@ Step 3, merges. Every single link is saturated. Merging neighbouring saturated s
 bottom-up (widths 1, 2, 4, ... in list positions, like a merge sort) with one join each and
 deleting the points skipped by the join (Lemma B) keeps every segment saturated. At the end
 the whole list is saturated: its points are an optimal partition and V_p is the sum of its
-link weights (step 4).
+link weights (step 4). After step 2 the merges of widths 1 and 2 would find nothing (their
+only record pairs are 4-point windows), so merging starts at width 4. In a merge, the walk
+from v stops once the summed weight reaches the largest possible jump^p between the two
+segments, and the best record pair is found by divide and conquer (see `_best_join`).
+Cost: O(N) for steps 1, 2 and 4; O(m log m) walk steps and O(m log^2 m) pair evaluations in
+the worst case for step 3 (m points left after step 2); near-linear on diffusive paths.
 
 Floating point: joins and deletions need a strictly positive computed gain, so p = 1 (where
 all partitions of a monotone run tie) deletes nothing beyond the turning points. p = 1 is
