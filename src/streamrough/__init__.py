@@ -25,6 +25,11 @@ _PUBLIC = {
     "brownian_weights": "paths",
     "CONVENTIONS": "paths",
     # p-variation
+    "pvar": "variation",
+    "pvar_running": "variation",
+    "pvar_batch": "variation",
+    "PVarResult": "variation",
+    "PVarStream": "variation_stream",
     # signatures
     "sig_length": "signatures",
     "signature": "signatures",

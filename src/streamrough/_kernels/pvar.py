@@ -1,0 +1,504 @@
+"""Exact p-variation of paths in R^d: the dynamic programme and branch and bound.
+
+The running values (math.md 2.1) are
+
+    pv[0] = 0,   pv[j] = max_{i<j} pv[i] + |x_j - x_i|^p,   link[j] = the maximising i.
+
+Branch and bound (math.md 2.2): while computing pv[j] with a current best value B, every
+candidate i <= e can only improve B if |x_i - x_j| > tau_e = (B - pv[e])^(1/p), because pv
+is non-decreasing. The candidates 0..j-1 are the complete dyadic blocks of the binary
+decomposition of j, scanned downwards; a block of 2^l >= 2^LMIN points carries a summary
+(per-coordinate box [lo, hi], its midpoint and half-widths, and the radius of the ball
+around the midpoint that holds every point of the block), from which an upper bound on the
+distance of any block point to x_j follows. A block is skipped when its bound is <= tau at
+its last index, otherwise its halves are examined. A summary depends on the points only,
+so it is built once, when its last point arrives: the offline computation is the online
+step run for j = 1..N-1 (``bnb_advance``), and the streaming class runs the same step.
+
+Units. Distances are handled as "q": q = |x_i - x_j|^2 for the Euclidean norm (no square
+root in the hot loop) and q = |x_i - x_j| for l1 / linf, so that a term of the sum is
+(q * qs)^ex with ex = p / 2 (Euclidean) or ex = p. The factor qs is an exact power of two
+that rescales the path to unit size, so that no power overflows or underflows; thresholds
+are converted back to raw q units, where all comparisons happen. Bounds are inflated by a
+relative 4e-12 so that rounding never prunes a winner.
+
+Kernels only: every argument is checked by the public wrappers in ``streamrough.variation``
+and ``streamrough.variation_stream``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from ._jit import jit, parallel_jit
+
+EUCLIDEAN = 0
+L1 = 1
+LINF = 2
+NORM_CODES = {"euclidean": EUCLIDEAN, "l1": L1, "linf": LINF}
+
+LMIN = 3  # blocks of fewer than 2**LMIN points are scanned point by point
+DEFLATE = 1.0 - 4e-12  # relative slack on every pruning threshold (q units)
+CHASE = 4  # previous optimal partition points tried before the scan
+STACK = 128  # depth of the explicit DFS stack (2 entries per level suffice)
+SAFE_EXPONENT = 400
+FAST = {"reassoc", "contract"}  # lets LLVM vectorise the short reductions over coordinates  # |log2 scale| below which the raw path is used without a copy
+
+
+@jit
+def summary_rows(cap):
+    """Rows of the summary table for paths of up to `cap` points.
+
+    The block [s, s + 2^l), l >= LMIN, lives in row ((s + 2^(l-1)) >> (LMIN-1)) - 1: the
+    in-order position of a perfect binary tree's node, divided by 2^(LMIN-1). Rows never
+    move when the capacity grows.
+    """
+    return max(cap >> (LMIN - 1), 1)
+
+
+@jit(inline="always")
+def _row(s, l):
+    return ((s + (1 << (l - 1))) >> (LMIN - 1)) - 1
+
+
+@jit(inline="always")
+def qdist(X, i, j, norm):
+    """q(x_i, x_j): the squared Euclidean distance, or the l1 / linf distance."""
+    s = 0.0
+    if norm == EUCLIDEAN:
+        for c in range(X.shape[1]):
+            t = X[i, c] - X[j, c]
+            s += t * t
+    elif norm == L1:
+        for c in range(X.shape[1]):
+            s += abs(X[i, c] - X[j, c])
+    else:
+        for c in range(X.shape[1]):
+            t = abs(X[i, c] - X[j, c])
+            if t > s:
+                s = t
+    return s
+
+
+@jit(inline="always")
+def qpow(q, ex):
+    """q^ex without a general pow for the common exponents."""
+    if ex == 1.0:
+        return q
+    if ex == 0.5:
+        return math.sqrt(q)
+    if ex == 2.0:
+        return q * q
+    if ex == 1.5:
+        return q * math.sqrt(q)
+    return q**ex
+
+
+@jit(inline="always")
+def qroot(v, ex):
+    """The inverse of ``qpow``: v^(1/ex), and 0 for v <= 0."""
+    if v <= 0.0:
+        return 0.0
+    if ex == 1.0:
+        return v
+    if ex == 0.5:
+        return v * v
+    if ex == 2.0:
+        return math.sqrt(v)
+    return v ** (1.0 / ex)
+
+
+@jit(inline="always")
+def exponent(p, norm):
+    """ex such that |x_i - x_j|^p = q^ex."""
+    return 0.5 * p if norm == EUCLIDEAN else p
+
+
+NO_SCALE = -(1 << 30)  # the exponent reported for a constant path
+
+
+@jit
+def diff_exponent(a, b, norm):
+    """e with 2^(e-1) <= |a - b| < 2^e (NO_SCALE if a == b), without overflow or underflow."""
+    m = 0.0
+    for c in range(a.shape[0]):
+        t = abs(a[c] - b[c])
+        if t > m:
+            m = t
+    if m == 0.0:
+        return NO_SCALE
+    em = math.frexp(m)[1]
+    f = math.ldexp(1.0, -em)
+    r = 0.0
+    for c in range(a.shape[0]):
+        t = abs(a[c] - b[c]) * f
+        if norm == EUCLIDEAN:
+            r += t * t
+        elif norm == L1:
+            r += t
+        elif t > r:
+            r = t
+    if norm == EUCLIDEAN:
+        r = math.sqrt(r)
+    return math.frexp(r)[1] + em
+
+
+@jit
+def path_exponent(X, norm):
+    """e with 2^(e-1) <= max_k |x_k - x_0| < 2^e: the path is rescaled by the exact factor 2^-e."""
+    e = NO_SCALE
+    for k in range(1, X.shape[0]):
+        ek = diff_exponent(X[k], X[0], norm)
+        if ek > e:
+            e = ek
+    return e
+
+
+@jit(inline="always")
+def centre_q(summ, m, X, j, norm):
+    """q(x_j, centre of block row m)."""
+    s = 0.0
+    if norm == EUCLIDEAN:
+        for c in range(X.shape[1]):
+            t = X[j, c] - summ[m, c]
+            s += t * t
+    elif norm == L1:
+        for c in range(X.shape[1]):
+            s += abs(X[j, c] - summ[m, c])
+    else:
+        for c in range(X.shape[1]):
+            t = abs(X[j, c] - summ[m, c])
+            if t > s:
+                s = t
+    return s
+
+
+@jit(inline="always")
+def norm_threshold(tau, norm):
+    """The distance threshold T (norm units) with the rounding slack: prune if bound <= T."""
+    if norm == EUCLIDEAN:
+        return math.sqrt(tau * DEFLATE)
+    return tau * DEFLATE
+
+
+@jit(inline="always")
+def ball_inside(qc, r, T, norm):
+    """True if every point of a ball (radius r, centre at q-distance qc from x_j) is within T."""
+    if norm == EUCLIDEAN:
+        u = T - r
+        return u >= 0.0 and qc <= u * u
+    return qc + r <= T
+
+
+@jit
+def build_summary(X, summ, s, l, norm):
+    """Summary of the complete block [s, s + 2^l): the centre of its bounding box (columns
+    0..d-1) and the radius of the ball about it that holds every point of the block (column d)."""
+    d = X.shape[1]
+    m = _row(s, l)
+    size = 1 << l
+    for c in range(d):
+        lo = X[s, c]
+        hi = lo
+        for k in range(s + 1, s + size):
+            v = X[k, c]
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+        summ[m, c] = lo + 0.5 * (hi - lo)
+    r = 0.0
+    for k in range(s, s + size):
+        q = 0.0
+        for c in range(d):
+            t = abs(X[k, c] - summ[m, c])
+            if norm == EUCLIDEAN:
+                q += t * t
+            elif norm == L1:
+                q += t
+            elif t > q:
+                q = t
+        if q > r:
+            r = q
+    summ[m, d] = math.sqrt(r) if norm == EUCLIDEAN else r
+
+
+@jit(inline="always")
+def _scan_points(X, j, lo, hi, qs, ex, pva, norm, best_v, best_i, tau):
+    """Candidates i = hi-1 down to lo, one distance each; tau (raw q) must be valid for them."""
+    for i in range(hi - 1, lo - 1, -1):
+        q = qdist(X, i, j, norm)
+        if q > tau:
+            v = pva[i] + qpow(q * qs, ex)
+            if v > best_v:
+                best_v = v
+                best_i = i
+    return best_v, best_i
+
+
+@jit(fastmath=FAST)
+def step(X, j, qs, ps, norm, pv, link, summ, stack, stats):
+    """pv[:, j] and link[:, j] for every p, given rows 0..j-1 and the summaries of the
+    complete blocks inside [0, j). stats[0] += distance evaluations, stats[1] += block tests."""
+    d = X.shape[1]
+    inv_qs = 1.0 / qs
+    nev = 0
+    nbt = 0
+    for a in range(ps.shape[0]):
+        p = ps[a]
+        ex = exponent(p, norm)
+        pva = pv[a]
+        best_v = pva[j - 1] + qpow(qdist(X, j - 1, j, norm) * qs, ex)
+        best_i = j - 1
+        nev += 1
+        if p == 1.0:  # the finest partition is optimal: a single pass
+            pva[j] = best_v
+            link[a, j] = best_i
+            continue
+        # the previous optimal partition points are likely winners: a good start for B
+        i = j - 1
+        for _ in range(CHASE):
+            if i == 0:
+                break
+            i = link[a, i]
+            v = pva[i] + qpow(qdist(X, i, j, norm) * qs, ex)
+            nev += 1
+            if v > best_v:
+                best_v = v
+                best_i = i
+        # tau (raw q units) is valid for every index <= tau_at and was computed with B = tau_b
+        tau = -1.0
+        thr = -1.0
+        tau_at = j
+        tau_b = best_v
+        hi = j
+        lv = 0
+        while hi > 0:
+            if (j >> lv) & 1:
+                lo = hi - (1 << lv)
+                if lv < LMIN:
+                    best_v, best_i = _scan_points(X, j, lo, hi, qs, ex, pva, norm, best_v, best_i, tau)
+                    nev += hi - lo
+                else:
+                    stack[0, 0] = lo
+                    stack[1, 0] = lv
+                    sp = 1
+                    while sp > 0:
+                        sp -= 1
+                        s = stack[0, sp]
+                        l = stack[1, sp]
+                        size = 1 << l
+                        if l < LMIN:
+                            best_v, best_i = _scan_points(
+                                X, j, s, s + size, qs, ex, pva, norm, best_v, best_i, tau
+                            )
+                            nev += size
+                            continue
+                        m = _row(s, l)
+                        qc = centre_q(summ, m, X, j, norm)
+                        nbt += 1
+                        if ball_inside(qc, summ[m, d], thr, norm):
+                            continue
+                        e = s + size - 1
+                        if tau_at != e or tau_b != best_v:
+                            tau = qroot(best_v - pva[e], ex) * inv_qs
+                            thr = norm_threshold(tau, norm)
+                            tau_at = e
+                            tau_b = best_v
+                            if ball_inside(qc, summ[m, d], thr, norm):
+                                continue
+                        stack[0, sp] = s
+                        stack[1, sp] = l - 1
+                        stack[0, sp + 1] = s + (size >> 1)
+                        stack[1, sp + 1] = l - 1
+                        sp += 2
+                hi = lo
+            lv += 1
+        pva[j] = best_v
+        link[a, j] = best_i
+    stats[0] += nev
+    stats[1] += nbt
+
+
+@jit
+def _needs_summaries(ps):
+    for a in range(ps.shape[0]):
+        if ps[a] != 1.0:
+            return True
+    return False
+
+
+@jit
+def _complete_blocks(X, j, summ, norm):
+    """Build the summaries of every block whose last point is j."""
+    for l in range(LMIN, 63):
+        size = 1 << l
+        if (j + 1) & (size - 1):
+            break
+        build_summary(X, summ, j + 1 - size, l, norm)
+
+
+@jit
+def bnb_advance(X, j0, j1, qs, ps, norm, pv, link, summ, stats):
+    """Run ``step`` for j = j0..j1-1 (j0 >= 1; pv[:, 0] = 0 and link[:, 0] = 0 set by the caller)."""
+    stack = np.empty((2, STACK), np.int64)
+    build = _needs_summaries(ps)
+    for j in range(j0, j1):
+        step(X, j, qs, ps, norm, pv, link, summ, stack, stats)
+        if build:
+            _complete_blocks(X, j, summ, norm)
+
+
+@jit
+def dp_run(X, qs, ps, norm, pv, link):
+    """The plain O(N^2) dynamic programme (math.md 2.1), for every p."""
+    n = X.shape[0]
+    for a in range(ps.shape[0]):
+        ex = exponent(ps[a], norm)
+        pv[a, 0] = 0.0
+        link[a, 0] = 0
+        for j in range(1, n):
+            best_v = -1.0
+            best_i = 0
+            for i in range(j):
+                v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
+                if v > best_v:
+                    best_v = v
+                    best_i = i
+            pv[a, j] = best_v
+            link[a, j] = best_i
+
+
+@jit
+def follow_links(link, end):
+    """The partition 0 = t_0 < ... < t_m = end encoded by link[]."""
+    m = 1
+    i = end
+    while i > 0:
+        i = link[i]
+        m += 1
+    out = np.empty(m, np.int64)
+    i = end
+    for t in range(m - 1, -1, -1):
+        out[t] = i
+        i = link[i]
+    return out
+
+
+@parallel_jit
+def bnb_batch(Xb, ps, norm, out, expo):
+    """Final scaled values of many paths, in parallel over paths (one serial run each).
+
+    out[b, a] = V_p(path b) / 2^(e_b p) with e_b = expo[b] (out = 0, expo = 0 for a constant path).
+    """
+    nb = Xb.shape[0]
+    n = Xb.shape[1]
+    k = ps.shape[0]
+    for b in prange(nb):
+        X = Xb[b]
+        e = path_exponent(X, norm)
+        if e == NO_SCALE:
+            for a in range(k):
+                out[b, a] = 0.0
+            expo[b] = 0
+        else:
+            if -SAFE_EXPONENT < e < SAFE_EXPONENT:
+                Xs = X
+                qs = math.ldexp(1.0, -2 * e) if norm == EUCLIDEAN else math.ldexp(1.0, -e)
+            else:
+                Xs = (X - X[0]) * math.ldexp(1.0, -e)
+                qs = 1.0
+            pv = np.zeros((k, n))
+            link = np.zeros((k, n), np.int64)
+            summ = np.zeros((summary_rows(n), X.shape[1] + 1))
+            stats = np.zeros(2, np.int64)
+            bnb_advance(Xs, 1, n, qs, ps, norm, pv, link, summ, stats)
+            for a in range(k):
+                out[b, a] = pv[a, n - 1]
+            expo[b] = e
+
+
+# --------------------------------------------------------------------------- streaming
+# istate = [n, e, has_scale, T]: points so far, scale exponent (stored rows are
+# (x - x0) * 2^-e), whether e is set (a nonzero deviation from x0 has been seen), and the
+# threshold: when |x - x0| reaches 2^(e + T) everything is rescaled (T * max p stays far
+# below the float64 exponent range, so no power overflows).
+
+
+@jit
+def _rescale(X, n, pv, summ, ps, k):
+    f = math.ldexp(1.0, -k)
+    for i in range(n):
+        for c in range(X.shape[1]):
+            X[i, c] *= f
+    for m in range(summ.shape[0]):
+        for c in range(summ.shape[1]):
+            summ[m, c] *= f
+    for a in range(ps.shape[0]):
+        g = 2.0 ** (-k * ps[a])
+        for i in range(n):
+            pv[a, i] *= g
+
+
+@jit
+def _append(y, X, pv, link, summ, x0, ps, norm, istate, stack, stats):
+    n = istate[0]
+    d = X.shape[1]
+    if n == 0:
+        for c in range(d):
+            x0[c] = y[c]
+            X[0, c] = 0.0
+        for a in range(ps.shape[0]):
+            pv[a, 0] = 0.0
+            link[a, 0] = 0
+        istate[0] = 1
+        return
+    ey = diff_exponent(y, x0, norm)
+    if istate[2] == 0:
+        if ey != NO_SCALE:
+            istate[1] = ey
+            istate[2] = 1
+    elif ey - istate[1] > istate[3]:
+        k = ey - istate[1]
+        _rescale(X, n, pv, summ, ps, k)
+        istate[1] = ey
+    f = math.ldexp(1.0, -istate[1])
+    for c in range(d):
+        X[n, c] = (y[c] - x0[c]) * f
+    step(X, n, 1.0, ps, norm, pv, link, summ, stack, stats)
+    if _needs_summaries(ps):
+        _complete_blocks(X, n, summ, norm)
+    istate[0] = n + 1
+
+
+@jit
+def _finite(y):
+    for c in range(y.shape[0]):
+        if not math.isfinite(y[c]):
+            return False
+    return True
+
+
+@jit
+def stream_push(y, X, pv, link, summ, x0, ps, norm, istate, stats):
+    """Append one point (capacity checked by the caller). Returns False if y is not finite."""
+    if not _finite(y):
+        return False
+    stack = np.empty((2, STACK), np.int64)
+    _append(y, X, pv, link, summ, x0, ps, norm, istate, stack, stats)
+    return True
+
+
+@jit
+def stream_extend(P, X, pv, link, summ, x0, ps, norm, istate, stats):
+    """Append the rows of P. Returns -1, or the first non-finite row (nothing appended then)."""
+    for r in range(P.shape[0]):
+        if not _finite(P[r]):
+            return r
+    stack = np.empty((2, STACK), np.int64)
+    for r in range(P.shape[0]):
+        _append(P[r], X, pv, link, summ, x0, ps, norm, istate, stack, stats)
+    return -1

@@ -1,0 +1,304 @@
+"""Offline exact p-variation (`pvar`, `pvar_running`, `pvar_batch`) against tests/naive.py."""
+
+import math
+
+import numpy as np
+import pytest
+from naive import brownian, partition_sum, pvar_brute, pvar_dp
+
+import streamrough as sr
+
+RTOL = 1e-12
+METHODS_ANY_D = ("auto", "dp", "bnb")
+NORMS = ("euclidean", "l1", "linf")
+P_VALUES = (1.0, 1.01, 1.04, 1.5, 2.0, 2.5, 3.0, 6.0)
+
+
+def methods_for(d):
+    return METHODS_ANY_D + (("1d",) if d == 1 else ())
+
+
+def random_path(rng, n, d, kind):
+    if kind == "walk":
+        return np.cumsum(rng.standard_normal((n, d)), axis=0)
+    if kind == "int":  # ties everywhere
+        return np.cumsum(rng.integers(-2, 3, size=(n, d)), axis=0).astype(float)
+    if kind == "repeat":  # repeated points
+        base = np.cumsum(rng.standard_normal((n, d)), axis=0)
+        return base[np.sort(rng.integers(0, n, size=n))]
+    return rng.standard_normal((n, d))  # iid: no structure
+
+
+def check_result(x, p, norm, res, expected):
+    assert res.p == p and res.norm == norm
+    assert res.power == pytest.approx(expected, rel=RTOL, abs=1e-300)
+    assert res.value == pytest.approx(expected ** (1 / p), rel=RTOL, abs=1e-300)
+    part = np.asarray(res.partition)
+    assert part[0] == 0 and part[-1] == len(x) - 1 and np.all(np.diff(part) > 0)
+    assert partition_sum(x, p, part, norm) == pytest.approx(res.power, rel=RTOL, abs=1e-300)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 10])
+def test_brute_force_small_paths_every_method(rng, d):
+    for trial in range(12):
+        n = int(rng.integers(2, 11))
+        x = random_path(rng, n, d, ("walk", "int", "repeat", "iid")[trial % 4])
+        for p in P_VALUES:
+            for norm in NORMS:
+                expected = pvar_brute(x, p, norm)
+                for method in methods_for(d):
+                    res = sr.pvar(x, p, norm=norm, method=method, return_partition=True)
+                    check_result(x, p, norm, res, expected)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 10])
+@pytest.mark.parametrize("kind", ["walk", "int", "repeat", "iid"])
+def test_dp_reference_longer_paths(rng, d, kind):
+    n = 150
+    x = random_path(rng, n, d, kind)
+    ps = [1.0, 1.02, 1.5, 2.0, 2.5, 3.0]
+    for norm in NORMS if d > 1 else ("euclidean",):
+        refs = [pvar_dp(x, p, norm)[0] for p in ps]
+        for method in methods_for(d):
+            got = sr.pvar(x, ps, norm=norm, method=method, power=True)
+            np.testing.assert_allclose(got, [r[-1] for r in refs], rtol=RTOL)
+        running = sr.pvar_running(x, ps, norm=norm)
+        np.testing.assert_allclose(running, np.array(refs), rtol=RTOL, atol=0)
+
+
+def test_brownian_methods_agree_and_partition_reproduces(rng):
+    x = brownian(3000, 5, seed=3)
+    ps = [1.0, 1.03, 1.5, 2.0, 2.5, 3.0, 4.0]
+    dp = sr.pvar(x, ps, method="dp", return_partition=True)
+    bnb = sr.pvar(x, ps, method="bnb", return_partition=True)
+    for a, b in zip(dp, bnb):
+        assert b.power == pytest.approx(a.power, rel=RTOL)
+        assert partition_sum(x, b.p, b.partition) == pytest.approx(b.power, rel=RTOL)
+
+
+def test_1d_method_matches_bnb_on_long_path():
+    x = brownian(5000, 1, seed=4)
+    for p in (1.5, 2.0, 3.0):
+        one = sr.pvar(x, p, method="1d", return_partition=True)
+        bnb = sr.pvar(x, p, method="bnb", power=True)
+        assert one.power == pytest.approx(bnb, rel=RTOL)
+        assert one.method == "1d"
+        assert partition_sum(x, p, one.partition) == pytest.approx(one.power, rel=RTOL)
+
+
+# ---------------------------------------------------------------- oracles of math.md 9
+
+
+@pytest.mark.parametrize("method", ["auto", "dp", "bnb"])
+def test_oracle_two_points_and_one_point(method):
+    assert sr.pvar([[1.0, 2.0]], 2.5, method=method) == 0.0
+    res = sr.pvar([[1.0, 2.0]], 2.5, method=method, return_partition=True)
+    assert res.partition.tolist() == [0] and res.power == 0.0
+    for p in (1.0, 1.5, 3.0):
+        assert sr.pvar([[0.0, 0.0], [3.0, 4.0]], p, power=True, method=method) == pytest.approx(5.0**p, rel=RTOL)
+
+
+@pytest.mark.parametrize("method", ["auto", "dp", "bnb", "1d"])
+def test_oracle_monotone_path(method):
+    x = np.sort(np.random.default_rng(1).uniform(-3, 5, 40))
+    for p in (1.0, 1.3, 2.0, 4.5):
+        assert sr.pvar(x, p, power=True, method=method) == pytest.approx((x[-1] - x[0]) ** p, rel=RTOL)
+    if method != "1d":  # monotone along a line in R^3
+        direction = np.array([1.0, -2.0, 0.5])
+        line = x[:, None] * direction
+        for p in (1.0, 2.5):
+            expected = ((x[-1] - x[0]) * np.linalg.norm(direction)) ** p
+            assert sr.pvar(line, p, power=True, method=method) == pytest.approx(expected, rel=RTOL)
+
+
+@pytest.mark.parametrize("method", ["auto", "dp", "bnb", "1d"])
+def test_oracle_zigzag(method):
+    for n in (1, 2, 7, 40):
+        x = np.arange(n + 1) % 2
+        for p in (1.0, 1.5, 2.0, 3.0):
+            assert sr.pvar(x, p, power=True, method=method) == pytest.approx(n, rel=RTOL)
+            assert sr.pvar(2.5 * x, p, power=True, method=method) == pytest.approx(n * 2.5**p, rel=RTOL)
+
+
+@pytest.mark.parametrize("method", ["auto", "dp", "bnb", "1d"])
+def test_oracle_0114_repeated(method):
+    for r in (1, 2, 5):
+        x = np.tile([0.0, 1.0, 1.0, 4.0], r)
+        for p in (1.0, 1.5, 2.0, 3.0):
+            expected = 4.0**p * (2 * r - 1)
+            assert sr.pvar(x, p, power=True, method=method) == pytest.approx(expected, rel=RTOL)
+
+
+@pytest.mark.parametrize("method", ["auto", "dp", "bnb", "1d"])
+def test_oracle_sine(method):
+    for k in (1, 3):
+        t = np.linspace(0, 2 * np.pi * k, 8 * k + 1)  # contains the extrema
+        x = np.sin(t)
+        x[-1] = 0.0
+        for p in (1.0, 1.5, 2.0, 3.0):
+            expected = 2 + (2 * k - 1) * 2**p
+            assert sr.pvar(x, p, power=True, method=method) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["auto", "dp", "bnb"])
+def test_oracle_unit_square(method):
+    square = [(0, 0), (1, 0), (1, 1), (0, 1), (0, 0)]
+    for p in (1.0, 1.5, 2.0, 2.5, 3.0, 5.0):
+        expected = 4.0 if p <= 2 else 2 ** (p / 2 + 1)
+        assert sr.pvar(square, p, power=True, method=method) == pytest.approx(expected, rel=RTOL)
+
+
+@pytest.mark.parametrize("method", ["auto", "dp", "bnb", "1d"])
+def test_oracle_v2_of_integers(method):
+    for k in (1, 5, 33):
+        assert sr.pvar(np.arange(k + 1), 2, power=True, method=method) == pytest.approx(k * k, rel=RTOL)
+
+
+def test_oracle_inequalities(rng):
+    x = brownian(400, 3, seed=5)
+    jumps = np.linalg.norm(x[:, None] - x[None], axis=-1)
+    steps = np.linalg.norm(np.diff(x, axis=0), axis=1)
+    ps = np.array([1.0, 1.2, 1.7, 2.0, 2.6, 3.5])
+    powers = sr.pvar(x, ps, power=True)
+    norms = sr.pvar(x, ps)
+    v1 = steps.sum()
+    for p, w in zip(ps, powers):
+        assert w >= jumps.max() ** p * (1 - 1e-12)
+        assert w >= np.sum(steps**p) * (1 - 1e-12)
+        assert w <= v1**p * (1 + 1e-12)
+    assert np.all(np.diff(norms) <= 1e-12 * norms[:-1])  # ||x||_{q-var} <= ||x||_{p-var}, q >= p
+    assert powers[0] == pytest.approx(v1, rel=RTOL)
+    # super-additivity at every split point
+    for u in (1, 57, 200, 398):
+        assert sr.pvar(x[: u + 1], 2.6, power=True) + sr.pvar(x[u:], 2.6, power=True) <= powers[4] * (1 + 1e-12)
+
+
+# ---------------------------------------------------------------- dtypes, shapes, scaling
+
+
+def test_dtypes_and_shapes():
+    rng = np.random.default_rng(7)
+    x = rng.integers(-5, 6, size=(30, 2, 3))
+    expected = pvar_dp(x.reshape(30, 6).astype(float), 2.5)[0][-1]
+    assert sr.pvar(x, 2.5, power=True) == pytest.approx(expected, rel=RTOL)
+    assert sr.pvar(x.astype(np.float32), 2.5, power=True) == pytest.approx(expected, rel=RTOL)
+    assert sr.pvar(x.tolist(), 2.5, power=True) == pytest.approx(expected, rel=RTOL)
+    x32 = rng.standard_normal((50, 3)).astype(np.float32)
+    assert sr.pvar(x32, 2.0, power=True) == pytest.approx(pvar_dp(x32.astype(np.float64), 2.0)[0][-1], rel=RTOL)
+    one_d = rng.standard_normal(25)
+    assert sr.pvar(one_d, 3.0) == pytest.approx(sr.pvar(one_d[:, None], 3.0, method="bnb"), rel=RTOL)
+    assert isinstance(sr.pvar(one_d, 2.0), float)
+    out = sr.pvar(one_d, (2.0, 3.0))
+    assert isinstance(out, np.ndarray) and out.shape == (2,)
+    results = sr.pvar(one_d, [2.0, 3.0], return_partition=True)
+    assert [r.p for r in results] == [2.0, 3.0]
+    assert sr.pvar(one_d, 2.0, return_partition=True).method == "1d"
+    assert sr.pvar(one_d, 1.0, return_partition=True).method == "sum"
+    assert sr.pvar(np.ones((5, 3)), 2.0, return_partition=True).partition.tolist() == [0, 4]
+
+
+def test_no_copy_of_float64_input(monkeypatch):
+    from streamrough._kernels import pvar as kernels
+
+    x = brownian(100, 4, seed=2)
+    seen = []
+    original = kernels.bnb_advance
+
+    def spy(X, *args):
+        seen.append(X)
+        return original(X, *args)
+
+    monkeypatch.setattr(kernels, "bnb_advance", spy)
+    sr.pvar(x, 2.5)
+    assert seen and np.shares_memory(seen[0], x)
+
+
+@pytest.mark.parametrize("method", ["auto", "dp", "bnb", "1d"])
+def test_huge_and_tiny_values_and_large_p(method):
+    rng = np.random.default_rng(11)
+    base = np.cumsum(rng.standard_normal(60))
+    ref = {p: pvar_dp(base, p)[0][-1] for p in (2.0, 50.0)}
+    for scale in (1e150, 1e-150, 1e300, 1e-300):
+        for p in (2.0, 50.0):
+            got = sr.pvar(base * scale, p, method=method)
+            expected = ref[p] ** (1 / p) * scale
+            assert math.isfinite(got) and got == pytest.approx(expected, rel=1e-11)
+    # an offset far larger than the variation: the same floats give the same value
+    shifted = base + 1e12
+    assert sr.pvar(shifted, 2.0, power=True, method=method) == pytest.approx(pvar_dp(shifted, 2.0)[0][-1], rel=1e-9)
+    # power beyond float64 overflows to inf while the norm stays finite
+    res = sr.pvar(base * 1e150, 50.0, method=method, return_partition=True)
+    assert res.power == math.inf and math.isfinite(res.value)
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_large_p_in_d_dimensions(norm):
+    x = brownian(300, 4, seed=8) * 1e100
+    for p in (40.0, 200.0):
+        got = sr.pvar(x, p, norm=norm)
+        expected = sr.pvar(x / 1e100, p, norm=norm) * 1e100
+        assert math.isfinite(got) and got == pytest.approx(expected, rel=1e-11)
+
+
+# ---------------------------------------------------------------- batches
+
+
+def test_batch_matches_loop():
+    rng = np.random.default_rng(3)
+    xb = np.cumsum(rng.standard_normal((3, 4, 80, 2)), axis=2)
+    xb[0, 1] = 1.0  # a constant path
+    xb[2, 3] *= 1e200  # an extreme scale
+    ps = [1.0, 1.5, 2.5]
+    for norm in NORMS:
+        got = sr.pvar_batch(xb, ps, norm=norm, power=True)
+        assert got.shape == (3, 4, 3)
+        for i in range(3):
+            for j in range(4):
+                np.testing.assert_allclose(got[i, j], sr.pvar(xb[i, j], ps, norm=norm, power=True), rtol=RTOL)
+        single = sr.pvar_batch(xb, 2.0, norm=norm)
+        assert single.shape == (3, 4)
+        assert single[1, 2] == pytest.approx(sr.pvar(xb[1, 2], 2.0, norm=norm), rel=RTOL)
+    assert isinstance(sr.pvar_batch(xb[0, 0], 2.0), float)
+    one_point = sr.pvar_batch(np.zeros((2, 1, 3)), [2.0, 3.0])
+    np.testing.assert_array_equal(one_point, 0.0)
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_bad_input():
+    good = np.zeros((4, 2))
+    with pytest.raises(ValueError, match="x"):
+        sr.pvar([[0.0, np.nan], [1.0, 2.0]], 2)
+    with pytest.raises(ValueError, match="x"):
+        sr.pvar([0.0, np.inf], 2)
+    with pytest.raises(ValueError, match="empty"):
+        sr.pvar(np.zeros((0, 3)), 2)
+    with pytest.raises(ValueError, match="ragged"):
+        sr.pvar([[0.0, 1.0], [1.0]], 2)
+    with pytest.raises(TypeError, match="x"):
+        sr.pvar(np.array(["a", "b"]), 2)
+    for bad_p in (0.5, -1.0, np.nan, np.inf, [2.0, 0.9]):
+        with pytest.raises(ValueError, match="p"):
+            sr.pvar(good, bad_p)
+    with pytest.raises(ValueError, match="norm"):
+        sr.pvar(good, 2, norm="l2")
+    with pytest.raises(ValueError, match="method"):
+        sr.pvar(good, 2, method="fast")
+    with pytest.raises(ValueError, match="1d"):
+        sr.pvar(good, 2, method="1d")
+    with pytest.raises(ValueError, match="norm"):
+        sr.pvar_running(good, 2, norm="max")
+    with pytest.raises(ValueError, match="x"):
+        sr.pvar_batch(np.array([[[0.0], [np.nan]]]), 2)
+    with pytest.raises(ValueError, match="p"):
+        sr.pvar_batch(np.zeros((2, 3, 1)), 0.3)
+
+
+def test_running_is_nondecreasing_and_matches_prefixes():
+    x = brownian(200, 3, seed=9)
+    run = sr.pvar_running(x, [1.0, 2.5])
+    assert run.shape == (2, 200) and np.all(np.diff(run, axis=1) >= 0)
+    for j in (0, 1, 13, 100, 199):
+        np.testing.assert_allclose(run[:, j], sr.pvar(x[: j + 1], [1.0, 2.5], power=True), rtol=RTOL)
+    assert sr.pvar_running([[1.0, 1.0]], 2.0).tolist() == [0.0]
