@@ -1,6 +1,7 @@
 """Offline exact p-variation (`pvar`, `pvar_running`, `pvar_batch`) against tests/naive.py."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -9,6 +10,8 @@ from naive import brownian, partition_sum, pvar_brute, pvar_dp
 import streamrough as sr
 
 RTOL = 1e-12
+# kernels run as plain Python under NUMBA_DISABLE_JIT=1: smaller sizes there
+JIT = os.environ.get("NUMBA_DISABLE_JIT", "0") != "1"
 METHODS_ANY_D = ("auto", "dp", "bnb")
 NORMS = ("euclidean", "l1", "linf")
 P_VALUES = (1.0, 1.01, 1.04, 1.5, 2.0, 2.5, 3.0, 6.0)
@@ -40,7 +43,7 @@ def check_result(x, p, norm, res, expected):
 
 @pytest.mark.parametrize("d", [1, 2, 3, 10])
 def test_brute_force_small_paths_every_method(rng, d):
-    for trial in range(12):
+    for trial in range(12 if JIT else 3):
         n = int(rng.integers(2, 11))
         x = random_path(rng, n, d, ("walk", "int", "repeat", "iid")[trial % 4])
         for p in P_VALUES:
@@ -54,7 +57,7 @@ def test_brute_force_small_paths_every_method(rng, d):
 @pytest.mark.parametrize("d", [1, 2, 3, 10])
 @pytest.mark.parametrize("kind", ["walk", "int", "repeat", "iid"])
 def test_dp_reference_longer_paths(rng, d, kind):
-    n = 150
+    n = 150 if JIT else 40
     x = random_path(rng, n, d, kind)
     ps = [1.0, 1.02, 1.5, 2.0, 2.5, 3.0]
     for norm in NORMS if d > 1 else ("euclidean",):
@@ -67,7 +70,7 @@ def test_dp_reference_longer_paths(rng, d, kind):
 
 
 def test_brownian_methods_agree_and_partition_reproduces(rng):
-    x = brownian(3000, 5, seed=3)
+    x = brownian(3000 if JIT else 200, 5, seed=3)
     ps = [1.0, 1.03, 1.5, 2.0, 2.5, 3.0, 4.0]
     dp = sr.pvar(x, ps, method="dp", return_partition=True)
     bnb = sr.pvar(x, ps, method="bnb", return_partition=True)
@@ -77,7 +80,7 @@ def test_brownian_methods_agree_and_partition_reproduces(rng):
 
 
 def test_1d_method_matches_bnb_on_long_path():
-    x = brownian(5000, 1, seed=4)
+    x = brownian(5000 if JIT else 300, 1, seed=4)
     for p in (1.5, 2.0, 3.0):
         one = sr.pvar(x, p, method="1d", return_partition=True)
         bnb = sr.pvar(x, p, method="bnb", power=True)

@@ -462,10 +462,10 @@ def _append(y, X, pv, link, summ, x0, ps, norm, istate, stack, stats):
             istate[1] = ey
             istate[2] = 1
     elif ey - istate[1] > istate[3]:
-        k = ey - istate[1]
+        k = int(ey - istate[1])
         _rescale(X, n, pv, summ, ps, k)
         istate[1] = ey
-    f = math.ldexp(1.0, -istate[1])
+    f = math.ldexp(1.0, -int(istate[1]))
     for c in range(d):
         X[n, c] = (y[c] - x0[c]) * f
     step(X, n, 1.0, ps, norm, pv, link, summ, stack, stats)
