@@ -252,9 +252,16 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
     :func:`complete_blocks` (which must cover every block ending before ``j - 1``).
     ``stack_s`` and ``stack_z`` are int64 work arrays of length >= 64.  Returns the number of
     Chen evaluations made (a diagnostic).
+
+    Blocks are visited with non-increasing end index ``b``.  A threshold
+    ``tau = (best - pv[b'])^(1/q)``, computed at a visited ``b' >= b``, stays valid for every
+    candidate ``i <= b'`` (``pv`` is non-decreasing, and ``best`` only grows): a candidate or
+    a block whose bound is ``<= tau`` cannot improve ``best``.  It is refreshed only when a
+    stale one fails, which saves most powers.
     """
     d = xs.shape[1]
     hq = 0.5 * q
+    inv_q = 1.0 / q
     best = pv[j - 1] + level2_sq(p2, xs, ys, has_y, geometric, j - 1, j) ** hq
     arg = j - 1
     evals = 1
@@ -265,6 +272,7 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
         if val > best:
             best = val
             arg = guess
+    tau = -1.0  # no valid threshold yet
     cached_b = -1
     n1 = 0.0
     n2 = 0.0
@@ -284,8 +292,11 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
             if bz == 1:
                 if b == cached_b or b == guess:
                     continue
-                val = pv[b] + level2_sq(p2, xs, ys, has_y, geometric, b, j) ** hq
+                sq = level2_sq(p2, xs, ys, has_y, geometric, b, j)
                 evals += 1
+                if sq <= tau * tau and tau >= 0.0:
+                    continue
+                val = pv[b] + sq**hq
                 if val > best:
                     best = val
                     arg = b
@@ -299,7 +310,7 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
                 n1 = math.sqrt(_level1_sq(xs, b, j))
                 if has_y:
                     nd = math.sqrt(_diff_level1_sq(xs, ys, b, j))
-                if b != guess:
+                if b != guess and not (n2 <= tau):
                     val = pv[b] + sq2**hq
                     if val > best:
                         best = val
@@ -319,8 +330,12 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
             if has_y:
                 ub += summ[mid, 2] * nd
             ub = ub * _INFLATE + abs_tol
-            if pv[b] + ub**q <= best:
+            if ub <= tau:
                 continue
+            if best > pv[b]:
+                tau = (best - pv[b]) ** inv_q
+                if ub <= tau:
+                    continue
             half = bz // 2
             stack_s[top] = bs
             stack_z[top] = half
