@@ -67,10 +67,11 @@ class PVarStream:
         self._n = 0
         self._cap = 0
         self._d = None
-        # istate = [n, e, has_scale, T]; T keeps max_p * T far below the float64 exponent range
-        self._istate = np.zeros(4, np.int64)
+        # istate = [n, e, has_scale, T, counters, -, -, work stack]; T keeps max_p * T far
+        # below the float64 exponent range
+        self._istate = np.zeros(kernels.STREAM_STATE, np.int64)
         self._istate[3] = max(1, int(500 // float(self._ps.max())))
-        self._stats = np.zeros(2, np.int64)
+        self._push = kernels.stream_push
         if dim is not None:
             if int(dim) != dim or dim < 1:
                 raise ValueError(f"dim must be a positive integer, got {dim!r}")
@@ -96,6 +97,8 @@ class PVarStream:
             summ[: self._summ.shape[0]] = self._summ
         self._X, self._pv, self._link, self._summ = X, pv, link, summ
         self._cap = cap
+        # the kernel arguments after the point, bound once: the push path stays one call
+        self._state = (X, pv, link, summ, self._x0, self._ps, self._code, self._istate)
 
     def push(self, point):
         """Append one point (array_like of `dim` numbers, or of any shape with `dim` entries)."""
@@ -110,9 +113,7 @@ class PVarStream:
             raise ValueError(f"point has {y.shape[0]} coordinates, the stream's dimension is {self._d}")
         if self._n == self._cap:
             self._grow(self._n + 1)
-        if not self._kernels.stream_push(
-            y, self._X, self._pv, self._link, self._summ, self._x0, self._ps, self._code, self._istate, self._stats
-        ):
+        if not self._push(y, *self._state):
             raise ValueError("point contains NaN or inf")
         self._n += 1
 
@@ -125,9 +126,7 @@ class PVarStream:
             raise ValueError(f"points have {P.shape[1]} coordinates, the stream's dimension is {self._d}")
         if self._n + P.shape[0] > self._cap:
             self._grow(self._n + P.shape[0])
-        self._kernels.stream_extend(
-            P, self._X, self._pv, self._link, self._summ, self._x0, self._ps, self._code, self._istate, self._stats
-        )
+        self._kernels.stream_extend(P, *self._state)
         self._n += P.shape[0]
 
     @property
@@ -173,7 +172,7 @@ class PVarStream:
     @property
     def distance_evaluations(self) -> int:
         """Distances computed so far (all p together): a measure of the pruning's work."""
-        return int(self._stats[0])
+        return int(self._istate[4])
 
     def __repr__(self):
         return f"PVarStream(p={self.p!r}, dim={self._d}, norm={self._norm!r}, n_points={self._n})"

@@ -44,6 +44,7 @@ LMIN = 3  # blocks of fewer than 2**LMIN points are scanned point by point
 DEFLATE = 1.0 - 4e-12  # relative slack on every pruning threshold (q units)
 CHASE = 4  # previous optimal partition points tried before the scan
 STACK = 128  # depth of the explicit DFS stack (2 entries per level suffice)
+STREAM_STATE = 8 + 2 * STACK  # length of the streaming int64 state (see stream_push)
 SAFE_EXPONENT = 400
 FAST = {"reassoc", "contract"}  # lets LLVM vectorise the short reductions over coordinates  # |log2 scale| below which the raw path is used without a copy
 
@@ -422,10 +423,11 @@ def bnb_batch(Xb, ps, norm, out, expo):
 
 
 # --------------------------------------------------------------------------- streaming
-# istate = [n, e, has_scale, T]: points so far, scale exponent (stored rows are
-# (x - x0) * 2^-e), whether e is set (a nonzero deviation from x0 has been seen), and the
-# threshold: when |x - x0| reaches 2^(e + T) everything is rescaled (T * max p stays far
-# below the float64 exponent range, so no power overflows).
+# istate = [n, e, has_scale, T, evaluations, block tests, -, -, DFS stack (2 * STACK)]:
+# points so far; the scale exponent (stored rows are (x - x0) * 2^-e); whether e is set (a
+# nonzero deviation from x0 has been seen); the threshold: when |x - x0| reaches 2^(e + T)
+# everything is rescaled (T * max p stays far below the float64 exponent range, so no
+# power overflows).
 
 
 @jit
@@ -483,22 +485,25 @@ def _finite(y):
 
 
 @jit
-def stream_push(y, X, pv, link, summ, x0, ps, norm, istate, stats):
-    """Append one point (capacity checked by the caller). Returns False if y is not finite."""
+def stream_push(y, X, pv, link, summ, x0, ps, norm, istate):
+    """Append one point (capacity checked by the caller). Returns False if y is not finite.
+
+    istate = [n, e, has_scale, T, distance evaluations, block tests, -, -, DFS stack...].
+    """
     if not _finite(y):
         return False
-    stack = np.empty((2, STACK), np.int64)
-    _append(y, X, pv, link, summ, x0, ps, norm, istate, stack, stats)
+    _append(y, X, pv, link, summ, x0, ps, norm, istate, istate[8:].reshape((2, STACK)), istate[4:6])
     return True
 
 
 @jit
-def stream_extend(P, X, pv, link, summ, x0, ps, norm, istate, stats):
+def stream_extend(P, X, pv, link, summ, x0, ps, norm, istate):
     """Append the rows of P. Returns -1, or the first non-finite row (nothing appended then)."""
     for r in range(P.shape[0]):
         if not _finite(P[r]):
             return r
-    stack = np.empty((2, STACK), np.int64)
+    stack = istate[8:].reshape((2, STACK))
+    stats = istate[4:6]
     for r in range(P.shape[0]):
         _append(P[r], X, pv, link, summ, x0, ps, norm, istate, stack, stats)
     return -1

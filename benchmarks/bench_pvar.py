@@ -1,0 +1,128 @@
+"""Exact p-variation: streamrough against the naive O(N^2) DP, on seeded Brownian paths.
+
+    python benchmarks/bench_pvar.py            # the sizes of benchmarks.md
+    python benchmarks/bench_pvar.py --quick    # 10x smaller, for a smoke run
+
+Paths: cumulative sums of N(0, 1/N) increments (seed 0). The peer is the plain DP of
+math.md 2.1 compiled with Numba (``pvar(..., method="dp")``): it is timed at N/10 and
+extrapolated by x100 (it is exactly quadratic), which the output says on every line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _harness import fmt_time, print_row, time_alternating, time_call  # noqa: E402
+
+import streamrough as sr  # noqa: E402
+from streamrough.variation import _run_bnb  # noqa: E402  (for the distance-evaluation counts)
+
+
+def brownian(n, d, seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, d))
+    np.cumsum(rng.standard_normal((n - 1, d)) / np.sqrt(n - 1), axis=0, out=x[1:])
+    return x
+
+
+def evaluations_per_point(x, p):
+    _, _, stats = _run_bnb(x, 1.0, np.array([float(p)]), 0)
+    return stats[0] / len(x), stats[1] / len(x)
+
+
+def bench_offline_d10(n, repeat):
+    print(f"\n== d = 10, N = {n}: branch and bound vs the naive DP (timed at N = {n // 10}, x100) ==")
+    x = brownian(n, 10)
+    small = brownian(n // 10, 10)
+    for p in (1.5, 2.0, 2.5, 3.0):
+        ours, first = time_call(lambda: sr.pvar(x, p), repeat=repeat)
+        dp_small, _ = time_call(lambda: sr.pvar(small, p, method="dp"), repeat=1)
+        evals, tests = evaluations_per_point(x, p)
+        print_row(
+            f"pvar d=10 N={n} p={p}",
+            ours,
+            dp_small * 100,
+            "naive DP (extrapolated x100)",
+            f"[{evals:.0f} distances + {tests:.0f} block tests per point; first call {fmt_time(first)}]",
+        )
+
+
+def bench_offline_d1(n, repeat):
+    print(f"\n== d = 1, N = {n}: the 1-d method (auto) and branch and bound ==")
+    x = brownian(n, 1)
+    for p in (1.5, 2.0, 2.5, 3.0):
+        res = time_alternating(
+            {"1d": lambda: sr.pvar(x, p), "bnb": lambda: sr.pvar(x, p, method="bnb")}, repeat=repeat
+        )
+        print_row(f"pvar d=1 N={n} p={p} (1d method)", res["1d"][0], res["bnb"][0], "bnb")
+
+
+def bench_stream(n, repeat):
+    print(f"\n== streaming, d = 10, N = {n}, p = 2.5: push one point at a time vs offline ==")
+    x = brownian(n, 10)
+    rows = list(x)  # the caller already holds one float64 array per point
+
+    def push_all():
+        s = sr.PVarStream(2.5, dim=10)
+        for row in rows:
+            s.push(row)
+        return s.value
+
+    def extend_chunks():
+        s = sr.PVarStream(2.5, dim=10)
+        for j in range(0, n, 1000):
+            s.extend(x[j : j + 1000])
+        return s.value
+
+    res = time_alternating(
+        {"push": push_all, "extend": extend_chunks, "offline": lambda: sr.pvar(x, 2.5)}, repeat=repeat
+    )
+    off = res["offline"][0]
+    per_push = (res["push"][0] - off) / n
+    print_row(f"PVarStream.push x {n}", res["push"][0], off, "offline pvar", f"[overhead per push {fmt_time(per_push)}]")
+    print_row(f"PVarStream.extend (chunks of 1000) x {n // 1000}", res["extend"][0], off, "offline pvar")
+
+
+def bench_many_p(n, repeat):
+    print(f"\n== several p in one call, d = 10, N = {n} ==")
+    x = brownian(n, 10)
+    ps = [1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0]
+
+    def singles():
+        return [sr.pvar(x, p) for p in ps]
+
+    res = time_alternating({"one": lambda: sr.pvar(x, ps), "singles": singles}, repeat=repeat)
+    print_row("pvar with 8 values of p in one call", res["one"][0], res["singles"][0], "8 single calls")
+
+
+def bench_p1(n, repeat):
+    print(f"\n== p = 1 is one pass, d = 10, N = {n} ==")
+    x = brownian(n, 10)
+    res = time_alternating(
+        {"pvar": lambda: sr.pvar(x, 1.0), "numpy": lambda: np.linalg.norm(np.diff(x, axis=0), axis=1).sum()},
+        repeat=repeat,
+    )
+    print_row("pvar p=1", res["pvar"][0], res["numpy"][0], "numpy sum of |diff|")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="sizes 10x smaller (a smoke run)")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    scale = 10 if args.quick else 1
+    print(f"streamrough {sr.__version__}; numba threads: {os.environ.get('NUMBA_NUM_THREADS', 'default')}")
+    bench_offline_d10(100_000 // scale, args.repeat)
+    bench_offline_d1(1_000_000 // scale, args.repeat)
+    bench_stream(100_000 // scale, max(3, args.repeat // 2))
+    bench_many_p(100_000 // scale, max(3, args.repeat // 2))
+    bench_p1(100_000 // scale, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
