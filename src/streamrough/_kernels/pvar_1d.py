@@ -70,6 +70,8 @@ also answered directly by summing the turning-point links.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._jit import jit
@@ -77,10 +79,17 @@ from ._jit import jit
 
 @jit(inline="always")
 def _abs_pow(d, p):
-    """|d|^p, with the common p = 2 done without pow."""
+    """|d|^p; the common p = 2, 3, 1.5 and 2.5 are done with products and sqrt (a few ulp,
+    several times faster than the general pow)."""
     d = abs(d)
     if p == 2.0:
         return d * d
+    if p == 1.5:
+        return d * math.sqrt(d)
+    if p == 3.0:
+        return d * d * d
+    if p == 2.5:
+        return d * d * math.sqrt(d)
     return d**p
 
 
