@@ -4,7 +4,9 @@ Target (benchmarks.md): d = 5, N = 10^4 Brownian path, p in {2.2, 2.5, 2.8}: the
 level-2 p-variation in under 0.1 s and at least 30x faster than the plain O(N^2) DP over
 Chen-computed |XX_{i,j}| (Numba-compiled, same prefix data), measured in the same run.
 Both timings include building the prefix level-2 data. The last column is the full
-``rough_pvar`` call (level 1 through ``streamrough.pvar`` plus level 2).
+``rough_pvar`` call (level 1 through ``streamrough.pvar`` plus level 2). A last line pushes
+the same path one point at a time into ``RoughStream`` (levels 1 and 2 and the depth-2
+signature kept current after every push) and compares with the offline ``rough_pvar``.
 
 Run: ``python benchmarks/bench_rough.py [--n N] [--d D] [--repeat R]``
 """
@@ -58,6 +60,23 @@ def main():
             f"speed-up {t['dp'][0] / t['bnb'][0]:5.1f}x  exact match {agree}  "
             f"rough_pvar {fmt_time(t['full'][0])}  (first call {fmt_time(t['bnb'][1])})",
         )
+
+    def stream():
+        st = sr.RoughStream(2.5, lift=args.lift, convention="values")
+        for row in x:
+            st.push(row)
+
+    def offline():
+        sr.rough_pvar(x, 2.5, lift=args.lift)
+
+    t = time_alternating({"stream": stream, "offline": offline}, repeat=args.repeat)
+    print_row(
+        f"RoughStream, {args.n} pushes, p = 2.5",
+        t["stream"][0],
+        t["offline"][0],
+        "offline rough_pvar",
+        f"per push {fmt_time(t['stream'][0] / args.n)}",
+    )
 
 
 if __name__ == "__main__":

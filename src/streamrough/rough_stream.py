@@ -125,7 +125,7 @@ class RoughStream:
         self._stack_s = np.zeros(64, dtype=np.int64)
         self._stack_z = np.zeros(64, dtype=np.int64)
         self._origin = None  # "values": the first layer (the path is kept relative to it)
-        self._last = np.zeros(d)  # last point, relative to the start
+        self._last = np.zeros(d)  # "increments": the last point (x_0 = 0)
         self._sig = SigStream(d, self.depth, kind=self.lift)
 
     def _check_budget(self, cap):
@@ -174,6 +174,28 @@ class RoughStream:
         ValueError
             Wrong layer shape, NaN or inf (nothing is appended).
         """
+        if (
+            self._n > 0
+            and type(layer) is np.ndarray
+            and layer.dtype == np.float64
+            and layer.shape == self._shape
+        ):
+            # fast path: a float64 layer of the stream's shape (finiteness checked in the kernel)
+            row = layer.reshape(-1)
+            if self.convention == "increments":
+                absolute = self._last + row
+                rel = absolute
+            else:
+                absolute = row
+                rel = row - self._origin
+            self._grow(self._n + 1)
+            self._run(rel.reshape(1, -1), "layer")
+            self._level1.push(absolute)
+            self._sig.push(absolute)
+            self._n += 1
+            if self.convention == "increments":
+                self._last = absolute
+            return
         rows, shape = self._as_layers(layer, "layer", True)
         self._append(rows, shape)
 
@@ -183,9 +205,17 @@ class RoughStream:
         if len(rows):
             self._append(rows, shape)
 
-    def _append(self, rows, shape):
+    def _run(self, points, name):
         from ._kernels.rough import stream_extend
 
+        ok = stream_extend(
+            self._n, points, self.lift == "geometric", self._xs, self._p2, self._summ, self._qs,
+            self._pv, self._link, self._state, self._stack_s, self._stack_z,
+        )
+        if not ok:
+            raise ValueError(f"{name} contains NaN or inf")
+
+    def _append(self, rows, shape):
         if self._shape is None:
             self._start(shape)
         if self.convention == "increments":
@@ -200,13 +230,12 @@ class RoughStream:
             absolute = rows
             points = rows - self._origin
         self._grow(self._n + len(points))
-        stream_extend(
-            self._n, points, self.lift == "geometric", self._xs, self._p2, self._summ, self._qs, self._pv, self._link, self._state, self._stack_s, self._stack_z,
-        )
+        self._run(points, "layers")
         self._level1.extend(absolute)
         self._sig.extend(absolute)
         self._n += len(points)
-        self._last = self._xs[self._n - 1].copy()
+        if self.convention == "increments":
+            self._last = absolute[-1].copy()
 
     # ------------------------------------------------------------------ reading
     @property

@@ -402,7 +402,12 @@ def stream_extend(k0, points, geometric, xs, p2, summ, qs, pv, link, state, stac
     Per point: prefix level 2, one DP step per exponent in ``qs`` (level-2 exponents
     ``p/2``), and the summaries of the blocks the point completes.  ``state[0]`` carries the
     running Chen scale.  All arrays must have capacity ``> k0 + len(points) - 1``.
+    Returns False, having changed nothing, if ``points`` contains NaN or inf.
     """
+    for r in range(points.shape[0]):
+        for c in range(points.shape[1]):
+            if not math.isfinite(points[r, c]):
+                return False
     for r in range(points.shape[0]):
         k = k0 + r
         for c in range(xs.shape[1]):
@@ -418,3 +423,4 @@ def stream_extend(k0, points, geometric, xs, p2, summ, qs, pv, link, state, stac
                     stack_s, stack_z,
                 )
         complete_blocks(k, p2, xs, xs, False, geometric, summ)
+    return True
