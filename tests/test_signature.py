@@ -51,7 +51,9 @@ def test_sig_length():
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("d,depth", [(1, 4), (2, 1), (2, 2), (2, 3), (2, 4), (3, 3), (3, 4), (4, 2)])
+@pytest.mark.parametrize(
+    "d,depth", [(1, 4), (2, 1), (2, 2), (2, 3), (2, 4), (3, 3), (3, 4), (4, 2), (4, 4), (2, 8)]  # last two: loop kernels
+)
 def test_against_explicit_iterated_sums_and_integrals(kind, d, depth, rng):
     for n in (2, 3, 6):
         x = rng.standard_normal((n, d))
@@ -107,7 +109,7 @@ def test_parallel_paths_agree_with_serial(kind, rng, monkeypatch):
     np.testing.assert_allclose(sr.signature(x, 3, kind=kind), serial, rtol=1e-13, atol=1e-13)
     assert_sig_close(sr.signature(x[0], 3, kind=kind), serial_one, 3, 3)  # chunked + Chen
     np.testing.assert_array_equal(sr.signature(x, 2, kind=kind, stream=True), serial_stream)
-    a, b = serial, sr.signature(x[:, ::-1], 3, kind=kind)
+    a, b = serial, sr.signature(x[:, :, ::-1], 3, kind=kind)  # coordinates permuted
     np.testing.assert_allclose(
         sr.sig_combine(a, b, 3, 3), np.stack([naive.tensor_mul_brute(p, q, 3, 3) for p, q in zip(a, b)]), rtol=1e-12
     )

@@ -81,7 +81,7 @@ class SigStream:
         self._offset = 0  # global index of buffer row 0 (moves when a window drops points)
         self._val = np.zeros(self.length)
         self._a = np.empty(self.dim)
-        self._buf = np.empty(self._k.nbuf)
+        self._buf = np.empty(self._k.SCRATCH)
         # leaves of ~ length / dim increments: the tree stores ~ 2 length / leaf numbers per
         # point, comparable with the point itself
         self._leaf = int(min(1024, max(16, 1 << int(np.ceil(np.log2(max(self.length // self.dim, 1)))))))
@@ -110,7 +110,7 @@ class SigStream:
         pts = self._as_points(points, "points", 2)
         if self._count[0] + len(pts) > len(self._pts):
             self._make_room(len(pts))
-        if self._k.extend(self._pts, self._count, self._val, self._a, self._buf, pts):
+        if self._k.extend(self._pts, self._count, self._val, self._buf, pts):
             raise ValueError("points contain NaN or inf")
 
     def _as_points(self, value, name, ndim):
@@ -171,7 +171,7 @@ class SigStream:
             )
         self._build()
         out = np.empty(self.length)
-        self._k.query(self._pts, 0, self._leaf, self._nodes, s - self._offset, t - self._offset, out)
+        self._k.query(self._pts, self._leaf, self._nodes, s - self._offset, t - self._offset, out)
         return out
 
     def _build(self) -> None:
@@ -183,7 +183,7 @@ class SigStream:
             grown = np.empty((max(need, 2 * len(self._nodes), 16), self.length))
             grown[: self._n_nodes] = self._nodes[: self._n_nodes]
             self._nodes = grown
-        self._n_nodes = int(self._k.build_nodes(self._pts, 0, n, self._leaf, self._nodes, self._n_nodes))
+        self._n_nodes = int(self._k.build_nodes(self._pts, n, self._leaf, self._nodes, self._n_nodes))
 
     def __repr__(self) -> str:
         win = "" if self.window is None else f", window={self.window}"
