@@ -265,6 +265,14 @@ def test_invariances(rng):
     assert sr.rough_pvar(x + 7.0, 2.5).level2 == pytest.approx(base.level2, rel=1e-10)
     # scaling: XX scales like c^2, so level2 like c^2 and the norm like c
     assert sr.rough_pvar(3 * x, 2.5).norm == pytest.approx(3 * base.norm, rel=1e-10)
+    # huge and tiny paths, large p: no overflow in the norms (powers may legitimately be inf)
+    for c in (1e150, 1e-150):
+        assert sr.rough_pvar(c * x, 2.5).level2 == pytest.approx(c**2 * base.level2, rel=1e-10)
+    with pytest.warns(RoughRegimeWarning):
+        big = sr.rough_pvar(1e3 * x, 300.0)
+        ref = sr.rough_pvar(x, 300.0)
+    assert np.isfinite(big.level2) and big.level2 == pytest.approx(1e6 * ref.level2, rel=1e-10)
+    assert big.level1 == pytest.approx(1e3 * ref.level1, rel=1e-10)
     # float32 and integer input are accepted (computed in float64)
     xi = np.cumsum(rng.integers(-2, 3, size=(20, 2)), axis=0)
     assert sr.rough_pvar(xi, 2.5).level2 == pytest.approx(sr.rough_pvar(xi.astype(float), 2.5).level2)

@@ -143,45 +143,70 @@ def _partition(link, last):
     return tuple(part[::-1])
 
 
-def _chen_prefix(path, geometric):
-    """Path relative to its start, prefix level 2 (N, D*D), and the Chen scale."""
+def _chen_prefix(path, geometric, scale):
+    """Path relative to its start times `scale`, its prefix level 2 (N, D*D), and Chen scale."""
     from ._kernels.rough import level2_prefix
 
     xs = path - path[0]
+    xs *= scale
     p2 = np.empty((xs.shape[0], xs.shape[1] ** 2))
-    scale = level2_prefix(xs, p2, geometric)
-    return xs, p2, scale
+    chen = level2_prefix(xs, p2, geometric)
+    return xs, p2, chen
+
+
+def _unit_exponent(*paths):
+    """k with 2^-k max|x_k - x_0| in [0.5, 1): scaling by 2^-k is exact, and keeps |XX|^(p/2)
+    clear of overflow and underflow for large p (V_{p/2}(XX) scales like 2^(-k p))."""
+    size = max(float(np.abs(p - p[0]).max()) for p in paths)
+    return 0 if size == 0.0 else int(np.frexp(size)[1])
+
+
+def _times_power_of_two(v, e):
+    """v * 2^e for a real e, without intermediate overflow (inf only if the result is)."""
+    whole = np.floor(e)
+    with np.errstate(over="ignore", under="ignore"):
+        return float(np.ldexp(v * 2.0 ** (e - whole), int(whole)))
 
 
 def _level2_direct(x_path, y_path, qs, lift, method):
-    """V_q of |XX - YY| (y_path None: of |XX|), running values' last entries and partitions."""
+    """[(V_q, V_q^(1/q), partition)] of |XX - YY| (y_path None: of |XX|) per exponent q."""
     from ._kernels import rough as kernels
 
     geometric = lift == "geometric"
-    xs, p2, scale = _chen_prefix(x_path, geometric)
+    k = _unit_exponent(x_path) if y_path is None else _unit_exponent(x_path, y_path)
+    c = float(np.ldexp(1.0, -k))
+    xs, p2, chen = _chen_prefix(x_path, geometric, c)
     if y_path is None:
         ys, has_y = xs, False
     else:
-        ys, p2y, scale_y = _chen_prefix(y_path, geometric)
+        ys, p2y, chen_y = _chen_prefix(y_path, geometric, c)
         p2 -= p2y
-        scale += scale_y
+        chen += chen_y
         has_y = True
-    # Chen's formula loses about eps * scale in absolute terms; the bounds cover 64x that
-    abs_tol = kernels.TOL_FACTOR * scale
+    # Chen's formula loses about eps * chen in absolute terms; the bounds cover 64x that
+    abs_tol = kernels.TOL_FACTOR * chen
     n = xs.shape[0]
     if method == "dp":
-        out = [kernels.level2_pvar_dp(p2, xs, ys, has_y, geometric, q) for q in qs]
-        return [(pv[-1], _partition(link, n - 1)) for pv, link in out]
-    pv, link, _ = kernels.level2_pvar_bnb(p2, xs, ys, has_y, geometric, qs, abs_tol)
-    return [(pv[k, -1], _partition(link[k], n - 1)) for k in range(len(qs))]
+        runs = [kernels.level2_pvar_dp(p2, xs, ys, has_y, geometric, q) for q in qs]
+        pvs = [pv[-1] for pv, _ in runs]
+        parts = [_partition(link, n - 1) for _, link in runs]
+    else:
+        pv, link, _ = kernels.level2_pvar_bnb(p2, xs, ys, has_y, geometric, qs, abs_tol)
+        pvs = [pv[k, -1] for k in range(len(qs))]
+        parts = [_partition(link[k], n - 1) for k in range(len(qs))]
+    # |XX| scales like c^2 = 2^(-2k): V_q(XX) like 2^(-2kq), ||XX||_{q-var} like 2^(-2k)
+    return [
+        (_times_power_of_two(v, 2.0 * k * q), _times_power_of_two(v ** (1.0 / q), 2.0 * k), part)
+        for v, q, part in zip(pvs, qs, parts)
+    ]
 
 
 def _level1(path, ps):
-    """[(V_p, partition)] per p, from streamrough.pvar (one pass serves every p)."""
+    """[(V_p, ||x||_p-var, partition)] per p, from streamrough.pvar (one pass, every p)."""
     from .variation import pvar
 
     return [
-        (float(r.power), tuple(int(i) for i in r.partition))
+        (float(r.power), float(r.value), tuple(int(i) for i in r.partition))
         for r in pvar(path, ps, power=True, return_partition=True)
     ]
 
@@ -192,12 +217,16 @@ def _choose_route(route, n, dim, memory_budget):
     return "direct" if n * dim * dim * 8 <= memory_budget else "gram"
 
 
+def _with_roots(pairs, ps, level):
+    """[(power, partition)] -> [(power, root, partition)], root = power^(level / p)."""
+    return [(float(v), float(v) ** (level / float(p)), part) for (v, part), p in zip(pairs, ps)]
+
+
 def _results(ps, levels1, levels2, *, kind, lift, convention, route, projection=None):
+    """RoughResults from [(power, root, partition)] per p for each level."""
     results = []
-    for p, (v1, part1), (v2, part2) in zip(ps, levels1, levels2):
+    for p, (v1, l1, part1), (v2, l2, part2) in zip(ps, levels1, levels2):
         p = float(p)
-        l1 = float(v1) ** (1.0 / p)
-        l2 = float(v2) ** (2.0 / p)
         results.append(
             RoughResult(
                 p=p,
@@ -394,11 +423,11 @@ def rough_distance(
 
 
 
-def _gram_pairs(res, n_ps):
-    """[(V, partition)] per p for each level of a GramRoughResult computed for a sequence of p."""
+def _gram_levels_of(res, ps):
+    """[(power, root, partition)] per p for both levels of a GramRoughResult (sequence of p)."""
     return [
-        [(float(v[k]), tuple(int(i) for i in parts[k])) for k in range(n_ps)]
-        for v, parts in ((res.level1, res.partition1), (res.level2, res.partition2))
+        _with_roots([(v[k], tuple(int(i) for i in parts[k])) for k in range(len(ps))], ps, level)
+        for level, v, parts in ((1.0, res.level1, res.partition1), (2.0, res.level2, res.partition2))
     ]
 
 
@@ -407,11 +436,11 @@ def _gram_levels(path, weights, convention, ps, lift):
     from .gram import gram_rough_pvar, layer_gram
 
     if path.shape[0] == 1:
-        zero = [(0.0, (0,))] * len(ps)
+        zero = [(0.0, 0.0, (0,))] * len(ps)
         return zero, zero
     layers, conv = _layers(path, weights, convention)
     res = gram_rough_pvar(layer_gram(layers), ps, lift=lift, convention=conv, return_partitions=True)
-    return _gram_pairs(res, len(ps))
+    return _gram_levels_of(res, ps)
 
 
 def _gram_distance_levels(path_x, weights_x, path_y, weights_y, convention, ps, lift):
@@ -419,7 +448,7 @@ def _gram_distance_levels(path_x, weights_x, path_y, weights_y, convention, ps, 
     from .gram import gram_rough_distance, layer_gram
 
     if path_x.shape[0] == 1:
-        zero = [(0.0, (0,))] * len(ps)
+        zero = [(0.0, 0.0, (0,))] * len(ps)
         return zero, zero
     lx, conv = _layers(path_x, weights_x, convention)
     ly, _ = _layers(path_y, weights_y, convention)
@@ -427,7 +456,7 @@ def _gram_distance_levels(path_x, weights_x, path_y, weights_y, convention, ps, 
         layer_gram(lx), layer_gram(lx, ly), layer_gram(ly), ps,
         lift=lift, convention=conv, return_partitions=True,
     )
-    return _gram_pairs(res, len(ps))
+    return _gram_levels_of(res, ps)
 
 
 def _project(path, weights, convention, projection_dim, seed):

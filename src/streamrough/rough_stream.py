@@ -14,7 +14,7 @@ import numpy as np
 
 from ._validation import _as_numeric_array, _check_finite, as_p_values, check_choice
 from .paths import CONVENTIONS
-from .rough import DEFAULT_MEMORY_BUDGET, LIFTS, _partition, _results, _warn_beyond
+from .rough import DEFAULT_MEMORY_BUDGET, LIFTS, _partition, _results, _warn_beyond, _with_roots
 
 __all__ = ["RoughStream"]
 
@@ -292,14 +292,16 @@ class RoughStream:
         """
         if self._n == 0:
             raise ValueError("RoughStream.result(): no layer pushed yet")
-        v1 = self._level1_power()
         parts = self._level1.partition
         parts = [parts] if self._scalar else list(parts)
-        levels1 = [(v1[k], tuple(int(i) for i in parts[k])) for k in range(len(self._ps))]
-        levels2 = [
-            (self._pv[k, self._n - 1], _partition(self._link[k], self._n - 1))
-            for k in range(len(self._ps))
-        ]
+        levels1 = _with_roots(
+            [(v, tuple(int(i) for i in part)) for v, part in zip(self._level1_power(), parts)],
+            self._ps, 1.0,
+        )
+        levels2 = _with_roots(
+            [(v, _partition(link, self._n - 1)) for v, link in zip(self._level2_power(), self._link)],
+            self._ps, 2.0,
+        )
         results = _results(
             self._ps, levels1, levels2, kind="norm", lift=self.lift,
             convention=self.convention, route="direct",
