@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
+from numba import literally, prange
 
 from ._jit import jit, parallel_jit
 
@@ -60,12 +60,12 @@ def summary_rows(cap):
     return max(cap >> (LMIN - 1), 1)
 
 
-@jit(inline="always")
+@jit
 def _row(s, l):
     return ((s + (1 << (l - 1))) >> (LMIN - 1)) - 1
 
 
-@jit(inline="always")
+@jit
 def qdist(X, i, j, norm):
     """q(x_i, x_j): the squared Euclidean distance, or the l1 / linf distance."""
     s = 0.0
@@ -84,7 +84,7 @@ def qdist(X, i, j, norm):
     return s
 
 
-@jit(inline="always")
+@jit
 def qpow(q, ex):
     """q^ex without a general pow for the common exponents."""
     if ex == 1.0:
@@ -98,7 +98,7 @@ def qpow(q, ex):
     return q**ex
 
 
-@jit(inline="always")
+@jit
 def qroot(v, ex):
     """The inverse of ``qpow``: v^(1/ex), and 0 for v <= 0."""
     if v <= 0.0:
@@ -112,7 +112,7 @@ def qroot(v, ex):
     return v ** (1.0 / ex)
 
 
-@jit(inline="always")
+@jit
 def exponent(p, norm):
     """ex such that |x_i - x_j|^p = q^ex."""
     return 0.5 * p if norm == EUCLIDEAN else p
@@ -158,7 +158,7 @@ def path_exponent(X, norm):
     return e
 
 
-@jit(inline="always")
+@jit
 def centre_q(summ, m, X, j, norm):
     """q(x_j, centre of block row m)."""
     s = 0.0
@@ -177,7 +177,7 @@ def centre_q(summ, m, X, j, norm):
     return s
 
 
-@jit(inline="always")
+@jit
 def norm_threshold(tau, norm):
     """The distance threshold T (norm units) with the rounding slack: prune if bound <= T."""
     if norm == EUCLIDEAN:
@@ -185,7 +185,7 @@ def norm_threshold(tau, norm):
     return tau * DEFLATE
 
 
-@jit(inline="always")
+@jit
 def ball_inside(qc, r, T, norm):
     """True if every point of a ball (radius r, centre at q-distance qc from x_j) is within T."""
     if norm == EUCLIDEAN:
@@ -227,19 +227,6 @@ def build_summary(X, summ, s, l, norm):
     summ[m, d] = math.sqrt(r) if norm == EUCLIDEAN else r
 
 
-@jit(inline="always")
-def _scan_points(X, j, lo, hi, qs, ex, pva, norm, best_v, best_i, tau):
-    """Candidates i = hi-1 down to lo, one distance each; tau (raw q) must be valid for them."""
-    for i in range(hi - 1, lo - 1, -1):
-        q = qdist(X, i, j, norm)
-        if q > tau:
-            v = pva[i] + qpow(q * qs, ex)
-            if v > best_v:
-                best_v = v
-                best_i = i
-    return best_v, best_i
-
-
 @jit(fastmath=FAST)
 def step(X, j, qs, ps, norm, pv, link, summ, stack, stats):
     """pv[:, j] and link[:, j] for every p, given rows 0..j-1 and the summaries of the
@@ -251,12 +238,11 @@ def step(X, j, qs, ps, norm, pv, link, summ, stack, stats):
     for a in range(ps.shape[0]):
         p = ps[a]
         ex = exponent(p, norm)
-        pva = pv[a]
-        best_v = pva[j - 1] + qpow(qdist(X, j - 1, j, norm) * qs, ex)
+        best_v = pv[a, j - 1] + qpow(qdist(X, j - 1, j, norm) * qs, ex)
         best_i = j - 1
         nev += 1
         if p == 1.0:  # the finest partition is optimal: a single pass
-            pva[j] = best_v
+            pv[a, j] = best_v
             link[a, j] = best_i
             continue
         # the previous optimal partition points are likely winners: a good start for B
@@ -265,60 +251,61 @@ def step(X, j, qs, ps, norm, pv, link, summ, stack, stats):
             if i == 0:
                 break
             i = link[a, i]
-            v = pva[i] + qpow(qdist(X, i, j, norm) * qs, ex)
+            v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
             nev += 1
             if v > best_v:
                 best_v = v
                 best_i = i
-        # tau (raw q units) is valid for every index <= tau_at and was computed with B = tau_b
+        # the complete dyadic blocks of [0, j), the nearest (smallest) on top of the stack
+        sp = 0
+        lo = 0
+        for lv in range(62, -1, -1):
+            if (j >> lv) & 1:
+                stack[0, sp] = lo
+                stack[1, sp] = lv
+                sp += 1
+                lo += 1 << lv
+        # tau (raw q units) and thr (norm units, deflated) are the thresholds of the gap
+        # tau_gap = B' - pv[e'] of an earlier (B', e') with B' <= B and e' >= every candidate
+        # still to come: valid, on the safe side, for all of them
         tau = -1.0
         thr = -1.0
-        tau_at = j
-        tau_b = best_v
-        hi = j
-        lv = 0
-        while hi > 0:
-            if (j >> lv) & 1:
-                lo = hi - (1 << lv)
-                if lv < LMIN:
-                    best_v, best_i = _scan_points(X, j, lo, hi, qs, ex, pva, norm, best_v, best_i, tau)
-                    nev += hi - lo
-                else:
-                    stack[0, 0] = lo
-                    stack[1, 0] = lv
-                    sp = 1
-                    while sp > 0:
-                        sp -= 1
-                        s = stack[0, sp]
-                        l = stack[1, sp]
-                        size = 1 << l
-                        if l < LMIN:
-                            best_v, best_i = _scan_points(
-                                X, j, s, s + size, qs, ex, pva, norm, best_v, best_i, tau
-                            )
-                            nev += size
-                            continue
-                        m = _row(s, l)
-                        qc = centre_q(summ, m, X, j, norm)
-                        nbt += 1
-                        if ball_inside(qc, summ[m, d], thr, norm):
-                            continue
-                        e = s + size - 1
-                        if tau_at != e or tau_b != best_v:
-                            tau = qroot(best_v - pva[e], ex) * inv_qs
-                            thr = norm_threshold(tau, norm)
-                            tau_at = e
-                            tau_b = best_v
-                            if ball_inside(qc, summ[m, d], thr, norm):
-                                continue
-                        stack[0, sp] = s
-                        stack[1, sp] = l - 1
-                        stack[0, sp + 1] = s + (size >> 1)
-                        stack[1, sp + 1] = l - 1
-                        sp += 2
-                hi = lo
-            lv += 1
-        pva[j] = best_v
+        tau_gap = 0.0
+        while sp > 0:  # depth first, right half first: candidates in decreasing order
+            sp -= 1
+            s = stack[0, sp]
+            l = stack[1, sp]
+            size = 1 << l
+            if l < LMIN:
+                for i in range(s + size - 1, s - 1, -1):
+                    q = qdist(X, i, j, norm)
+                    if q > tau:
+                        v = pv[a, i] + qpow(q * qs, ex)
+                        if v > best_v:
+                            best_v = v
+                            best_i = i
+                nev += size
+                continue
+            m = _row(s, l)
+            qc = centre_q(summ, m, X, j, norm)
+            r = summ[m, d]
+            nbt += 1
+            if ball_inside(qc, r, thr, norm):
+                continue
+            # a fresh threshold at this block's end (larger: pv[e] <= the earlier pv[e'])
+            gap = best_v - pv[a, s + size - 1]
+            if gap > tau_gap:
+                tau = qroot(gap, ex) * inv_qs
+                thr = norm_threshold(tau, norm)
+                tau_gap = gap
+                if ball_inside(qc, r, thr, norm):
+                    continue
+            stack[0, sp] = s
+            stack[1, sp] = l - 1
+            stack[0, sp + 1] = s + (size >> 1)
+            stack[1, sp + 1] = l - 1
+            sp += 2
+        pv[a, j] = best_v
         link[a, j] = best_i
     stats[0] += nev
     stats[1] += nbt
@@ -345,6 +332,7 @@ def _complete_blocks(X, j, summ, norm):
 @jit
 def bnb_advance(X, j0, j1, qs, ps, norm, pv, link, summ, stats):
     """Run ``step`` for j = j0..j1-1 (j0 >= 1; pv[:, 0] = 0 and link[:, 0] = 0 set by the caller)."""
+    literally(norm)  # compile one specialisation per norm: its branches fold away
     stack = np.empty((2, STACK), np.int64)
     build = _needs_summaries(ps)
     for j in range(j0, j1):
@@ -356,6 +344,7 @@ def bnb_advance(X, j0, j1, qs, ps, norm, pv, link, summ, stats):
 @jit
 def dp_run(X, qs, ps, norm, pv, link):
     """The plain O(N^2) dynamic programme (math.md 2.1), for every p."""
+    literally(norm)
     n = X.shape[0]
     for a in range(ps.shape[0]):
         ex = exponent(ps[a], norm)
@@ -395,6 +384,7 @@ def bnb_batch(Xb, ps, norm, out, expo):
 
     out[b, a] = V_p(path b) / 2^(e_b p) with e_b = expo[b] (out = 0, expo = 0 for a constant path).
     """
+    literally(norm)
     nb = Xb.shape[0]
     n = Xb.shape[1]
     k = ps.shape[0]
@@ -490,6 +480,7 @@ def stream_push(y, X, pv, link, summ, x0, ps, norm, istate):
 
     istate = [n, e, has_scale, T, distance evaluations, block tests, -, -, DFS stack...].
     """
+    literally(norm)
     if not _finite(y):
         return False
     _append(y, X, pv, link, summ, x0, ps, norm, istate, istate[8:].reshape((2, STACK)), istate[4:6])
@@ -499,6 +490,7 @@ def stream_push(y, X, pv, link, summ, x0, ps, norm, istate):
 @jit
 def stream_extend(P, X, pv, link, summ, x0, ps, norm, istate):
     """Append the rows of P. Returns -1, or the first non-finite row (nothing appended then)."""
+    literally(norm)
     for r in range(P.shape[0]):
         if not _finite(P[r]):
             return r
