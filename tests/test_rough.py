@@ -154,6 +154,29 @@ def test_property_integer_paths_against_brute_force(points, p, lift):
     )
 
 
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(2, 80),
+    st.integers(1, 4),
+    st.floats(1.0, 3.5),
+    st.sampled_from(LIFTS),
+    st.booleans(),
+)
+def test_property_bnb_equals_dp_random_paths_and_distances(seed, n, d, p, lift, distance):
+    rng = np.random.default_rng(seed)
+    x = random_path(rng, n, d) + rng.standard_normal(d) * np.arange(n)[:, None] * rng.random()
+    if distance:
+        y = x + 0.3 * random_path(rng, n, d)
+        with pytest.warns(RoughRegimeWarning) if p >= 3 else _nothing():
+            bnb = sr.rough_distance(x, y, p, lift=lift)
+            dp = sr.rough_distance(x, y, p, lift=lift, method="dp")
+    else:
+        with pytest.warns(RoughRegimeWarning) if p >= 3 else _nothing():
+            bnb = sr.rough_pvar(x, p, lift=lift)
+            dp = sr.rough_pvar(x, p, lift=lift, method="dp")
+    assert bnb.level2_power == pytest.approx(dp.level2_power, rel=1e-11, abs=1e-300)
+
+
 # ------------------------------------------------------------------ the trap (math.md 4.2)
 
 
