@@ -101,6 +101,18 @@ def level2_prefix(xs, p2, geometric):
 
 
 @jit
+def _one_step_entry(xs, ys, has_y, geometric, m, r, c):
+    """Entry ``(r, c)`` of ``Delta XX_{m,m+1}``, exactly: 0 for iterated sums (no pair
+    ``i < k`` in one step), ``(a_r a_c - b_r b_c) / 2`` for the geometric lift."""
+    if not geometric:
+        return 0.0
+    e = 0.5 * (xs[m + 1, r] - xs[m, r]) * (xs[m + 1, c] - xs[m, c])
+    if has_y:
+        e -= 0.5 * (ys[m + 1, r] - ys[m, r]) * (ys[m + 1, c] - ys[m, c])
+    return e
+
+
+@jit
 def level2_sq(p2, xs, ys, has_y, geometric, m, j):
     """``|Delta XX_{m,j}|^2`` (Frobenius) by Chen's identity from prefix data.
 
@@ -114,12 +126,8 @@ def level2_sq(p2, xs, ys, has_y, geometric, m, j):
         if not geometric:
             return 0.0
         for r in range(d):
-            ar = xs[j, r] - xs[m, r]
-            br = ys[j, r] - ys[m, r] if has_y else 0.0
             for c in range(d):
-                e = 0.5 * (ar * (xs[j, c] - xs[m, c]))
-                if has_y:
-                    e -= 0.5 * (br * (ys[j, c] - ys[m, c]))
+                e = _one_step_entry(xs, ys, has_y, geometric, m, r, c)
                 s += e * e
         return s
     if has_y:
@@ -161,17 +169,6 @@ def _diff_level1_sq(xs, ys, m, j):
         e = (xs[j, c] - ys[j, c]) - (xs[m, c] - ys[m, c])
         s += e * e
     return s
-
-
-@jit
-def _one_step_entry(xs, ys, has_y, geometric, m, r, c):
-    """Entry ``(r, c)`` of ``Delta XX_{m,m+1}``, exactly (as level2_sq does)."""
-    if not geometric:
-        return 0.0
-    e = 0.5 * (xs[m + 1, r] - xs[m, r]) * (xs[m + 1, c] - xs[m, c])
-    if has_y:
-        e -= 0.5 * (ys[m + 1, r] - ys[m, r]) * (ys[m + 1, c] - ys[m, c])
-    return e
 
 
 def summary_width(d):
