@@ -141,6 +141,10 @@ def test_scalar_term_and_identity():
 
 def test_bad_input():
     x = np.zeros((4, 2))
+    sr.signature(x, 2)  # the kernel is loaded: the calls below try the small-call fast path first
+    sr.signature(x.astype(np.float32), 2)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        sr.signature(np.array([[0.0, 1.0], [np.inf, 1.0]], dtype=np.float32), 2)
     with pytest.raises(ValueError, match="depth"):
         sr.signature(x, 0)
     with pytest.raises(TypeError, match="depth"):

@@ -114,6 +114,15 @@ def test_bad_input():
     with pytest.raises(ValueError, match="NaN"):
         st_.extend([[1.0, 1.0], [np.inf, 0.0]])
     assert st_.n_points == 1  # nothing appended
+    with pytest.raises(ValueError, match="point"):
+        st_.push(np.zeros(3))  # float64 fast path, wrong length
+    with pytest.raises(ValueError, match="point"):
+        st_.push(np.zeros((1, 2)))
+    st_.push(np.array([1, 2]))  # integers are converted
+    st_.push(np.array([2.0, 2.0], dtype=np.float32))
+    np.testing.assert_allclose(st_.value, sr.signature(np.array([[0.0, 0.0], [1.0, 2.0], [2.0, 2.0]]), 2))
+    st_ = sr.SigStream(2, 2)
+    st_.push([0.0, 0.0])
     with pytest.raises(ValueError, match="points"):
         st_.extend(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="n_points"):

@@ -20,6 +20,8 @@ from .signatures import KINDS, _check_int, _kernels, sig_length
 
 __all__ = ["SigStream"]
 
+_F64 = np.dtype(np.float64)
+
 
 class SigStream:
     """Streaming truncated signature of a path received point by point (float64).
@@ -87,7 +89,7 @@ class SigStream:
         self._leaf = int(min(1024, max(16, 1 << int(np.ceil(np.log2(max(self.length // self.dim, 1)))))))
         self._nodes = np.empty((0, self.length))
         self._n_nodes = 0
-        self._pshape = (self.dim,)
+        self._push = self._k.push
 
     # ------------------------------------------------------------------ appending
     def push(self, point) -> None:
@@ -98,11 +100,13 @@ class SigStream:
         ValueError
             If the point has the wrong shape or contains NaN or inf (nothing is appended).
         """
+        if type(point) is np.ndarray and point.dtype is _F64 and point.ndim == 1:
+            if not self._push(self._pts, self._count, self._val, self._a, self._buf, point):
+                return
+        point = self._as_points(point, "point", 1)
         if self._count[0] == len(self._pts):
             self._make_room(1)
-        if not (type(point) is np.ndarray and point.dtype == np.float64 and point.shape == self._pshape):
-            point = self._as_points(point, "point", 1)
-        if self._k.push(self._pts, self._count, self._val, self._a, self._buf, point):
+        if self._push(self._pts, self._count, self._val, self._a, self._buf, point):
             raise ValueError("point contains NaN or inf")
 
     def extend(self, points) -> None:

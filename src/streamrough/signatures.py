@@ -47,8 +47,14 @@ KINDS = ("geometric", "iterated")
 MAX_SIG_LENGTH = 10**9
 
 # below this many scalar multiply-adds a call stays on one thread (a parallel launch costs
-# several microseconds)
+# several microseconds); a single path is split into chunks above _CHUNKED_WORK
 _PARALLEL_WORK = 200_000
+_CHUNKED_WORK = 1_600_000
+
+_F64 = np.dtype(np.float64)
+_F32 = np.dtype(np.float32)
+# (dim, depth, kind) -> generated kernel module, filled by _kernels once the key was validated
+_LOADED: dict = {}
 
 
 def _check_int(value, name: str, minimum: int = 1) -> int:
@@ -111,9 +117,13 @@ def _float_dtype(dtype, name: str):
 
 
 def _kernels(dim: int, depth: int, kind: str):
-    from ._kernels.signature import kernels
+    """The generated kernel module of (dim, depth, kind), after its arguments were checked."""
+    k = _LOADED.get((dim, depth, kind))
+    if k is None:
+        from ._kernels.signature import kernels
 
-    return kernels(dim, depth, kind)
+        k = _LOADED[(dim, depth, kind)] = kernels(dim, depth, kind)
+    return k
 
 
 def _parallel(batch: int, work: float) -> bool:
@@ -184,6 +194,20 @@ def signature(x, depth, *, kind="geometric", stream=False, scalar_term=False, st
     >>> signature(x, 2, kind="iterated")      # S^2 = a_0 (x) a_1 = [[0, 2], [0, 0]]
     array([1., 2., 0., 2., 0., 0.])
     """
+    if (  # fast path for small single paths: microseconds per call
+        type(x) is np.ndarray
+        and x.ndim == 2
+        and (x.dtype is _F64 or x.dtype is _F32)
+        and not stream
+        and not scalar_term
+        and type(depth) is int
+        and x.flags.c_contiguous
+    ):
+        k = _LOADED.get((x.shape[1], depth, kind))
+        if k is not None and 2 <= x.shape[0] and x.shape[0] * k.LENGTH < _CHUNKED_WORK:
+            out = np.zeros(k.LENGTH, dtype=x.dtype)
+            if not k.one_sig(x, out):
+                return out
     check_choice(kind, "kind", KINDS)
     n = _check_int(depth, "depth")
     stride = _check_int(stride, "stride")
@@ -205,7 +229,7 @@ def signature(x, depth, *, kind="geometric", stream=False, scalar_term=False, st
     out = np.zeros((nb, length), dtype=dtype)
     work = npts * length
     if npts >= 2:
-        if nb == 1 and get_num_threads() > 1 and work >= 8 * _PARALLEL_WORK:
+        if nb == 1 and work >= _CHUNKED_WORK and get_num_threads() > 1:
             _chunked_single(k, paths[0], out, get_num_threads())
         else:
             (k.batch_sig_par if _parallel(nb, nb * work) else k.batch_sig)(paths, out)

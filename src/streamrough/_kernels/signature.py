@@ -219,6 +219,16 @@ def path_into(x, t0, t1, s, buf):
 {block([f"a{i} = x[t + 1, {i}] - x[t, {i}]" for i in range(d)], 8)}
 {block(step, 8)}
 {block(store, 4)}
+
+
+@jit
+def prefixes(x, stride, out, buf):
+    """out[j] = S(x[0 .. (j + 1) stride]) for one path x (N, d); out (M, LENGTH)."""
+    s = np.zeros(LENGTH, dtype=out.dtype)
+    for j in range(out.shape[0]):
+        path_into(x, j * stride, (j + 1) * stride, s, buf)
+        for w in range(LENGTH):
+            out[j, w] = s[w]
 '''
     return src
 
@@ -373,6 +383,29 @@ def path_into(x, t0, t1, s, buf):
         rstep(r, a, 0, b1, b2)
         t += 1
     from_reversed(r, s)
+
+
+@jit
+def prefixes(x, stride, out, buf):
+    \"\"\"out[j] = S(x[0 .. (j + 1) stride]) for one path x (N, d); out (M, LENGTH).\"\"\"
+    b1 = buf[:NBUF]
+    b2 = buf[NBUF : 2 * NBUF]
+    r = buf[2 * NBUF : 2 * NBUF + LENGTH]
+    a = buf[2 * NBUF + LENGTH : 2 * NBUF + LENGTH + D]
+    perm = np.empty(LENGTH, dtype=np.int64)  # standard index -> reversed index
+    for k in range(1, N + 1):
+        o = OFFS[k]
+        for w in range(OFFS[k + 1] - o):
+            perm[o + w] = o + _rev(w, k)
+    for w in range(LENGTH):
+        r[w] = 0.0
+    for j in range(out.shape[0]):
+        for t in range(j * stride, (j + 1) * stride):
+            for i in range(D):
+                a[i] = x[t + 1, i] - x[t, i]
+            rstep(r, a, 0, b1, b2)
+        for w in range(LENGTH):
+            out[j, w] = r[perm[w]]
 """
 
 
@@ -437,13 +470,7 @@ def __NAME__(x, stride, out):
     """out[b, j] = S(x[b, 0 .. (j + 1) stride]); out (B, M, LENGTH)."""
     for b in prange(x.shape[0]):
         buf = np.empty(SCRATCH, dtype=out.dtype)
-        s = np.zeros(LENGTH, dtype=out.dtype)
-        xb = x[b]
-        ob = out[b]
-        for j in range(ob.shape[0]):
-            path_into(xb, j * stride, (j + 1) * stride, s, buf)
-            for w in range(LENGTH):
-                ob[j, w] = s[w]
+        prefixes(x[b], stride, out[b], buf)
 ''',
     ),
     (
@@ -506,15 +533,33 @@ def __NAME__(s, a, out):
 
 _STREAM = '''
 
+@jit(fastmath={'contract'})
+def one_sig(x, out):
+    """out <- S(x) for one C-contiguous path x (N >= 2, d), out zeroed; the small-call fast
+    path. Returns 1 if level 1 (the total increment) is not finite (NaN or inf in x, or
+    overflow), else 0."""
+    buf = np.empty(SCRATCH, dtype=out.dtype)
+    path_into(x, 0, x.shape[0] - 1, out, buf)
+    for i in range(D):
+        if not math.isfinite(out[i]):
+            return 1
+    return 0
+
+
 @jit
 def push(pts, count, s, a, buf, point):
     """Append `point` as row count[0] of pts; if count[1], update the running signature s.
 
-    Returns 0, or 1 (and changes nothing) if the point is not finite."""
+    Returns 0 (done), or, changing nothing: 1 if the point is not finite, 2 if pts is
+    full, 3 if the point does not have D coordinates."""
+    if point.shape[0] != D:
+        return 3
     for i in range(D):
         if not math.isfinite(point[i]):
             return 1
     j = count[0]
+    if j == pts.shape[0]:
+        return 2
     for i in range(D):
         pts[j, i] = point[i]
     if j > 0 and count[1] != 0:
