@@ -390,6 +390,8 @@ def test_bad_input(rng):
         sr.rough_distance(x, x[:-1], 2.5)
     with pytest.raises(ValueError, match="equal lengths"):
         sr.rough_distance(x, np.zeros((10, 3)), 2.5)
+    with pytest.raises(ValueError, match="layer"):  # same D = 4, different layer shapes
+        sr.rough_distance(np.ones((5, 2, 2)), np.ones((5, 1, 4)), 2.5)
     inf = x.copy()
     inf[0, 0] = np.inf
     with pytest.raises(ValueError, match="y contains NaN or inf"):

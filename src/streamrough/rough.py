@@ -397,15 +397,14 @@ def rough_distance(
     ps, scalar = _check_common(p, lift, route, method, memory_budget)
     if route == "projection":
         raise ValueError("route='projection' is not available for rough_distance")
-    if convention is None and _ndim(x, "x") != _ndim(y, "y"):
-        raise ValueError(f"x and y must have the same shape, got {np.shape(x)} and {np.shape(y)}")
+    _ndim(x, "x"), _ndim(y, "y")  # ragged input fails here, naming the argument
+    if np.shape(x) != np.shape(y):
+        raise ValueError(
+            "x and y must have equal lengths and the same point (layer) shape, as two networks "
+            f"of equal depth, got shapes {np.shape(x)} and {np.shape(y)}"
+        )
     path_x, weights_x, conv = _input_path(x, convention, "x")
     path_y, weights_y, _ = _input_path(y, convention, "y")
-    if path_x.shape != path_y.shape:
-        raise ValueError(
-            "x and y must have equal lengths and point dimensions (two networks of equal depth "
-            f"and layer shape), got paths of shape {path_x.shape} and {path_y.shape}"
-        )
     _warn_beyond(ps)
     n, dim = path_x.shape
     route = _choose_route(route, n, dim, memory_budget)
