@@ -63,7 +63,9 @@ class RoughStream:
     -----
     Cost per push: one Chen step (``O(D^2)``), one branch-and-bound step per p (the same
     evaluations as the offline pass) and amortised ``O(log N)`` summary evaluations: the
-    total stays close to the offline computation.
+    total stays close to the offline computation.  Unlike :func:`rough_pvar`, the stream
+    works in the units it is given (it cannot rescale a path it has not seen): level 2 holds
+    squares of displacements, so displacements beyond about ``1e150`` overflow.
 
     Examples
     --------
