@@ -23,8 +23,10 @@ a ``(..., d, d)`` view.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 
+import numba
 import numpy as np
 from numba import get_num_threads
 
@@ -51,6 +53,9 @@ MAX_SIG_LENGTH = 10**9
 _PARALLEL_WORK = 200_000
 _CHUNKED_WORK = 1_600_000
 
+# kernels run as plain Python (coverage runs): numpy then warns about NaN/inf arithmetic
+_PLAIN_PYTHON = numba.config.DISABLE_JIT
+_NO_CONTEXT = contextlib.nullcontext()
 _F64 = np.dtype(np.float64)
 _F32 = np.dtype(np.float32)
 # (dim, depth, kind) -> generated kernel module, filled by _kernels once the key was validated
@@ -206,7 +211,9 @@ def signature(x, depth, *, kind="geometric", stream=False, scalar_term=False, st
         k = _LOADED.get((x.shape[1], depth, kind))
         if k is not None and 2 <= x.shape[0] and x.shape[0] * k.LENGTH < _CHUNKED_WORK:
             out = np.zeros(k.LENGTH, dtype=x.dtype)
-            if not k.one_sig(x, out):
+            with np.errstate(all="ignore") if _PLAIN_PYTHON else _NO_CONTEXT:  # NaN/inf: checked below
+                bad = k.one_sig(x, out)
+            if not bad:
                 return out
     check_choice(kind, "kind", KINDS)
     n = _check_int(depth, "depth")

@@ -19,13 +19,20 @@ Specialisation
 The kernels of one ``(d, n, kind)`` are generated as Python source with the dimension, depth
 and level offsets written in as literals, so Numba compiles loops of known trip count:
 
-- small signatures (``sig_length <= UNROLL_MAX``): the step is straight-line code on scalar
+- small signatures (``sig_length <= UNROLL_FULL``): the step is straight-line code on scalar
   locals; along a path the whole signature stays in registers (no memory traffic, no
   aliasing checks);
+- medium ones (levels ``1..n-1`` within ``UNROLL_MAX`` numbers): those levels stay in
+  registers, and each step stores the vector ``u`` with ``level_n += u (x) a``; every
+  ``GROUP`` steps the top level (the bulk of the work) takes the sum of their ``GROUP``
+  outer products in one vectorised pass;
 - larger ones: loops over a *reversed-word* working copy (word ``(i_1 ... i_k)`` at
   ``i_k d^(k-1) + ... + i_1``), in which every outer product ``v (x) a`` of the Horner scheme
-  is ``d`` contiguous axpys that vectorise; the result is permuted back to the standard
-  layout at the end of a path.
+  is ``d`` contiguous axpys that vectorise, with the same ``GROUP``-step top-level update;
+  the result is permuted back to the standard layout at the end of a path.
+
+The grouped top-level update sums the products of a group before adding them, so results
+differ from strictly sequential evaluation by rounding only (~1e-16 relative).
 
 Generated modules are memoised per process. With ``STREAMROUGH_NUMBA_CACHE=1`` the source is
 written to a file under the cache directory (``STREAMROUGH_CACHE_DIR``, default
@@ -48,7 +55,11 @@ from ._jit import CACHE
 KINDS = ("geometric", "iterated")
 
 #: signatures up to this length get fully unrolled straight-line step code
+UNROLL_FULL = 64
+#: up to this many entries, levels 1..n-1 are straight-line code and level n a vectorised loop
 UNROLL_MAX = 160
+#: steps whose outer products update the top level together (loop kernels)
+GROUP = 8
 
 
 def level_offsets(d: int, n: int) -> tuple:
@@ -100,7 +111,6 @@ def generate_source(d: int, n: int, kind: str) -> str:
     """Python source of every kernel for one ``(d, n, kind)``."""
     offs = level_offsets(d, n)
     length = offs[n + 1]
-    unrolled = length <= UNROLL_MAX
     consts = {
         "__D__": str(d),
         "__N__": str(n),
@@ -108,10 +118,13 @@ def generate_source(d: int, n: int, kind: str) -> str:
         "__LENGTH__": str(length),
         "__NBUF__": str(max(d ** (n - 1), 1)),
         "__KIND__": repr(kind),
+        "__GROUP__": str(GROUP),
     }
     parts = [_HEADER]
-    if unrolled:
+    if length <= UNROLL_FULL:
         parts.append(_unrolled_source(d, n, kind))
+    elif offs[n] <= UNROLL_MAX:
+        parts.append(_hybrid_source(d, n, kind))
     else:
         parts.append(_loop_source(d, n, kind))
     parts.append(_ALGEBRA)
@@ -141,11 +154,33 @@ OFFS = __OFFS__
 LENGTH = __LENGTH__
 NBUF = __NBUF__
 KIND = __KIND__
+GROUP = __GROUP__
+
+
+@jit
+def _rev(w, k):
+    """Index of word w of level k with its letters in reverse order."""
+    r = 0
+    for _ in range(k):
+        r = r * D + w % D
+        w //= D
+    return r
 '''
 
 
-def _step_lines(d: int, n: int, kind: str) -> list:
-    """Straight-line statements of one step on scalars ``s<j>`` (standard layout) and ``a<i>``."""
+def _rev_digits(w: int, k: int, d: int) -> int:
+    """Index of word w of length k (base-d digits) with its letters in reverse order."""
+    r = 0
+    for _ in range(k):
+        r, w = r * d + w % d, w // d
+    return r
+
+
+def _step_lines(d: int, n: int, kind: str, top_sink=None) -> list:
+    """Straight-line statements of one step on scalars ``s<j>`` (standard layout) and ``a<i>``.
+
+    With ``top_sink(w, v)`` (a function returning a statement), level n is not updated:
+    instead the vector v (level n of the step is s_n + v (x) a) is handed to the sink."""
     offs = level_offsets(d, n)
     lines = []
     tmp = iter(range(10**9))
@@ -154,6 +189,7 @@ def _step_lines(d: int, n: int, kind: str) -> list:
         return f"h{next(tmp)}"
 
     for k in range(n, 1, -1):
+        vec = []
         if kind == "geometric":
             # b: level-1 chain start a / k
             b = []
@@ -178,15 +214,99 @@ def _step_lines(d: int, n: int, kind: str) -> list:
             for w in range(d ** (k - 1)):
                 name = fresh()
                 lines.append(f"{name} = {b[w]} + s{offs[k - 1] + w}")
-                for i in range(d):
-                    lines.append(f"s{offs[k] + w * d + i} += {name} * a{i}")
+                vec.append(name)
         else:
-            for w in range(d ** (k - 1)):
+            vec = [f"s{offs[k - 1] + w}" for w in range(d ** (k - 1))]
+        for w, v in enumerate(vec):
+            if k == n and top_sink is not None:
+                lines.append(top_sink(w, v))
+            else:
                 for i in range(d):
-                    lines.append(f"s{offs[k] + w * d + i} += s{offs[k - 1] + w} * a{i}")
+                    lines.append(f"s{offs[k] + w * d + i} += {v} * a{i}")
     for i in range(d):
         lines.append(f"s{i} += a{i}")
     return lines
+
+
+def _hybrid_source(d: int, n: int, kind: str) -> str:
+    """Levels 1..n-1 in registers (straight-line code) and the top level n, the bulk of the
+    work, in a reversed-word array updated by vectorised loops once per GROUP steps with the
+    sum of their GROUP outer products."""
+    offs = level_offsets(d, n)
+    low = offs[n]  # number of entries of levels 1..n-1
+    size = d ** (n - 1)
+    load = [f"s{j} = s[{j}]" for j in range(low)]
+    store = [f"s[{j}] = s{j}" for j in range(low)]
+    group_step = _step_lines(d, n, kind, lambda w, v: f"u[uo + {_rev_digits(w, n - 1, d)}] = {v}")
+    one_step = _step_lines(d, n, kind, lambda w, v: f"u[{w}] = {v}")
+
+    def block(lines, indent):
+        return "\n".join(" " * indent + line for line in lines)
+
+    terms = " + ".join(f"c{g} * u[{g * size} + w]" for g in range(GROUP))
+    return f'''
+UNROLLED_STEP = False
+
+
+@jit
+def step(s, a, buf):
+    """s <- s (x) step(a), in place; buf: scratch of SCRATCH numbers."""
+    u = buf
+{block(load, 4)}
+{block([f"a{i} = a[{i}]" for i in range(d)], 4)}
+{block(one_step, 4)}
+{block(store, 4)}
+    for w in range({size}):
+        v = u[w]
+        for i in range({d}):
+            s[{offs[n]} + w * {d} + i] += v * a[i]
+
+
+@jit
+def path_into(x, t0, t1, s, buf):
+    """s <- s (x) S(x[t0 .. t1]) for one path x (N, d); buf: scratch of SCRATCH numbers.
+
+    Levels 1..N-1 stay in registers; for each step the vector u_g with
+    level N += u_g (x) a_g is stored, and every GROUP steps level N (a reversed-word copy)
+    takes the sum of the GROUP outer products in one vectorised pass."""
+    u = buf[: GROUP * NBUF]
+    ag = buf[GROUP * NBUF : GROUP * NBUF + GROUP * D]
+    r = buf[GROUP * NBUF + GROUP * D : GROUP * NBUF + GROUP * D + {d * size}]
+    for w in range(GROUP * NBUF):
+        u[w] = 0.0
+    for w in range({d * size}):
+        r[_rev(w, N)] = s[{offs[n]} + w]
+{block(load, 4)}
+    t = t0
+    while t < t1:
+        ng = min(GROUP, t1 - t)
+        for g in range(ng):
+{block([f"a{i} = x[t + g + 1, {i}] - x[t + g, {i}]" for i in range(d)], 12)}
+{block([f"ag[g * {d} + {i}] = a{i}" for i in range(d)], 12)}
+            uo = g * {size}
+{block(group_step, 12)}
+        for g in range(ng * {d}, GROUP * {d}):
+            ag[g] = 0.0
+        for i in range({d}):
+{block([f"c{g} = ag[{g * d} + i]" for g in range(GROUP)], 12)}
+            base = i * {size}
+            for w in range({size}):
+                r[base + w] += {terms}
+        t += ng
+{block(store, 4)}
+    for w in range({d * size}):
+        s[{offs[n]} + w] = r[_rev(w, N)]
+
+
+@jit
+def prefixes(x, stride, out, buf):
+    """out[j] = S(x[0 .. (j + 1) stride]) for one path x (N, d); out (M, LENGTH)."""
+    s = np.zeros(LENGTH, dtype=out.dtype)
+    for j in range(out.shape[0]):
+        path_into(x, j * stride, (j + 1) * stride, s, buf)
+        for w in range(LENGTH):
+            out[j, w] = s[w]
+'''
 
 
 def _unrolled_source(d: int, n: int, kind: str) -> str:
@@ -287,39 +407,26 @@ def _loop_source(d: int, n: int, kind: str) -> str:
         lower += _level_loops(d, n, kind, k, "ao", None)
     lower += [f"for i in range({d}):", "    r[i] += a[ao + i]"]
     if n == 1:
-        group = [f"for i in range({d}):", "    r[i] += x[t + 4, i] - x[t, i]"]
+        group = [f"for i in range({d}):", f"    r[i] += x[t + {GROUP}, i] - x[t, i]"]
         top, top_vec = [], []
     else:
         top = _level_loops(d, n, kind, n, "ao", None)
         top_vec = _level_loops(d, n, kind, n, "ao", "uo")
         group = [
-            "for g in range(4):",
+            f"for g in range({GROUP}):",
             f"    ao = g * {d}",
             f"    for i in range({d}):",
             "        a[ao + i] = x[t + g + 1, i] - x[t + g, i]",
             f"    uo = g * {size}",
             *["    " + line for line in top_vec + lower],
             f"for i in range({d}):",
-            "    c0 = a[i]",
-            f"    c1 = a[{d} + i]",
-            f"    c2 = a[{2 * d} + i]",
-            f"    c3 = a[{3 * d} + i]",
+            *[f"    c{g} = a[{g * d} + i]" for g in range(GROUP)],
             f"    base = {offs[n]} + i * {size}",
             f"    for w in range({size}):",
-            f"        r[base + w] += c0 * u[w] + c1 * u[{size} + w] + c2 * u[{2 * size} + w] + c3 * u[{3 * size} + w]",
+            "        r[base + w] += " + " + ".join(f"c{g} * u[{g * size} + w]" for g in range(GROUP)),
         ]
     return f"""
 UNROLLED_STEP = False
-
-
-@jit
-def _rev(w, k):
-    \"\"\"Index of word w of level k with its letters in reverse order.\"\"\"
-    r = 0
-    for _ in range(k):
-        r = r * D + w % D
-        w //= D
-    return r
 
 
 @jit
@@ -364,19 +471,19 @@ def step(s, a, buf):
 def path_into(x, t0, t1, s, buf):
     \"\"\"s <- s (x) S(x[t0 .. t1]) for one path x (N, d); buf: scratch of SCRATCH numbers.
 
-    Steps go in groups of 4: the lower levels are stepped one by one, keeping the vectors
+    Steps go in groups of GROUP: the lower levels are stepped one by one, keeping the vectors
     u_g whose outer products with the increments a_g update the top level; the top level then
-    takes all four in one pass (a quarter of the memory traffic on the largest level).\"\"\"
+    takes all GROUP in one pass (1 / GROUP of the memory traffic on the largest level).\"\"\"
     b1 = buf[:NBUF]
     b2 = buf[NBUF : 2 * NBUF]
     r = buf[2 * NBUF : 2 * NBUF + LENGTH]
-    a = buf[2 * NBUF + LENGTH : 2 * NBUF + LENGTH + 4 * D]
-    u = buf[2 * NBUF + LENGTH + 4 * D :]
+    a = buf[2 * NBUF + LENGTH : 2 * NBUF + LENGTH + GROUP * D]
+    u = buf[2 * NBUF + LENGTH + GROUP * D :]
     to_reversed(s, r)
     t = t0
-    while t + 4 <= t1:
+    while t + GROUP <= t1:
 {indent(group, 8)}
-        t += 4
+        t += GROUP
     while t < t1:
         for i in range(D):
             a[i] = x[t + 1, i] - x[t, i]
@@ -410,7 +517,7 @@ def prefixes(x, stride, out, buf):
 
 
 _ALGEBRA = '''
-SCRATCH = 6 * NBUF + LENGTH + 4 * D
+SCRATCH = (2 + GROUP) * NBUF + LENGTH + GROUP * D
 
 
 @jit
