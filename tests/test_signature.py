@@ -120,12 +120,21 @@ def test_parallel_paths_agree_with_serial(kind, rng, monkeypatch):
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("stride", [1, 2, 5])
-def test_stream_prefixes(kind, stride, rng):
-    x = rng.standard_normal((13, 2))
-    st_ = sr.signature(x, 3, kind=kind, stream=True, stride=stride)
-    assert st_.shape == (12 // stride, 14)
+@pytest.mark.parametrize("d,depth", [(2, 3), (3, 4)])  # straight-line and medium kernels
+def test_stream_prefixes(kind, stride, d, depth, rng):
+    x = rng.standard_normal((13, d))
+    st_ = sr.signature(x, depth, kind=kind, stream=True, stride=stride)
+    assert st_.shape == (12 // stride, sr.sig_length(d, depth))
     for j in range(st_.shape[0]):
-        assert_sig_close(st_[j], naive.sig_brute(x[: (j + 1) * stride + 1], 3, kind), 2, 3)
+        assert_sig_close(st_[j], naive.sig_brute(x[: (j + 1) * stride + 1], depth, kind), d, depth)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_stream_prefixes_large_kernels(kind, rng):
+    x = rng.standard_normal((30, 2))
+    st_ = sr.signature(x, 8, kind=kind, stream=True, stride=3)  # loop kernels
+    for j in range(st_.shape[0]):
+        assert_sig_close(st_[j], sr.signature(x[: 3 * (j + 1) + 1], 8, kind=kind), 2, 8)
 
 
 def test_scalar_term_and_identity():

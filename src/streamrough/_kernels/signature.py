@@ -300,12 +300,32 @@ def path_into(x, t0, t1, s, buf):
 
 @jit
 def prefixes(x, stride, out, buf):
-    """out[j] = S(x[0 .. (j + 1) stride]) for one path x (N, d); out (M, LENGTH)."""
-    s = np.zeros(LENGTH, dtype=out.dtype)
+    """out[j] = S(x[0 .. (j + 1) stride]) for one path x (N, d); out (M, LENGTH).
+
+    State as in path_into, but the top level takes each outer product at once, and each
+    prefix is written out (the top level through a precomputed permutation)."""
+    u = buf[:NBUF]
+    ag = buf[GROUP * NBUF : GROUP * NBUF + D]
+    r = buf[GROUP * NBUF + GROUP * D : GROUP * NBUF + GROUP * D + {d * size}]
+    perm = np.empty({d * size}, dtype=np.int64)
+    for w in range({d * size}):
+        perm[w] = _rev(w, N)
+        r[w] = 0.0
+{block([f"s{j} = 0.0" for j in range(low)], 4)}
     for j in range(out.shape[0]):
-        path_into(x, j * stride, (j + 1) * stride, s, buf)
-        for w in range(LENGTH):
-            out[j, w] = s[w]
+        for t in range(j * stride, (j + 1) * stride):
+{block([f"a{i} = x[t + 1, {i}] - x[t, {i}]" for i in range(d)], 12)}
+{block([f"ag[{i}] = a{i}" for i in range(d)], 12)}
+            uo = 0
+{block(group_step, 12)}
+            for i in range({d}):
+                c = ag[i]
+                base = i * {size}
+                for w in range({size}):
+                    r[base + w] += c * u[w]
+{block([f"out[j, {j}] = s{j}" for j in range(low)], 8)}
+        for w in range({d * size}):
+            out[j, {offs[n]} + w] = r[perm[w]]
 '''
 
 
