@@ -205,13 +205,14 @@ def test_no_copy_of_float64_input(monkeypatch):
 
     x = brownian(100, 4, seed=2)
     seen = []
-    original = kernels.bnb_advance
+    specialised = kernels.for_norm(kernels.EUCLIDEAN)
+    original = specialised.bnb_advance
 
     def spy(X, *args):
         seen.append(X)
         return original(X, *args)
 
-    monkeypatch.setattr(kernels, "bnb_advance", spy)
+    monkeypatch.setattr(specialised, "bnb_advance", spy)
     sr.pvar(x, 2.5)
     assert seen and np.shares_memory(seen[0], x)
 

@@ -125,7 +125,7 @@ def _run_bnb(Xk, qs, ps, code):
     rows = kernels.summary_rows(n) if (ps != 1.0).any() else 1
     summ = np.zeros((rows, d + 1))
     stats = np.zeros(2, np.int64)
-    kernels.bnb_advance(Xk, 1, n, qs, ps, code, pv, link, summ, stats)
+    kernels.for_norm(code).bnb_advance(Xk, 1, n, qs, ps, pv, link, summ, stats)
     return pv, link, stats
 
 
@@ -149,7 +149,7 @@ def _compute(X, ps, norm, method, want_partition):
         if group[0] == "dp":
             pv = np.empty((sub.size, n))
             link = np.empty((sub.size, n), np.int64)
-            kernels.dp_run(Xk, qs, sub, code, pv, link)
+            kernels.for_norm(code).dp_run(Xk, qs, sub, pv, link)
         else:
             pv, link, _ = _run_bnb(Xk, qs, sub, code)
         for r, a in enumerate(idx):
@@ -311,7 +311,7 @@ def pvar_batch(x, p, *, power=False, norm="euclidean"):
     nb = Xb.shape[0]
     out = np.empty((nb, ps.size))
     expo = np.empty(nb, np.int64)
-    kernels.bnb_batch(Xb, ps, kernels.NORM_CODES[norm], out, expo)
+    kernels.for_norm(kernels.NORM_CODES[norm]).bnb_batch(Xb, ps, out, expo)
     res = np.empty_like(out)
     for b in range(nb):
         for a in range(ps.size):

@@ -71,7 +71,9 @@ class PVarStream:
         # below the float64 exponent range
         self._istate = np.zeros(kernels.STREAM_STATE, np.int64)
         self._istate[3] = max(1, int(500 // float(self._ps.max())))
-        self._push = kernels.stream_push
+        specialised = kernels.for_norm(self._code)
+        self._push = specialised.stream_push
+        self._extend = specialised.stream_extend
         if dim is not None:
             if int(dim) != dim or dim < 1:
                 raise ValueError(f"dim must be a positive integer, got {dim!r}")
@@ -98,7 +100,7 @@ class PVarStream:
         self._X, self._pv, self._link, self._summ = X, pv, link, summ
         self._cap = cap
         # the kernel arguments after the point, bound once: the push path stays one call
-        self._state = (X, pv, link, summ, self._x0, self._ps, self._code, self._istate)
+        self._state = (X, pv, link, summ, self._x0, self._ps, self._istate)
 
     def push(self, point):
         """Append one point (array_like of `dim` numbers, or of any shape with `dim` entries)."""
@@ -126,7 +128,7 @@ class PVarStream:
             raise ValueError(f"points have {P.shape[1]} coordinates, the stream's dimension is {self._d}")
         if self._n + P.shape[0] > self._cap:
             self._grow(self._n + P.shape[0])
-        self._kernels.stream_extend(P, *self._state)
+        self._extend(P, *self._state)
         self._n += P.shape[0]
 
     @property

@@ -29,9 +29,11 @@ and ``streamrough.variation_stream``.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
-from numba import literally, prange
+
+from numba import prange
 
 from ._jit import jit, parallel_jit
 
@@ -227,139 +229,12 @@ def build_summary(X, summ, s, l, norm):
     summ[m, d] = math.sqrt(r) if norm == EUCLIDEAN else r
 
 
-@jit(fastmath=FAST)
-def step(X, j, qs, ps, norm, pv, link, summ, stack, stats):
-    """pv[:, j] and link[:, j] for every p, given rows 0..j-1 and the summaries of the
-    complete blocks inside [0, j). stats[0] += distance evaluations, stats[1] += block tests."""
-    d = X.shape[1]
-    inv_qs = 1.0 / qs
-    nev = 0
-    nbt = 0
-    for a in range(ps.shape[0]):
-        p = ps[a]
-        ex = exponent(p, norm)
-        best_v = pv[a, j - 1] + qpow(qdist(X, j - 1, j, norm) * qs, ex)
-        best_i = j - 1
-        nev += 1
-        if p == 1.0:  # the finest partition is optimal: a single pass
-            pv[a, j] = best_v
-            link[a, j] = best_i
-            continue
-        # the previous optimal partition points are likely winners: a good start for B
-        i = j - 1
-        for _ in range(CHASE):
-            if i == 0:
-                break
-            i = link[a, i]
-            v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
-            nev += 1
-            if v > best_v:
-                best_v = v
-                best_i = i
-        # the complete dyadic blocks of [0, j), the nearest (smallest) on top of the stack
-        sp = 0
-        lo = 0
-        for lv in range(62, -1, -1):
-            if (j >> lv) & 1:
-                stack[0, sp] = lo
-                stack[1, sp] = lv
-                sp += 1
-                lo += 1 << lv
-        # tau (raw q units) and thr (norm units, deflated) are the thresholds of the gap
-        # tau_gap = B' - pv[e'] of an earlier (B', e') with B' <= B and e' >= every candidate
-        # still to come: valid, on the safe side, for all of them
-        tau = -1.0
-        thr = -1.0
-        tau_gap = 0.0
-        while sp > 0:  # depth first, right half first: candidates in decreasing order
-            sp -= 1
-            s = stack[0, sp]
-            l = stack[1, sp]
-            size = 1 << l
-            if l < LMIN:
-                for i in range(s + size - 1, s - 1, -1):
-                    q = qdist(X, i, j, norm)
-                    if q > tau:
-                        v = pv[a, i] + qpow(q * qs, ex)
-                        if v > best_v:
-                            best_v = v
-                            best_i = i
-                nev += size
-                continue
-            m = _row(s, l)
-            qc = centre_q(summ, m, X, j, norm)
-            r = summ[m, d]
-            nbt += 1
-            if ball_inside(qc, r, thr, norm):
-                continue
-            # a fresh threshold at this block's end (larger: pv[e] <= the earlier pv[e'])
-            gap = best_v - pv[a, s + size - 1]
-            if gap > tau_gap:
-                tau = qroot(gap, ex) * inv_qs
-                thr = norm_threshold(tau, norm)
-                tau_gap = gap
-                if ball_inside(qc, r, thr, norm):
-                    continue
-            stack[0, sp] = s
-            stack[1, sp] = l - 1
-            stack[0, sp + 1] = s + (size >> 1)
-            stack[1, sp + 1] = l - 1
-            sp += 2
-        pv[a, j] = best_v
-        link[a, j] = best_i
-    stats[0] += nev
-    stats[1] += nbt
-
-
 @jit
 def _needs_summaries(ps):
     for a in range(ps.shape[0]):
         if ps[a] != 1.0:
             return True
     return False
-
-
-@jit
-def _complete_blocks(X, j, summ, norm):
-    """Build the summaries of every block whose last point is j."""
-    for l in range(LMIN, 63):
-        size = 1 << l
-        if (j + 1) & (size - 1):
-            break
-        build_summary(X, summ, j + 1 - size, l, norm)
-
-
-@jit
-def bnb_advance(X, j0, j1, qs, ps, norm, pv, link, summ, stats):
-    """Run ``step`` for j = j0..j1-1 (j0 >= 1; pv[:, 0] = 0 and link[:, 0] = 0 set by the caller)."""
-    literally(norm)  # compile one specialisation per norm: its branches fold away
-    stack = np.empty((2, STACK), np.int64)
-    build = _needs_summaries(ps)
-    for j in range(j0, j1):
-        step(X, j, qs, ps, norm, pv, link, summ, stack, stats)
-        if build:
-            _complete_blocks(X, j, summ, norm)
-
-
-@jit
-def dp_run(X, qs, ps, norm, pv, link):
-    """The plain O(N^2) dynamic programme (math.md 2.1), for every p."""
-    literally(norm)
-    n = X.shape[0]
-    for a in range(ps.shape[0]):
-        ex = exponent(ps[a], norm)
-        pv[a, 0] = 0.0
-        link[a, 0] = 0
-        for j in range(1, n):
-            best_v = -1.0
-            best_i = 0
-            for i in range(j):
-                v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
-                if v > best_v:
-                    best_v = v
-                    best_i = i
-            pv[a, j] = best_v
-            link[a, j] = best_i
 
 
 @jit
@@ -378,48 +253,6 @@ def follow_links(link, end):
     return out
 
 
-@parallel_jit
-def bnb_batch(Xb, ps, norm, out, expo):
-    """Final scaled values of many paths, in parallel over paths (one serial run each).
-
-    out[b, a] = V_p(path b) / 2^(e_b p) with e_b = expo[b] (out = 0, expo = 0 for a constant path).
-    """
-    literally(norm)
-    nb = Xb.shape[0]
-    n = Xb.shape[1]
-    k = ps.shape[0]
-    for b in prange(nb):
-        X = Xb[b]
-        e = path_exponent(X, norm)
-        if e == NO_SCALE:
-            for a in range(k):
-                out[b, a] = 0.0
-            expo[b] = 0
-        else:
-            if -SAFE_EXPONENT < e < SAFE_EXPONENT:
-                Xs = X
-                qs = math.ldexp(1.0, -2 * e) if norm == EUCLIDEAN else math.ldexp(1.0, -e)
-            else:
-                Xs = (X - X[0]) * math.ldexp(1.0, -e)
-                qs = 1.0
-            pv = np.zeros((k, n))
-            link = np.zeros((k, n), np.int64)
-            summ = np.zeros((summary_rows(n), X.shape[1] + 1))
-            stats = np.zeros(2, np.int64)
-            bnb_advance(Xs, 1, n, qs, ps, norm, pv, link, summ, stats)
-            for a in range(k):
-                out[b, a] = pv[a, n - 1]
-            expo[b] = e
-
-
-# --------------------------------------------------------------------------- streaming
-# istate = [n, e, has_scale, T, evaluations, block tests, -, -, DFS stack (2 * STACK)]:
-# points so far; the scale exponent (stored rows are (x - x0) * 2^-e); whether e is set (a
-# nonzero deviation from x0 has been seen); the threshold: when |x - x0| reaches 2^(e + T)
-# everything is rescaled (T * max p stays far below the float64 exponent range, so no
-# power overflows).
-
-
 @jit
 def _rescale(X, n, pv, summ, ps, k):
     f = math.ldexp(1.0, -k)
@@ -436,37 +269,6 @@ def _rescale(X, n, pv, summ, ps, k):
 
 
 @jit
-def _append(y, X, pv, link, summ, x0, ps, norm, istate, stack, stats):
-    n = istate[0]
-    d = X.shape[1]
-    if n == 0:
-        for c in range(d):
-            x0[c] = y[c]
-            X[0, c] = 0.0
-        for a in range(ps.shape[0]):
-            pv[a, 0] = 0.0
-            link[a, 0] = 0
-        istate[0] = 1
-        return
-    ey = diff_exponent(y, x0, norm)
-    if istate[2] == 0:
-        if ey != NO_SCALE:
-            istate[1] = ey
-            istate[2] = 1
-    elif ey - istate[1] > istate[3]:
-        k = int(ey - istate[1])
-        _rescale(X, n, pv, summ, ps, k)
-        istate[1] = ey
-    f = math.ldexp(1.0, -int(istate[1]))
-    for c in range(d):
-        X[n, c] = (y[c] - x0[c]) * f
-    step(X, n, 1.0, ps, norm, pv, link, summ, stack, stats)
-    if _needs_summaries(ps):
-        _complete_blocks(X, n, summ, norm)
-    istate[0] = n + 1
-
-
-@jit
 def _finite(y):
     for c in range(y.shape[0]):
         if not math.isfinite(y[c]):
@@ -474,28 +276,252 @@ def _finite(y):
     return True
 
 
-@jit
-def stream_push(y, X, pv, link, summ, x0, ps, norm, istate):
-    """Append one point (capacity checked by the caller). Returns False if y is not finite.
+# --------------------------------------------------------------------------- kernels per norm
 
-    istate = [n, e, has_scale, T, distance evaluations, block tests, -, -, DFS stack...].
+
+def _specialise(norm):
+    """The entry kernels for one norm. `norm` is a closure constant, so Numba compiles it
+    into the code and the norm branches of the helpers fold away (the distance loops then
+    vectorise: about 3x faster than a runtime norm argument). Each norm compiles on first use.
     """
-    literally(norm)
-    if not _finite(y):
-        return False
-    _append(y, X, pv, link, summ, x0, ps, norm, istate, istate[8:].reshape((2, STACK)), istate[4:6])
-    return True
+
+    @jit(fastmath=FAST)
+    def step(X, j, qs, ps, pv, link, summ, stack, stats):
+        """pv[:, j] and link[:, j] for every p, given rows 0..j-1 and the summaries of the
+        complete blocks inside [0, j). stats[0] += distance evaluations, stats[1] += block tests."""
+        d = X.shape[1]
+        inv_qs = 1.0 / qs
+        nev = 0
+        nbt = 0
+        for a in range(ps.shape[0]):
+            p = ps[a]
+            ex = exponent(p, norm)
+            best_v = pv[a, j - 1] + qpow(qdist(X, j - 1, j, norm) * qs, ex)
+            best_i = j - 1
+            nev += 1
+            if p == 1.0:  # the finest partition is optimal: a single pass
+                pv[a, j] = best_v
+                link[a, j] = best_i
+                continue
+            # the previous optimal partition points are likely winners: a good start for B
+            i = j - 1
+            for _ in range(CHASE):
+                if i == 0:
+                    break
+                i = link[a, i]
+                v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
+                nev += 1
+                if v > best_v:
+                    best_v = v
+                    best_i = i
+            # the complete dyadic blocks of [0, j), the nearest (smallest) on top of the stack
+            sp = 0
+            lo = 0
+            for lv in range(62, -1, -1):
+                if (j >> lv) & 1:
+                    stack[0, sp] = lo
+                    stack[1, sp] = lv
+                    sp += 1
+                    lo += 1 << lv
+            # tau (raw q units) and thr (norm units, deflated) are the thresholds of the gap
+            # tau_gap = B' - pv[e'] of an earlier (B', e') with B' <= B and e' >= every candidate
+            # still to come: valid, on the safe side, for all of them
+            tau = -1.0
+            thr = -1.0
+            tau_gap = 0.0
+            while sp > 0:  # depth first, right half first: candidates in decreasing order
+                sp -= 1
+                s = stack[0, sp]
+                l = stack[1, sp]
+                size = 1 << l
+                if l < LMIN:
+                    for i in range(s + size - 1, s - 1, -1):
+                        q = qdist(X, i, j, norm)
+                        if q > tau:
+                            v = pv[a, i] + qpow(q * qs, ex)
+                            if v > best_v:
+                                best_v = v
+                                best_i = i
+                    nev += size
+                    continue
+                m = _row(s, l)
+                qc = centre_q(summ, m, X, j, norm)
+                r = summ[m, d]
+                nbt += 1
+                if ball_inside(qc, r, thr, norm):
+                    continue
+                # a fresh threshold at this block's end (larger: pv[e] <= the earlier pv[e'])
+                gap = best_v - pv[a, s + size - 1]
+                if gap > tau_gap:
+                    tau = qroot(gap, ex) * inv_qs
+                    thr = norm_threshold(tau, norm)
+                    tau_gap = gap
+                    if ball_inside(qc, r, thr, norm):
+                        continue
+                stack[0, sp] = s
+                stack[1, sp] = l - 1
+                stack[0, sp + 1] = s + (size >> 1)
+                stack[1, sp + 1] = l - 1
+                sp += 2
+            pv[a, j] = best_v
+            link[a, j] = best_i
+        stats[0] += nev
+        stats[1] += nbt
 
 
-@jit
-def stream_extend(P, X, pv, link, summ, x0, ps, norm, istate):
-    """Append the rows of P. Returns -1, or the first non-finite row (nothing appended then)."""
-    literally(norm)
-    for r in range(P.shape[0]):
-        if not _finite(P[r]):
-            return r
-    stack = istate[8:].reshape((2, STACK))
-    stats = istate[4:6]
-    for r in range(P.shape[0]):
-        _append(P[r], X, pv, link, summ, x0, ps, norm, istate, stack, stats)
-    return -1
+    @jit
+    def complete_blocks(X, j, summ):
+        """Build the summaries of every block whose last point is j."""
+        for l in range(LMIN, 63):
+            size = 1 << l
+            if (j + 1) & (size - 1):
+                break
+            build_summary(X, summ, j + 1 - size, l, norm)
+
+
+    @jit
+    def bnb_advance(X, j0, j1, qs, ps, pv, link, summ, stats):
+        """Run ``step`` for j = j0..j1-1 (j0 >= 1; pv[:, 0] = 0 and link[:, 0] = 0 set by the caller)."""
+        stack = np.empty((2, STACK), np.int64)
+        build = _needs_summaries(ps)
+        for j in range(j0, j1):
+            step(X, j, qs, ps, pv, link, summ, stack, stats)
+            if build:
+                complete_blocks(X, j, summ)
+
+
+    @jit
+    def dp_run(X, qs, ps, pv, link):
+        """The plain O(N^2) dynamic programme (math.md 2.1), for every p."""
+        n = X.shape[0]
+        for a in range(ps.shape[0]):
+            ex = exponent(ps[a], norm)
+            pv[a, 0] = 0.0
+            link[a, 0] = 0
+            for j in range(1, n):
+                best_v = -1.0
+                best_i = 0
+                for i in range(j):
+                    v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
+                    if v > best_v:
+                        best_v = v
+                        best_i = i
+                pv[a, j] = best_v
+                link[a, j] = best_i
+
+
+    @parallel_jit
+    def bnb_batch(Xb, ps, out, expo):
+        """Final scaled values of many paths, in parallel over paths (one serial run each).
+
+        out[b, a] = V_p(path b) / 2^(e_b p) with e_b = expo[b] (out = 0, expo = 0 for a constant path).
+        """
+        nb = Xb.shape[0]
+        n = Xb.shape[1]
+        k = ps.shape[0]
+        for b in prange(nb):
+            X = Xb[b]
+            e = path_exponent(X, norm)
+            if e == NO_SCALE:
+                for a in range(k):
+                    out[b, a] = 0.0
+                expo[b] = 0
+            else:
+                if -SAFE_EXPONENT < e < SAFE_EXPONENT:
+                    Xs = X
+                    qs = math.ldexp(1.0, -2 * e) if norm == EUCLIDEAN else math.ldexp(1.0, -e)
+                else:
+                    Xs = (X - X[0]) * math.ldexp(1.0, -e)
+                    qs = 1.0
+                pv = np.zeros((k, n))
+                link = np.zeros((k, n), np.int64)
+                summ = np.zeros((summary_rows(n), X.shape[1] + 1))
+                stats = np.zeros(2, np.int64)
+                bnb_advance(Xs, 1, n, qs, ps, pv, link, summ, stats)
+                for a in range(k):
+                    out[b, a] = pv[a, n - 1]
+                expo[b] = e
+
+
+    # --------------------------------------------------------------------------- streaming
+    # istate = [n, e, has_scale, T, evaluations, block tests, -, -, DFS stack (2 * STACK)]:
+    # points so far; the scale exponent (stored rows are (x - x0) * 2^-e); whether e is set (a
+    # nonzero deviation from x0 has been seen); the threshold: when |x - x0| reaches 2^(e + T)
+    # everything is rescaled (T * max p stays far below the float64 exponent range, so no
+    # power overflows).
+
+
+    @jit
+    def append(y, X, pv, link, summ, x0, ps, istate, stack, stats):
+        n = istate[0]
+        d = X.shape[1]
+        if n == 0:
+            for c in range(d):
+                x0[c] = y[c]
+                X[0, c] = 0.0
+            for a in range(ps.shape[0]):
+                pv[a, 0] = 0.0
+                link[a, 0] = 0
+            istate[0] = 1
+            return
+        ey = diff_exponent(y, x0, norm)
+        if istate[2] == 0:
+            if ey != NO_SCALE:
+                istate[1] = ey
+                istate[2] = 1
+        elif ey - istate[1] > istate[3]:
+            k = int(ey - istate[1])
+            _rescale(X, n, pv, summ, ps, k)
+            istate[1] = ey
+        f = math.ldexp(1.0, -int(istate[1]))
+        for c in range(d):
+            X[n, c] = (y[c] - x0[c]) * f
+        step(X, n, 1.0, ps, pv, link, summ, stack, stats)
+        if _needs_summaries(ps):
+            complete_blocks(X, n, summ)
+        istate[0] = n + 1
+
+
+    @jit
+    def stream_push(y, X, pv, link, summ, x0, ps, istate):
+        """Append one point (capacity checked by the caller). Returns False if y is not finite.
+
+        istate = [n, e, has_scale, T, distance evaluations, block tests, -, -, DFS stack...].
+        """
+        if not _finite(y):
+            return False
+        append(y, X, pv, link, summ, x0, ps, istate, istate[8:].reshape((2, STACK)), istate[4:6])
+        return True
+
+
+    @jit
+    def stream_extend(P, X, pv, link, summ, x0, ps, istate):
+        """Append the rows of P. Returns -1, or the first non-finite row (nothing appended then)."""
+        for r in range(P.shape[0]):
+            if not _finite(P[r]):
+                return r
+        stack = istate[8:].reshape((2, STACK))
+        stats = istate[4:6]
+        for r in range(P.shape[0]):
+            append(P[r], X, pv, link, summ, x0, ps, istate, stack, stats)
+        return -1
+
+    return SimpleNamespace(
+        step=step,
+        bnb_advance=bnb_advance,
+        dp_run=dp_run,
+        bnb_batch=bnb_batch,
+        stream_push=stream_push,
+        stream_extend=stream_extend,
+    )
+
+
+_SPECIALISED = {}
+
+
+def for_norm(norm):
+    """The kernels of `_specialise` for a norm code (created once per process, compiled lazily)."""
+    kernels = _SPECIALISED.get(norm)
+    if kernels is None:
+        kernels = _SPECIALISED[norm] = _specialise(norm)
+    return kernels
