@@ -44,6 +44,7 @@ NORM_CODES = {"euclidean": EUCLIDEAN, "l1": L1, "linf": LINF}
 
 LMIN = 3  # blocks of fewer than 2**LMIN points are scanned point by point
 DEFLATE = 1.0 - 4e-12  # relative slack on every pruning threshold (q units)
+INFLATE = 1.0 + 4e-12  # the same slack on a bound
 CHASE = 4  # previous optimal partition points tried before the scan
 STACK = 128  # depth of the explicit DFS stack (2 entries per level suffice)
 STREAM_STATE = 8 + 2 * STACK  # length of the streaming int64 state (see stream_push)
@@ -97,6 +98,11 @@ def qpow(q, ex):
         return q * q
     if ex == 1.5:
         return q * math.sqrt(q)
+    if ex == 1.25:
+        return q * math.sqrt(math.sqrt(q))
+    if ex == 0.75:
+        r = math.sqrt(q)
+        return r * math.sqrt(r)
     return q**ex
 
 
@@ -111,6 +117,11 @@ def qroot(v, ex):
         return v * v
     if ex == 2.0:
         return math.sqrt(v)
+    if ex == 1.5:
+        r = np.cbrt(v)
+        return r * r
+    if ex == 0.75:
+        return v * np.cbrt(v)
     return v ** (1.0 / ex)
 
 
@@ -194,6 +205,15 @@ def ball_inside(qc, r, T, norm):
         u = T - r
         return u >= 0.0 and qc <= u * u
     return qc + r <= T
+
+
+@jit
+def ball_q(qc, r, norm):
+    """The ball bound in q units, inflated: (r + |c - x_j|)^2 (Euclidean) or r + |c - x_j|."""
+    if norm == EUCLIDEAN:
+        u = r + math.sqrt(qc)
+        return u * u * INFLATE
+    return (r + qc) * INFLATE
 
 
 @jit
@@ -350,14 +370,17 @@ def _specialise(norm):
                 nbt += 1
                 if ball_inside(qc, r, thr, norm):
                     continue
-                # a fresh threshold at this block's end (larger: pv[e] <= the earlier pv[e'])
+                # the gap at this block's end is larger (pv[e] <= the earlier pv[e']): test the
+                # bound against it in the power domain (no root); the thresholds (a root each)
+                # are refreshed only when the block's halves are scanned point by point
                 gap = best_v - pv[a, s + size - 1]
                 if gap > tau_gap:
-                    tau = qroot(gap, ex) * inv_qs
-                    thr = norm_threshold(tau, norm)
-                    tau_gap = gap
-                    if ball_inside(qc, r, thr, norm):
+                    if qpow(ball_q(qc, r, norm) * qs, ex) <= gap:
                         continue
+                    if l == LMIN:
+                        tau = qroot(gap, ex) * inv_qs
+                        thr = norm_threshold(tau, norm)
+                        tau_gap = gap
                 stack[0, sp] = s
                 stack[1, sp] = l - 1
                 stack[0, sp + 1] = s + (size >> 1)
