@@ -220,6 +220,9 @@ def first_call(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="L = 1000 only, fewer repeats")
+    parser.add_argument(
+        "--only", default="", help="comma-separated sections to run: grid,prefixes,tiny,push,threads,compile"
+    )
     args = parser.parse_args()
     args.lengths = [1000] if args.quick else [1000, 10000]
     args.repeat = 5 if args.quick else 9
@@ -230,12 +233,19 @@ def main():
     versions.append("iisignature installed" if iisignature else "iisignature: not installed")
     print("signature benchmark;", ", ".join(versions), f"; started {time.strftime('%H:%M:%S')}")
     rng = np.random.default_rng(2024)
-    grid(args, rng)
-    prefixes(args, rng)
-    tiny(args, rng)
-    pushes(args, rng)
-    threads(args, rng)
-    first_call(args)
+    sections = {
+        "grid": lambda: grid(args, rng),
+        "prefixes": lambda: prefixes(args, rng),
+        "tiny": lambda: tiny(args, rng),
+        "push": lambda: pushes(args, rng),
+        "threads": lambda: threads(args, rng),
+        "compile": lambda: first_call(args),
+    }
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()] or list(sections)
+    for name in chosen:
+        if name not in sections:
+            parser.error(f"unknown section {name!r}; choose from {', '.join(sections)}")
+        sections[name]()
 
 
 if __name__ == "__main__":

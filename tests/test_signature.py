@@ -75,6 +75,14 @@ def test_float32_computes_in_float32(kind, rng):
     assert_sig_close(s32, sr.signature(x.astype(np.float32).astype(np.float64), 3, kind=kind), 3, 3, rtol=2e-5)
     st32 = sr.signature(x.astype(np.float32), 2, kind=kind, stream=True)
     assert st32.dtype == np.float32
+    for d, depth in [(3, 4), (2, 8)]:  # medium and loop kernels
+        y = rng.standard_normal((30, d)).astype(np.float32)
+        s32 = sr.signature(y, depth, kind=kind)
+        assert s32.dtype == np.float32
+        assert_sig_close(s32, sr.signature(y.astype(np.float64), depth, kind=kind), d, depth, rtol=1e-5)
+        pre = sr.signature(y, depth, kind=kind, stream=True)
+        assert pre.dtype == np.float32
+        assert_sig_close(pre[-1], s32, d, depth, rtol=1e-5)
 
 
 def test_integer_input_is_float64_and_no_copy_of_float64(rng):

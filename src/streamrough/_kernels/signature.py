@@ -480,11 +480,37 @@ def rstep(r, a, ao, b1, b2):
 
 @jit
 def step(s, a, buf):
-    \"\"\"s <- s (x) step(a), in place; buf: scratch of SCRATCH numbers.\"\"\"
-    r = buf[2 * NBUF : 2 * NBUF + LENGTH]
-    to_reversed(s, r)
-    rstep(r, a, 0, buf[:NBUF], buf[NBUF : 2 * NBUF])
-    from_reversed(r, s)
+    \"\"\"s <- s (x) step(a), in place, in the standard layout (one step: no layout change).
+
+    Top level down; level k gets v (x) a with v = the Horner chain (geometric) or s_(k-1)
+    (iterated), the chain built in place in buf, high words first.\"\"\"
+    for k in range(N, 1, -1):
+        if KIND == "geometric":
+            c = 1.0 / k
+            for i in range(D):
+                buf[i] = a[i] * c
+            size = D
+            for m in range(1, k - 1):
+                c = 1.0 / (k - m)
+                om = OFFS[m]
+                for w in range(size - 1, -1, -1):
+                    v = (buf[w] + s[om + w]) * c
+                    for i in range(D):
+                        buf[w * D + i] = v * a[i]
+                size *= D
+            for w in range(size):
+                buf[w] += s[OFFS[k - 1] + w]
+        else:
+            size = OFFS[k] - OFFS[k - 1]
+            for w in range(size):
+                buf[w] = s[OFFS[k - 1] + w]
+        ok = OFFS[k]
+        for w in range(size):
+            v = buf[w]
+            for i in range(D):
+                s[ok + w * D + i] += v * a[i]
+    for i in range(D):
+        s[i] += a[i]
 
 
 @jit
