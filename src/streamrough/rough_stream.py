@@ -87,7 +87,10 @@ class RoughStream:
         capacity=1024,
         memory_budget=DEFAULT_MEMORY_BUDGET,
     ):
+        from ._kernels.rough import stream_extend
         from .variation_stream import PVarStream
+
+        self._stream_extend = stream_extend
 
         self._ps, self._scalar = as_p_values(p)
         _warn_beyond(self._ps)
@@ -208,9 +211,7 @@ class RoughStream:
             self._append(rows, shape)
 
     def _run(self, points, name):
-        from ._kernels.rough import stream_extend
-
-        ok = stream_extend(
+        ok = self._stream_extend(
             self._n, points, self.lift == "geometric", self._xs, self._p2, self._summ, self._qs,
             self._pv, self._link, self._state, self._stack_s, self._stack_z,
         )
