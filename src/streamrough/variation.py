@@ -141,7 +141,11 @@ def _compute(X, ps, norm, method, want_partition):
         part = np.array([0] if n == 1 else [0, n - 1], np.int64)
         return [(0.0, 0, part if want_partition else None, used[a]) for a in range(ps.size)]
     Xk, qs, e = scaled
-    for group in (("bnb", "sum"), ("dp",)):
+    for a in range(ps.size):
+        if used[a] == "sum":  # p = 1 under "auto": one pass, the finest partition
+            part = np.arange(n, dtype=np.int64) if want_partition else None
+            out[a] = (float(kernels.for_norm(code).one_variation(Xk, qs)), e, part, "sum")
+    for group in (("bnb",), ("dp",)):
         idx = [a for a in range(ps.size) if used[a] in group]
         if not idx:
             continue

@@ -7,11 +7,14 @@ The running values (math.md 2.1) are
 Branch and bound (math.md 2.2): while computing pv[j] with a current best value B, every
 candidate i <= e can only improve B if |x_i - x_j| > tau_e = (B - pv[e])^(1/p), because pv
 is non-decreasing. The candidates 0..j-1 are the complete dyadic blocks of the binary
-decomposition of j, scanned downwards; a block of 2^l >= 2^LMIN points carries a summary
-(per-coordinate box [lo, hi], its midpoint and half-widths, and the radius of the ball
-around the midpoint that holds every point of the block), from which an upper bound on the
-distance of any block point to x_j follows. A block is skipped when its bound is <= tau at
-its last index, otherwise its halves are examined. A summary depends on the points only,
+decomposition of j, scanned downwards (depth first, right half first); a block of
+2^l >= 2^LMIN points carries a summary, a ball (centre: the midpoint of the block's
+bounding box; radius r: the largest distance of a block point from it), so that
+|x_k - x_j| <= r + |c - x_j| for every k in the block. A block is skipped when this bound
+is <= tau at its last index, otherwise its halves are examined (smaller blocks point by
+point). B starts from j - 1 and the previous optimal partition points (link chain of
+j - 1), which are the winner about 90% of the time on diffusive data, so the scan is
+mostly a proof of optimality. A summary depends on the points only,
 so it is built once, when its last point arrives: the offline computation is the online
 step run for j = 1..N-1 (``bnb_advance``), and the streaming class runs the same step.
 
@@ -19,8 +22,11 @@ Units. Distances are handled as "q": q = |x_i - x_j|^2 for the Euclidean norm (n
 root in the hot loop) and q = |x_i - x_j| for l1 / linf, so that a term of the sum is
 (q * qs)^ex with ex = p / 2 (Euclidean) or ex = p. The factor qs is an exact power of two
 that rescales the path to unit size, so that no power overflows or underflows; thresholds
-are converted back to raw q units, where all comparisons happen. Bounds are inflated by a
-relative 4e-12 so that rounding never prunes a winner.
+are converted back to raw q units, where all comparisons happen. Bounds are inflated (and
+thresholds deflated) by a relative 4e-12 so that rounding never prunes a winner.
+
+Norms: each entry kernel is built once per norm by ``for_norm`` (the norm is a compile-time
+constant there, so the distance loops vectorise). The ball bound holds for any norm.
 
 Kernels only: every argument is checked by the public wrappers in ``streamrough.variation``
 and ``streamrough.variation_stream``.
@@ -48,8 +54,8 @@ INFLATE = 1.0 + 4e-12  # the same slack on a bound
 CHASE = 4  # previous optimal partition points tried before the scan
 STACK = 128  # depth of the explicit DFS stack (2 entries per level suffice)
 STREAM_STATE = 8 + 2 * STACK  # length of the streaming int64 state (see stream_push)
-SAFE_EXPONENT = 400
-FAST = {"reassoc", "contract"}  # lets LLVM vectorise the short reductions over coordinates  # |log2 scale| below which the raw path is used without a copy
+SAFE_EXPONENT = 400  # |log2 scale| below which the raw path is used without a copy
+FAST = {"reassoc", "contract"}  # lets LLVM vectorise the short reductions over coordinates
 
 
 @jit
@@ -414,6 +420,15 @@ def _specialise(norm):
 
 
     @jit
+    def one_variation(X, qs):
+        """V_1 = sum_k |x_{k+1} - x_k| (scaled like every value here): the finest partition."""
+        ex = exponent(1.0, norm)
+        total = 0.0
+        for k in range(1, X.shape[0]):
+            total += qpow(qdist(X, k - 1, k, norm) * qs, ex)
+        return total
+
+    @jit
     def dp_run(X, qs, ps, pv, link):
         """The plain O(N^2) dynamic programme (math.md 2.1), for every p."""
         n = X.shape[0]
@@ -533,6 +548,7 @@ def _specialise(norm):
         step=step,
         bnb_advance=bnb_advance,
         dp_run=dp_run,
+        one_variation=one_variation,
         bnb_batch=bnb_batch,
         stream_push=stream_push,
         stream_extend=stream_extend,
