@@ -263,6 +263,10 @@ def test_batch_matches_loop():
         assert single.shape == (3, 4)
         assert single[1, 2] == pytest.approx(sr.pvar(xb[1, 2], 2.0, norm=norm), rel=RTOL)
     assert isinstance(sr.pvar_batch(xb[0, 0], 2.0), float)
+    scalar_paths = xb[..., :1]  # d = 1: the 1-d method per path
+    np.testing.assert_allclose(
+        sr.pvar_batch(scalar_paths, ps)[1, 2], sr.pvar(scalar_paths[1, 2], ps, method="bnb"), rtol=RTOL
+    )
     one_point = sr.pvar_batch(np.zeros((2, 1, 3)), [2.0, 3.0])
     np.testing.assert_array_equal(one_point, 0.0)
 

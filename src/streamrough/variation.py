@@ -298,8 +298,8 @@ def pvar_batch(x, p, *, power=False, norm="euclidean"):
 
     Notes
     -----
-    Each path runs the serial branch-and-bound kernel (also for d = 1) on its own thread
-    (Numba ``prange``). Equal to ``pvar(path, p, method="bnb")`` for every path.
+    Each path runs one serial kernel on its own thread (Numba ``prange``): branch and bound,
+    or the 1-d method when d = 1. Equal to ``pvar(path, p)`` for every path (to rounding).
 
     Examples
     --------

@@ -42,6 +42,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import jit, parallel_jit
+from .pvar_1d import pvar_power_1d
 
 EUCLIDEAN = 0
 L1 = 1
@@ -450,7 +451,8 @@ def _specialise(norm):
 
     @parallel_jit
     def bnb_batch(Xb, ps, out, expo):
-        """Final scaled values of many paths, in parallel over paths (one serial run each).
+        """Final scaled values of many paths, in parallel over paths (one serial run each:
+        branch and bound, or the 1-d method when d = 1).
 
         out[b, a] = V_p(path b) / 2^(e_b p) with e_b = expo[b] (out = 0, expo = 0 for a constant path).
         """
@@ -471,13 +473,21 @@ def _specialise(norm):
                 else:
                     Xs = (X - X[0]) * math.ldexp(1.0, -e)
                     qs = 1.0
-                pv = np.zeros((k, n))
-                link = np.zeros((k, n), np.int64)
-                summ = np.zeros((summary_rows(n), X.shape[1] + 1))
-                stats = np.zeros(2, np.int64)
-                bnb_advance(Xs, 1, n, qs, ps, pv, link, summ, stats)
-                for a in range(k):
-                    out[b, a] = pv[a, n - 1]
+                if X.shape[1] == 1:  # one dimension: the near-linear method, on the unit-scaled path
+                    ys = np.empty(n)
+                    f = math.ldexp(1.0, -e)
+                    for i in range(n):
+                        ys[i] = (X[i, 0] - X[0, 0]) * f
+                    for a in range(k):
+                        out[b, a] = pvar_power_1d(ys, ps[a])[0]
+                else:
+                    pv = np.zeros((k, n))
+                    link = np.zeros((k, n), np.int64)
+                    summ = np.zeros((summary_rows(n), X.shape[1] + 1))
+                    stats = np.zeros(2, np.int64)
+                    bnb_advance(Xs, 1, n, qs, ps, pv, link, summ, stats)
+                    for a in range(k):
+                        out[b, a] = pv[a, n - 1]
                 expo[b] = e
 
 
