@@ -59,7 +59,7 @@ def test_brute_force_small_paths_every_method(rng, d):
 def test_dp_reference_longer_paths(rng, d, kind):
     n = 150 if JIT else 40
     x = random_path(rng, n, d, kind)
-    ps = [1.0, 1.02, 1.5, 2.0, 2.5, 3.0]
+    ps = [1.0, 1.02, 1.5, 2.0, 2.5, 3.0, 4.0, 7.0]
     for norm in NORMS if d > 1 else ("euclidean",):
         refs = [pvar_dp(x, p, norm)[0] for p in ps]
         for method in methods_for(d):
@@ -70,13 +70,15 @@ def test_dp_reference_longer_paths(rng, d, kind):
 
 
 def test_brownian_methods_agree_and_partition_reproduces(rng):
-    x = brownian(3000 if JIT else 200, 5, seed=3)
+    walk = brownian(3000 if JIT else 200, 5, seed=3)
+    drift = walk + np.linspace(0, 3, len(walk))[:, None]  # a trend: long monotone stretches
     ps = [1.0, 1.03, 1.5, 2.0, 2.5, 3.0, 4.0]
-    dp = sr.pvar(x, ps, method="dp", return_partition=True)
-    bnb = sr.pvar(x, ps, method="bnb", return_partition=True)
-    for a, b in zip(dp, bnb):
-        assert b.power == pytest.approx(a.power, rel=RTOL)
-        assert partition_sum(x, b.p, b.partition) == pytest.approx(b.power, rel=RTOL)
+    for x in (walk, drift):
+        dp = sr.pvar(x, ps, method="dp", return_partition=True)
+        bnb = sr.pvar(x, ps, method="bnb", return_partition=True)
+        for a, b in zip(dp, bnb):
+            assert b.power == pytest.approx(a.power, rel=RTOL)
+            assert partition_sum(x, b.p, b.partition) == pytest.approx(b.power, rel=RTOL)
 
 
 def test_1d_method_matches_bnb_on_long_path():
