@@ -52,7 +52,7 @@ def test_sig_length():
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(
-    "d,depth", [(1, 4), (2, 1), (2, 2), (2, 3), (2, 4), (3, 3), (3, 4), (4, 2), (4, 4), (2, 8)]  # last two: loop kernels
+    "d,depth", [(1, 4), (2, 1), (2, 2), (2, 3), (2, 4), (3, 3), (3, 4), (4, 2), (4, 4), (13, 3)]  # last: loop kernels
 )
 def test_against_explicit_iterated_sums_and_integrals(kind, d, depth, rng):
     for n in (2, 3, 6):
@@ -75,7 +75,12 @@ def test_float32_computes_in_float32(kind, rng):
     assert_sig_close(s32, sr.signature(x.astype(np.float32).astype(np.float64), 3, kind=kind), 3, 3, rtol=2e-5)
     st32 = sr.signature(x.astype(np.float32), 2, kind=kind, stream=True)
     assert st32.dtype == np.float32
-    for d, depth in [(3, 4), (2, 8)]:  # medium and loop kernels
+
+
+@pytest.mark.slow  # compiles float32 variants of the larger kernels
+@pytest.mark.parametrize("kind", KINDS)
+def test_float32_larger_kernels(kind, rng):
+    for d, depth in [(3, 4), (13, 3), (2, 8)]:  # medium and loop kernels
         y = rng.standard_normal((30, d)).astype(np.float32)
         s32 = sr.signature(y, depth, kind=kind)
         assert s32.dtype == np.float32
@@ -139,10 +144,21 @@ def test_stream_prefixes(kind, stride, d, depth, rng):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_stream_prefixes_large_kernels(kind, rng):
-    x = rng.standard_normal((30, 2))
-    st_ = sr.signature(x, 8, kind=kind, stream=True, stride=3)  # loop kernels
+    x = rng.standard_normal((30, 13))
+    st_ = sr.signature(x, 3, kind=kind, stream=True, stride=3)  # loop kernels
     for j in range(st_.shape[0]):
-        assert_sig_close(st_[j], sr.signature(x[: 3 * (j + 1) + 1], 8, kind=kind), 2, 8)
+        assert_sig_close(st_[j], sr.signature(x[: 3 * (j + 1) + 1], 3, kind=kind), 13, 3)
+
+
+@pytest.mark.slow  # deep loop kernels compile for a while
+@pytest.mark.parametrize("kind", KINDS)
+def test_deep_loop_kernels(kind, rng):
+    x = rng.standard_normal((7, 2))
+    assert_sig_close(sr.signature(x, 8, kind=kind), naive.sig_brute(x, 8, kind), 2, 8)
+    y = rng.standard_normal((30, 2))
+    pre = sr.signature(y, 8, kind=kind, stream=True, stride=3)
+    for j in range(pre.shape[0]):
+        assert_sig_close(pre[j], sr.signature(y[: 3 * (j + 1) + 1], 8, kind=kind), 2, 8)
 
 
 def test_scalar_term_and_identity():
