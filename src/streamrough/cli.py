@@ -90,13 +90,14 @@ def _rough_table(depths, width, p_values, seed, out) -> None:
     )
 
 
-def run_demo(depths=DEMO_DEPTHS, width=16, p_values=DEMO_P, rough_p=DEMO_ROUGH_P, seed=0, out=sys.stdout) -> None:
+def run_demo(depths=DEMO_DEPTHS, width=16, p_values=DEMO_P, rough_p=DEMO_ROUGH_P, seed=0, out=None) -> None:
     """Print the demo tables for Brownian-scaled weight paths.
 
     Level-1 p-variation by depth and convention; level 2 of both signature kinds for the
     deepest network; level-2 p-variation and the homogeneous norm by depth. Timings of the
     first row of each table include one-time JIT compilation.
     """
+    out = sys.stdout if out is None else out
     print(
         f"Brownian-scaled residual weights: W_k i.i.d. Gaussian {width}x{width}, |W_k|_F ~ L^-1/2, seed {seed}"
         "\n(the first row of each table includes one-time JIT compilation)\n",
@@ -107,8 +108,9 @@ def run_demo(depths=DEMO_DEPTHS, width=16, p_values=DEMO_P, rough_p=DEMO_ROUGH_P
     _rough_table(depths, width, rough_p, seed, out)
 
 
-def run_pvar(path_file, p_values, norm="euclidean", power=False, partition=False, out=sys.stdout) -> None:
+def run_pvar(path_file, p_values, norm="euclidean", power=False, partition=False, out=None) -> None:
     """Print the p-variation of the path stored in `path_file` (a .npy file)."""
+    out = sys.stdout if out is None else out
     import numpy as np
 
     import streamrough as sr

@@ -1,0 +1,55 @@
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from streamrough import cli
+
+
+def test_demo_small_runs_and_shows_every_table():
+    out = io.StringIO()
+    cli.run_demo(depths=(16, 64), width=4, p_values=(1.0, 2.5), rough_p=(2.5,), out=out)
+    text = out.getvalue()
+    assert "increments" in text and "values" in text
+    assert "half the quadratic variation" in text
+    assert "|||X|||_p" in text
+    # one level-1 row per (convention, depth), one rough row per (depth, p)
+    assert sum(line.strip().startswith(("increments", "values")) for line in text.splitlines()) == 4
+
+
+def test_demo_level2_difference_is_half_quadratic_variation():
+    out = io.StringIO()
+    cli.run_demo(depths=(32,), width=3, p_values=(2.5,), rough_p=(2.5,), out=out)
+    lines = out.getvalue().splitlines()
+    diff = next(line for line in lines if "= half the quadratic variation" in line).split()[-1]
+    direct = next(line for line in lines if "computed directly" in line).split()[-1]
+    assert float(diff) == pytest.approx(float(direct), rel=1e-5)
+
+
+def test_pvar_command_on_npy_file(tmp_path, capsys):
+    path = tmp_path / "zigzag.npy"
+    np.save(path, np.array([0.0, 1.0, 0.0, 1.0, 0.0]))
+    assert cli.main(["pvar", str(path), "-p", "1", "2.5", "--power", "--partition"]) == 0
+    out = capsys.readouterr().out
+    assert "p = 1: V_p = 4" in out and "p = 2.5: V_p = 4" in out
+    assert "[0, 1, 2, 3, 4]" in out
+
+
+def test_pvar_command_errors(tmp_path, capsys):
+    bad = tmp_path / "nan.npy"
+    np.save(bad, np.array([0.0, np.nan]))
+    assert cli.main(["pvar", str(bad), "-p", "2"]) == 2
+    assert "NaN" in capsys.readouterr().err
+    good = tmp_path / "line.npy"
+    np.save(good, np.arange(3.0))
+    assert cli.main(["pvar", str(good), "-p", "0.5"]) == 2
+    assert "p must be >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["pvar", str(tmp_path / "missing.npy"), "-p", "2"])
+
+
+def test_console_script_entry_point():
+    out = subprocess.run([sys.executable, "-m", "streamrough.cli", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("streamrough ")
