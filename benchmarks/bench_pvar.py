@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -30,6 +31,16 @@ def brownian(n, d, seed=0):
     return x
 
 
+def cpu_time(fn, repeat=3):
+    """Best process CPU time of fn() (less sensitive than wall time to other jobs on the machine)."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t0)
+    return best
+
+
 def evaluations_per_point(x, p):
     _, _, stats = _run_bnb(x, 1.0, np.array([float(p)]), 0)  # Euclidean, unscaled: same work
     return stats[0] / len(x), stats[1] / len(x)
@@ -43,12 +54,14 @@ def bench_offline_d10(n, repeat):
         ours, first = time_call(lambda: sr.pvar(x, p), repeat=repeat)
         dp_small, _ = time_call(lambda: sr.pvar(small, p, method="dp"), repeat=1)
         evals, tests = evaluations_per_point(x, p)
+        cpu = cpu_time(lambda: sr.pvar(x, p))
         print_row(
             f"pvar d=10 N={n} p={p}",
             ours,
             dp_small * 100,
             "naive DP (extrapolated x100)",
-            f"[{evals:.0f} distances + {tests:.0f} block tests per point; first call {fmt_time(first)}]",
+            f"[cpu {fmt_time(cpu)}; {evals:.0f} distances + {tests:.0f} block tests per point;"
+            f" first call {fmt_time(first)}]",
         )
 
 
@@ -59,7 +72,8 @@ def bench_offline_d1(n, repeat):
         res = time_alternating(
             {"1d": lambda: sr.pvar(x, p), "bnb": lambda: sr.pvar(x, p, method="bnb")}, repeat=repeat
         )
-        print_row(f"pvar d=1 N={n} p={p} (1d method)", res["1d"][0], res["bnb"][0], "bnb")
+        cpu = cpu_time(lambda: sr.pvar(x, p))
+        print_row(f"pvar d=1 N={n} p={p} (1d method)", res["1d"][0], res["bnb"][0], "bnb", f"[cpu {fmt_time(cpu)}]")
 
 
 def bench_stream(n, repeat):
@@ -116,7 +130,11 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
     scale = 10 if args.quick else 1
-    print(f"streamrough {sr.__version__}; numba threads: {os.environ.get('NUMBA_NUM_THREADS', 'default')}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"streamrough {sr.__version__}; numba threads: {os.environ.get('NUMBA_NUM_THREADS', 'default')};"
+        f" load average {load:.1f} on {os.cpu_count()} cpus (wall times grow with other jobs; cpu = process time)"
+    )
     bench_offline_d10(100_000 // scale, args.repeat)
     bench_offline_d1(1_000_000 // scale, args.repeat)
     bench_stream(100_000 // scale, max(3, args.repeat // 2))
