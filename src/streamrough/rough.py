@@ -211,10 +211,22 @@ def _level1(path, ps):
     ]
 
 
+#: Measured cost per unit (Brownian weights, 2 cores): the direct route spends about
+#: 700 x (Gram route's unit) per N * D^2, the Gram route one unit per N^3, so the direct route
+#: wins while 700 N D^2 <= N^3 (D = 16: from N ~ 400 on; D = 64: from N ~ 1700 on).
+#: Below _DIRECT_ALWAYS_WORK both take milliseconds and the direct route (no Gram
+#: cancellation, see streamrough.gram) is preferred.
+_DIRECT_COST_RATIO = 700
+_DIRECT_ALWAYS_WORK = 1 << 16
+
+
 def _choose_route(route, n, dim, memory_budget):
     if route != "auto":
         return route
-    return "direct" if n * dim * dim * 8 <= memory_budget else "gram"
+    fits = n * dim * dim * 8 <= memory_budget
+    work = n * dim * dim
+    cheaper = work <= _DIRECT_ALWAYS_WORK or _DIRECT_COST_RATIO * work <= n**3
+    return "direct" if fits and cheaper else "gram"
 
 
 def _with_roots(pairs, ps, level):
@@ -303,7 +315,8 @@ def rough_pvar(
         ``"direct"``: Chen-bound branch and bound over prefix level-2 data, which holds
         ``N * D^2`` float64.  ``"gram"``: :func:`streamrough.gram.gram_rough_pvar` from the
         L x L Gram matrix of the layers (O(L^2) memory, O(L^3) time).  ``"auto"`` takes
-        ``"direct"`` when ``8 * N * D^2 <= memory_budget`` and ``"gram"`` otherwise.
+        ``"direct"`` when ``8 * N * D^2 <= memory_budget`` and it is the cheaper route
+        (measured: when ``N * D^2 <= 2^16`` or ``700 N D^2 <= N^3``), ``"gram"`` otherwise.
         ``"projection"`` (approximate, only on request): a seeded Johnson-Lindenstrauss
         projection of the layers to `projection_dim` dimensions, then the direct route; the
         result records seed and distortion.
@@ -422,24 +435,37 @@ def rough_distance(
 
 
 
-def _gram_levels_of(res, ps):
-    """[(power, root, partition)] per p for both levels of a GramRoughResult (sequence of p)."""
+def _gram_levels_of(res, ps, k):
+    """[(power, root, partition)] per p for both levels of a GramRoughResult (sequence of p)
+    computed from layers scaled by 2^-k: level-l roots scale back by 2^(l k), powers by
+    2^(k p) (inf only if the power itself is not representable)."""
     return [
-        _with_roots([(v[k], tuple(int(i) for i in parts[k])) for k in range(len(ps))], ps, level)
-        for level, v, parts in ((1.0, res.level1, res.partition1), (2.0, res.level2, res.partition2))
+        [
+            (_times_power_of_two(v[i], k * float(p)), float(np.ldexp((v[i] ** (level / float(p))), level * k)),
+             tuple(int(j) for j in parts[i]))
+            for i, p in enumerate(ps)
+        ]
+        for level, v, parts in ((1, res.level1, res.partition1), (2, res.level2, res.partition2))
     ]
 
 
+def _scaled_layers(path, weights, convention, k):
+    layers, conv = _layers(path, weights, convention)
+    return np.ldexp(layers, -k), conv
+
+
 def _gram_levels(path, weights, convention, ps, lift):
-    """Levels 1 and 2 from the L x L Gram matrix of the layers (streamrough.gram)."""
+    """Levels 1 and 2 from the L x L Gram matrix of the layers (streamrough.gram), computed on
+    layers scaled by an exact power of two so that Gram entries cannot overflow."""
     from .gram import gram_rough_pvar, layer_gram
 
     if path.shape[0] == 1:
         zero = [(0.0, 0.0, (0,))] * len(ps)
         return zero, zero
-    layers, conv = _layers(path, weights, convention)
+    k = _unit_exponent(path)
+    layers, conv = _scaled_layers(path, weights, convention, k)
     res = gram_rough_pvar(layer_gram(layers), ps, lift=lift, convention=conv, return_partitions=True)
-    return _gram_levels_of(res, ps)
+    return _gram_levels_of(res, ps, k)
 
 
 def _gram_distance_levels(path_x, weights_x, path_y, weights_y, convention, ps, lift):
@@ -449,13 +475,14 @@ def _gram_distance_levels(path_x, weights_x, path_y, weights_y, convention, ps, 
     if path_x.shape[0] == 1:
         zero = [(0.0, 0.0, (0,))] * len(ps)
         return zero, zero
-    lx, conv = _layers(path_x, weights_x, convention)
-    ly, _ = _layers(path_y, weights_y, convention)
+    k = _unit_exponent(path_x, path_y)
+    lx, conv = _scaled_layers(path_x, weights_x, convention, k)
+    ly, _ = _scaled_layers(path_y, weights_y, convention, k)
     res = gram_rough_distance(
         layer_gram(lx), layer_gram(lx, ly), layer_gram(ly), ps,
         lift=lift, convention=conv, return_partitions=True,
     )
-    return _gram_levels_of(res, ps)
+    return _gram_levels_of(res, ps, k)
 
 
 def _project(path, weights, convention, projection_dim, seed):
