@@ -290,7 +290,10 @@ def test_invariances(rng):
     assert sr.rough_pvar(3 * x, 2.5).norm == pytest.approx(3 * base.norm, rel=1e-10)
     # huge and tiny paths, large p: no overflow in the norms (powers may legitimately be inf)
     for c in (1e150, 1e-150):
-        assert sr.rough_pvar(c * x, 2.5).level2 == pytest.approx(c**2 * base.level2, rel=1e-10)
+        for route in ("direct", "gram"):
+            scaled = sr.rough_pvar(c * x, 2.5, route=route)
+            assert scaled.level2 == pytest.approx(c**2 * base.level2, rel=1e-10)
+            assert scaled.level1 == pytest.approx(c * base.level1, rel=1e-10)
     with pytest.warns(RoughRegimeWarning):
         big = sr.rough_pvar(1e3 * x, 300.0)
         ref = sr.rough_pvar(x, 300.0)
