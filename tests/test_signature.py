@@ -421,3 +421,21 @@ def test_matches_iisignature(d, depth, rng):
     s1, s2 = iisignature.sig(x[:30], depth), iisignature.sig(x[29:], depth)
     # iisignature's sigcombine returns float32
     np.testing.assert_allclose(sr.sig_combine(s1, s2, d, depth), iisignature.sigcombine(s1, s2, d, depth), rtol=1e-6)
+
+
+def test_generated_kernels_load_from_a_file_when_caching(tmp_path, monkeypatch, rng):
+    """With STREAMROUGH_NUMBA_CACHE=1 the generated source is a file (so Numba can cache it)."""
+    from streamrough._kernels import signature as ks
+
+    monkeypatch.setattr(ks, "CACHE", True)
+    monkeypatch.setenv("STREAMROUGH_CACHE_DIR", str(tmp_path))
+    mod = ks.kernels.__wrapped__(6, 1, "iterated")  # bypass the per-process memo
+    files = list((tmp_path / "generated").glob("sig_iterated_d6_n1_*.py"))
+    assert len(files) == 1 and mod.__file__ == str(files[0])
+    assert files[0].read_text() == ks.generate_source(6, 1, "iterated")
+    x = rng.standard_normal((1, 9, 6))
+    out = np.zeros((1, 6))
+    mod.batch_sig(x, out)
+    np.testing.assert_allclose(out[0], x[0, -1] - x[0, 0], rtol=1e-12, atol=1e-12)
+    ks.kernels.__wrapped__(6, 1, "iterated")  # same text, same file: reused
+    assert len(list((tmp_path / "generated").glob("*.py"))) == 1
