@@ -20,7 +20,9 @@ Methods (all exact; they agree to rounding):
 
 The path is rescaled internally by an exact power of two close to max_k |x_k - x_0|, so
 neither large coordinates nor large p overflow: the norm is finite whenever it is
-representable (``power`` may overflow to inf when V_p itself is not representable).
+representable (``power`` may overflow to inf when V_p itself is not representable). Limits:
+p up to about 1000 (the rescaled sum is at most N 2^p), and coordinates below about 1e307
+in magnitude (differences of coordinates must be finite).
 """
 
 from __future__ import annotations
