@@ -75,7 +75,7 @@ def _row(s, l):
     return ((s + (1 << (l - 1))) >> (LMIN - 1)) - 1
 
 
-@jit
+@jit(fastmath=FAST)
 def qdist(X, i, j, norm):
     """q(x_i, x_j): the squared Euclidean distance, or the l1 / linf distance."""
     s = 0.0
@@ -178,7 +178,7 @@ def path_exponent(X, norm):
     return e
 
 
-@jit
+@jit(fastmath=FAST)
 def centre_q(summ, m, X, j, norm):
     """q(x_j, centre of block row m)."""
     s = 0.0
