@@ -188,28 +188,30 @@ def _step_lines(d: int, n: int, kind: str, top_sink=None) -> list:
     def fresh():
         return f"h{next(tmp)}"
 
+    if kind == "geometric":
+        # the scaled increments a / j do not depend on the state: computing them first keeps
+        # the Horner chains short, b <- (b + s_m) (x) (a / (k - m)), one add and one multiply
+        # per stage on the critical path
+        scaled = {1: [f"a{i}" for i in range(d)]}
+        for j in range(2, n + 1):
+            scaled[j] = []
+            for i in range(d):
+                name = fresh()
+                lines.append(f"{name} = a{i} * {1.0 / j!r}")
+                scaled[j].append(name)
     for k in range(n, 1, -1):
         vec = []
         if kind == "geometric":
-            # b: level-1 chain start a / k
-            b = []
-            for i in range(d):
-                name = fresh()
-                lines.append(f"{name} = a{i} * {1.0 / k!r}")
-                b.append(name)
+            b = scaled[k]  # level-1 chain start a / k
             for m in range(1, k - 1):
-                c = 1.0 / (k - m)
-                v = []
-                for w in range(d**m):
-                    name = fresh()
-                    lines.append(f"{name} = ({b[w]} + s{offs[m] + w}) * {c!r}")
-                    v.append(name)
                 nb = []
                 for w in range(d**m):
+                    name = fresh()
+                    lines.append(f"{name} = {b[w]} + s{offs[m] + w}")
                     for i in range(d):
-                        name = fresh()
-                        lines.append(f"{name} = {v[w]} * a{i}")
-                        nb.append(name)
+                        prod = fresh()
+                        lines.append(f"{prod} = {name} * {scaled[k - m][i]}")
+                        nb.append(prod)
                 b = nb
             for w in range(d ** (k - 1)):
                 name = fresh()
