@@ -14,18 +14,30 @@ import numpy as np
 __all__ = ["as_path", "as_p_values", "as_batch_of_paths", "check_choice"]
 
 
-def _as_numeric_array(x, name: str) -> np.ndarray:
-    try:
-        arr = np.asarray(x)
-    except ValueError as exc:  # ragged nested sequences
-        raise ValueError(f"{name} is ragged: all points must have the same shape ({exc})") from None
-    if arr.dtype == object:
+def _check_real_dtype(dtype, name: str) -> None:
+    """Raise unless `dtype` is a real numeric (bool, int or float) dtype."""
+    kind = np.dtype(dtype).kind
+    if kind == "O":
         raise ValueError(f"{name} is ragged or not numeric (dtype=object)")
-    if arr.dtype.kind == "c":
-        raise TypeError(f"{name} must be real-valued, got complex dtype {arr.dtype}")
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
-    return arr
+    if kind == "c":
+        raise TypeError(f"{name} must be real-valued, got complex dtype {dtype}")
+    if kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got dtype {dtype}")
+
+
+def _as_numeric_array(x, name: str, *, keep_array_like: bool = False):
+    """`x` as a real numeric array, checked; never copied.
+
+    With `keep_array_like`, an object that already has ``shape``, ``dtype``, ``ndim`` and
+    ``reshape`` (a dask array, say) is returned as it is, so it can be read chunk by chunk.
+    """
+    if not (keep_array_like and all(hasattr(x, a) for a in ("shape", "dtype", "reshape", "ndim"))):
+        try:
+            x = np.asarray(x)
+        except ValueError as exc:  # ragged nested sequences
+            raise ValueError(f"{name} is ragged: all points must have the same shape ({exc})") from None
+    _check_real_dtype(x.dtype, name)
+    return x
 
 
 def _check_finite(arr: np.ndarray, name: str) -> None:

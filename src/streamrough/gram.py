@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import as_p_values, check_choice
+from ._validation import _as_numeric_array, as_p_values, check_choice
 from .paths import CONVENTIONS
 
 __all__ = [
@@ -88,26 +88,9 @@ class GramRoughResult:
 # input checks
 
 
-def _numeric_array_like(x, name: str):
-    """`x` as an array-like with shape/dtype/reshape (numpy or dask), checked, not copied."""
-    if not all(hasattr(x, attr) for attr in ("shape", "dtype", "reshape", "ndim")):
-        try:
-            x = np.asarray(x)
-        except ValueError as exc:
-            raise ValueError(f"{name} is ragged: all layers must have the same shape ({exc})") from None
-    kind = np.dtype(x.dtype).kind
-    if kind == "c":
-        raise TypeError(f"{name} must be real-valued, got complex dtype {x.dtype}")
-    if kind == "O":
-        raise ValueError(f"{name} is ragged or not numeric (dtype=object)")
-    if kind not in "biuf":
-        raise TypeError(f"{name} must be numeric, got dtype {x.dtype}")
-    return x
-
-
 def _as_layers(weights, name: str):
     """Weights as an (L, D) array-like (a view when possible), without converting the dtype."""
-    w = _numeric_array_like(weights, name)
+    w = _as_numeric_array(weights, name, keep_array_like=True)
     if w.ndim == 0:
         raise ValueError(f"{name} must have a layer axis (axis 0), got a scalar")
     if w.shape[0] == 0:
@@ -143,7 +126,7 @@ def _check_chunk_size(chunk_size, n_rows: int) -> int:
 
 def _as_gram(gram, name: str, *, symmetric: bool) -> np.ndarray:
     """A checked float64 C-contiguous square matrix (no copy if it already is one)."""
-    g = _numeric_array_like(gram, name)
+    g = _as_numeric_array(gram, name, keep_array_like=True)
     if g.ndim != 2 or g.shape[0] != g.shape[1]:
         raise ValueError(f"{name} must be a square (L, L) matrix, got shape {g.shape}")
     if g.shape[0] == 0:
