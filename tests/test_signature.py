@@ -111,6 +111,29 @@ def test_batch_axes(kind, rng):
     np.testing.assert_array_equal(st_[1, 2], sr.signature(x[1, 2], 2, kind=kind, stream=True))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind", KINDS)
+def test_batch_lanes_kernel(kind, dtype, rng):
+    """Batches of small signatures run LANES paths side by side (one per SIMD lane); the
+    paths past the last full block of LANES take the one-path kernel."""
+    from streamrough._kernels.signature import LANE_STEPS, LANES
+
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    cases = [(2, 4), (10, 2)] if dtype == np.float32 else [(1, 3), (2, 2), (2, 4), (5, 2), (10, 2)]
+    for d, depth in cases:
+        for n in (2, 5):
+            x = rng.standard_normal((LANES + 1, n, d)).astype(dtype)
+            s = sr.signature(x, depth, kind=kind)
+            assert s.dtype == dtype
+            for b in (0, LANES - 1, LANES):
+                assert_sig_close(s[b], naive.sig_brute(x[b].astype(np.float64), depth, kind), d, depth, rtol=rtol)
+    # more steps than one block of transposed increments; a batch of exactly 2 LANES
+    x = rng.standard_normal((2 * LANES, LANE_STEPS + 8, 3)).astype(dtype)
+    s = sr.signature(x, 2, kind=kind)
+    for b in (0, 2 * LANES - 1):
+        assert_sig_close(s[b], naive.sig_brute(x[b].astype(np.float64), 2, kind), 3, 2, rtol=rtol)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_parallel_paths_agree_with_serial(kind, rng, monkeypatch):
     x = rng.standard_normal((5, 300, 3))

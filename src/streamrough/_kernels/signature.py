@@ -31,6 +31,10 @@ and level offsets written in as literals, so Numba compiles loops of known trip 
   is ``d`` contiguous axpys that vectorise, with the same ``GROUP``-step top-level update;
   the result is permuted back to the standard layout at the end of a path.
 
+Batches of signatures up to ``LANE_MAX`` numbers also get ``lanes_into``: ``LANES`` paths
+side by side, path ``l`` in lane ``l`` of every entry of the state, so that the straight-line
+step becomes SIMD instructions over the lanes (no shuffles or remainders for any ``d``).
+
 The grouped top-level update sums the products of a group before adding them, so results
 differ from strictly sequential evaluation by rounding only (~1e-16 relative).
 
@@ -48,6 +52,7 @@ import hashlib
 import importlib.util
 import linecache
 import os
+import re
 import sys
 
 from ._jit import CACHE
@@ -60,6 +65,11 @@ UNROLL_FULL = 64
 UNROLL_MAX = 160
 #: steps whose outer products update the top level together (loop kernels)
 GROUP = 8
+#: paths of a batch computed side by side, one per SIMD lane (signatures up to LANE_MAX)
+LANES = 16
+LANE_MAX = 160
+#: steps whose increments the lanes kernel transposes at a time
+LANE_STEPS = 32
 
 
 def level_offsets(d: int, n: int) -> tuple:
@@ -119,6 +129,8 @@ def generate_source(d: int, n: int, kind: str) -> str:
         "__NBUF__": str(max(d ** (n - 1), 1)),
         "__KIND__": repr(kind),
         "__GROUP__": str(GROUP),
+        "__LANES__": str(LANES),
+        "__LANE_STEPS__": str(LANE_STEPS),
     }
     parts = [_HEADER]
     if length <= UNROLL_FULL:
@@ -128,7 +140,11 @@ def generate_source(d: int, n: int, kind: str) -> str:
     else:
         parts.append(_loop_source(d, n, kind))
     parts.append(_ALGEBRA)
-    for name, body in _DRIVERS:
+    drivers = list(_DRIVERS)
+    if length <= LANE_MAX:
+        parts.append(_lanes_source(d, n, kind))
+        drivers[0] = ("batch_sig", _BATCH_SIG_LANES)
+    for name, body in drivers:
         parts.append(body.replace("__NAME__", name).replace("__JIT__", "jit"))
         parts.append(body.replace("__NAME__", name + "_par").replace("__JIT__", "parallel_jit(fastmath={'contract'})"))
     parts.append(_STREAM)
@@ -155,6 +171,8 @@ LENGTH = __LENGTH__
 NBUF = __NBUF__
 KIND = __KIND__
 GROUP = __GROUP__
+LANES = __LANES__
+LANE_STEPS = __LANE_STEPS__
 
 
 @jit
@@ -373,6 +391,70 @@ def prefixes(x, stride, out, buf):
             out[j, w] = s[w]
 '''
     return src
+
+
+def _lanes_source(d: int, n: int, kind: str) -> str:
+    """``lanes_into``: LANES paths of a batch at once, path ``l`` in lane ``l`` of every
+    number of the state (entry ``j`` of the signature of path ``l`` at ``st[j * LANES + l]``).
+
+    One step of all lanes is the straight-line step of ``_step_lines`` inside a loop over the
+    lanes, whose every statement becomes one SIMD instruction: no shuffles, no remainder, the
+    same code for any ``d``, so small signatures and the outer product of a depth-2 top level
+    vectorise fully."""
+    length = level_offsets(d, n)[n + 1]
+    lane = re.compile(r"\bs(\d+)\b")
+    offs = level_offsets(d, n)
+    size = d ** (n - 1)
+    lines = _step_lines(d, n, kind, lambda w, v: f"vv[{w * LANES} + l] = {v}")
+    step = [lane.sub(lambda m: f"st[{int(m.group(1)) * LANES} + l]", line) for line in lines]
+    # the top level (d^(n-1) rows of d) in a loop of its own: one lane loop with the whole
+    # step does not get vectorised once it has too many memory operations
+    top = []
+    if n > 1:
+        top = [
+            f"for w in range({size}):",
+            f"    o2 = {offs[n] * LANES} + w * {d * LANES}",
+            "    for l in range(lanes):",
+            f"        v = vv[w * {LANES} + l]",
+            *[f"        st[o2 + {i * LANES} + l] += v * inc[{i * LANES} + l]" for i in range(d)],
+        ]
+
+    def block(lines, indent):
+        return "\n".join(" " * indent + line for line in lines)
+
+    return f'''
+
+@jit
+def lanes_into(x, b0, out, st, pt, inc, vv):
+    """out[b0 + l] <- out[b0 + l] (x) S(x[b0 + l]) for the LANES paths l = 0 .. LANES - 1 of
+    x (B, N, d), side by side; scratch st: LENGTH * LANES numbers, inc: {LANE_STEPS * d * LANES}.
+
+    The increments of LANE_STEPS steps are first transposed into inc (step, letter, lane), so
+    that the lane loop reads them contiguously. lanes == LANES, but as a run-time trip count
+    and with xb indexed from 0 the lane loop is vectorised (a literal count gets it unrolled,
+    an offset index needs wraparound checks)."""
+    for j in range({length}):
+        for l in range({LANES}):
+            st[j * {LANES} + l] = out[b0 + l, j]
+    lanes = st.shape[0] // {length}
+    xb = x[b0 : b0 + lanes]
+    for t0 in range(0, x.shape[1] - 1, {LANE_STEPS}):
+        m = min({LANE_STEPS}, x.shape[1] - 1 - t0)
+        for l in range(lanes):
+            for g in range(m + 1):
+                for i in range({d}):
+                    pt[(g * {d} + i) * {LANES} + l] = xb[l, t0 + g, i]
+        for g in range(m):
+            o = g * {d * LANES}
+            for l in range(lanes):
+{block([f"a{i} = pt[o + {(d + i) * LANES} + l] - pt[o + {i * LANES} + l]" for i in range(d)], 16)}
+{block([f"inc[{i * LANES} + l] = a{i}" for i in range(d)], 16)}
+{block(step, 16)}
+{block(top, 12)}
+    for j in range({length}):
+        for l in range({LANES}):
+            out[b0 + l, j] = st[j * {LANES} + l]
+'''
 
 
 def _level_loops(d: int, n: int, kind: str, k: int, ao: str, out: str | None) -> list:
@@ -602,6 +684,23 @@ def inverse_into(s, out):
                 base = ok + u * szm
                 for v in range(szm):
                     out[base + v] -= su * out[om + v]
+'''
+
+# batch_sig of the modules with a lanes kernel: blocks of LANES paths, the rest one by one
+_BATCH_SIG_LANES = '''
+@__JIT__
+def __NAME__(x, out):
+    """out[b] <- out[b] (x) S(x[b]) for x (B, N, d): LANES paths at a time."""
+    blocks = x.shape[0] // LANES
+    for c in prange(blocks):
+        st = np.empty(LENGTH * LANES, dtype=out.dtype)
+        pt = np.empty((LANE_STEPS + 1) * D * LANES, dtype=out.dtype)
+        inc = np.empty(D * LANES, dtype=out.dtype)
+        vv = np.empty(NBUF * LANES, dtype=out.dtype)
+        lanes_into(x, c * LANES, out, st, pt, inc, vv)
+    for b in prange(blocks * LANES, x.shape[0]):
+        buf = np.empty(SCRATCH, dtype=out.dtype)
+        path_into(x[b], 0, x.shape[1] - 1, out[b], buf)
 '''
 
 # batched drivers: each is generated twice, serial (jit) and parallel (parallel_jit, "_par")
