@@ -116,18 +116,39 @@ def _resolve(method, p, d):
     return "1d" if d == 1 else "bnb"
 
 
-def _run_bnb(Xk, qs, ps, code):
-    """pv (k, N) scaled running values and link (k, N) by branch and bound (p = 1: one pass)."""
+def _run_bnb(Xk, qs, ps, code, threads=None):
+    """pv (k, N) scaled running values and link (k, N) by branch and bound (p = 1: one pass).
+
+    With several Numba threads: several p run in parallel (one serial run per p, sharing the
+    read-only block summaries), and a single p on a long path runs the exact chunked DP of
+    math.md 2.4 with its parallel phase. Every route gives the same values.
+    """
     kernels = _kernels()
+    specialised = kernels.for_norm(code)
     n, d = Xk.shape
+    if threads is None:
+        import numba
+
+        threads = numba.get_num_threads()
     pv = np.empty((ps.size, n))
     link = np.empty((ps.size, n), np.int64)
     pv[:, 0] = 0.0
     link[:, 0] = 0
-    rows = kernels.summary_rows(n) if (ps != 1.0).any() else 1
-    summ = np.zeros((rows, d + 1))
     stats = np.zeros(2, np.int64)
-    kernels.for_norm(code).bnb_advance(Xk, 1, n, qs, ps, pv, link, summ, stats)
+    needs = bool((ps != 1.0).any())
+    summ = np.zeros((kernels.summary_rows(n) if needs else 1, d + 1))
+    many = ps.size > 1 and threads > 1
+    chunked = ps.size == 1 and needs and threads > 1 and n >= kernels.CHUNKED_MIN_N
+    if not (many or chunked):
+        specialised.bnb_advance(Xk, 1, n, qs, ps, pv, link, summ, stats)
+        return pv, link, stats
+    if needs:
+        specialised.build_summaries(Xk, summ, threads)
+    if chunked:
+        specialised.bnb_chunked(Xk, qs, float(ps[0]), pv[0], link[0], summ, kernels.CHUNK_LOG, threads, stats)
+    else:  # the smallest p (the costliest) first, dealt out to the threads in turn
+        order = np.argsort(ps, kind="stable")
+        specialised.bnb_many(Xk, qs, ps, pv, link, summ, order, min(threads, ps.size), stats)
     return pv, link, stats
 
 

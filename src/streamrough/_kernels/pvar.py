@@ -52,6 +52,8 @@ NORM_CODES = {"euclidean": EUCLIDEAN, "l1": L1, "linf": LINF}
 LMIN = 3  # blocks of fewer than 2**LMIN points are scanned point by point
 DEFLATE = 1.0 - 4e-12  # relative slack on every pruning threshold (q units)
 INFLATE = 1.0 + 4e-12  # the same slack on a bound
+CHUNK_LOG = 8  # chunks of 2^CHUNK_LOG points in the parallel single-p DP (bnb_chunked)
+CHUNKED_MIN_N = 1 << 15  # paths shorter than this run serially (measured: no gain below)
 CHASE = 4  # previous optimal partition points tried before the scan
 STACK = 128  # depth of the explicit DFS stack (2 entries per level suffice)
 STREAM_STATE = 8 + 2 * STACK  # length of the streaming int64 state (see stream_push)
@@ -312,92 +314,120 @@ def _specialise(norm):
     vectorise: about 3x faster than a runtime norm argument). Each norm compiles on first use.
     """
 
-    @jit(fastmath=FAST)
-    def step(X, j, qs, ps, pv, link, summ, stack, stats):
-        """pv[:, j] and link[:, j] for every p, given rows 0..j-1 and the summaries of the
-        complete blocks inside [0, j). stats[0] += distance evaluations, stats[1] += block tests."""
+    @jit(fastmath=FAST, inline="always")
+    def scan(X, j, qs, ex, pvr, start, end, best_v, best_i, floor, summ, stack, stats):
+        """Improve (best_v, best_i) to the max over the candidates i in [start, end) of
+        pvr[i] + |x_i - x_j|^p (p = ex, in q units), by branch and bound over the complete
+        dyadic blocks of [0, end) that lie inside [start, end) (start must be 0 or a multiple
+        of 2^b with end - start < 2^b, so that these blocks tile [start, end)). best_v must be
+        the value of a real candidate (or -1). Candidates are pruned against
+        max(best_v, floor): `floor` must be at most the value of some candidate in
+        [0, end) (a lower bound of pv[j]; -1 for none), so only candidates that cannot be
+        the winner are pruned. stats[0] += distances, stats[1] += block tests.
+        """
+        bound_v = max(best_v, floor)
         d = X.shape[1]
         inv_qs = 1.0 / qs
         nev = 0
         nbt = 0
-        for a in range(ps.shape[0]):
-            p = ps[a]
-            ex = exponent(p, norm)
-            best_v = pv[a, j - 1] + qpow(qdist(X, j - 1, j, norm) * qs, ex)
-            best_i = j - 1
-            nev += 1
-            if p == 1.0:  # the finest partition is optimal: a single pass
-                pv[a, j] = best_v
-                link[a, j] = best_i
-                continue
-            # the previous optimal partition points are likely winners: a good start for B
-            i = j - 1
-            for _ in range(CHASE):
-                if i == 0:
-                    break
-                i = link[a, i]
-                v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
-                nev += 1
-                if v > best_v:
-                    best_v = v
-                    best_i = i
-            # the complete dyadic blocks of [0, j), the nearest (smallest) on top of the stack
-            sp = 0
-            lo = 0
-            for lv in range(62, -1, -1):
-                if (j >> lv) & 1:
+        # the blocks, the nearest (smallest) on top of the stack
+        sp = 0
+        lo = 0
+        for lv in range(62, -1, -1):
+            if (end >> lv) & 1:
+                if lo >= start:
                     stack[0, sp] = lo
                     stack[1, sp] = lv
                     sp += 1
-                    lo += 1 << lv
-            # tau (raw q units) and thr (norm units, deflated) are the thresholds of the gap
-            # tau_gap = B' - pv[e'] of an earlier (B', e') with B' <= B and e' >= every candidate
-            # still to come: valid, on the safe side, for all of them
-            tau = -1.0
-            thr = -1.0
-            tau_gap = 0.0
-            while sp > 0:  # depth first, right half first: candidates in decreasing order
-                sp -= 1
-                s = stack[0, sp]
-                l = stack[1, sp]
-                size = 1 << l
-                if l < LMIN:
-                    for i in range(s + size - 1, s - 1, -1):
-                        q = qdist(X, i, j, norm)
-                        if q > tau:
-                            v = pv[a, i] + qpow(q * qs, ex)
-                            if v > best_v:
-                                best_v = v
-                                best_i = i
-                    nev += size
+                lo += 1 << lv
+        # tau (raw q units) and thr (norm units, deflated) are the thresholds of the gap
+        # tau_gap = B' - pv[e'] of an earlier (B', e') with B' <= B and e' >= every candidate
+        # still to come: valid, on the safe side, for all of them
+        tau = -1.0
+        thr = -1.0
+        tau_gap = 0.0
+        while sp > 0:  # depth first, right half first: candidates in decreasing order
+            sp -= 1
+            s = stack[0, sp]
+            l = stack[1, sp]
+            size = 1 << l
+            if l < LMIN:
+                for i in range(s + size - 1, s - 1, -1):
+                    q = qdist(X, i, j, norm)
+                    if q > tau:
+                        v = pvr[i] + qpow(q * qs, ex)
+                        if v > best_v:
+                            best_v = v
+                            best_i = i
+                            if v > bound_v:
+                                bound_v = v
+                nev += size
+                continue
+            m = _row(s, l)
+            qc = centre_q(summ, m, X, j, norm)
+            r = summ[m, d]
+            nbt += 1
+            if ball_inside(qc, r, thr, norm):
+                continue
+            # the gap at this block's end is larger (pv[e] <= the earlier pv[e']): test the
+            # bound against it in the power domain (no root); the thresholds (a root each)
+            # are refreshed only when the block's halves are scanned point by point
+            gap = bound_v - pvr[s + size - 1]
+            if gap > tau_gap:
+                if qpow(ball_q(qc, r, norm) * qs, ex) <= gap:
                     continue
-                m = _row(s, l)
-                qc = centre_q(summ, m, X, j, norm)
-                r = summ[m, d]
-                nbt += 1
-                if ball_inside(qc, r, thr, norm):
-                    continue
-                # the gap at this block's end is larger (pv[e] <= the earlier pv[e']): test the
-                # bound against it in the power domain (no root); the thresholds (a root each)
-                # are refreshed only when the block's halves are scanned point by point
-                gap = best_v - pv[a, s + size - 1]
-                if gap > tau_gap:
-                    if qpow(ball_q(qc, r, norm) * qs, ex) <= gap:
-                        continue
-                    if l == LMIN:
-                        tau = qroot(gap, ex) * inv_qs
-                        thr = norm_threshold(tau, norm)
-                        tau_gap = gap
-                stack[0, sp] = s
-                stack[1, sp] = l - 1
-                stack[0, sp + 1] = s + (size >> 1)
-                stack[1, sp + 1] = l - 1
-                sp += 2
-            pv[a, j] = best_v
-            link[a, j] = best_i
+                if l == LMIN:
+                    tau = qroot(gap, ex) * inv_qs
+                    thr = norm_threshold(tau, norm)
+                    tau_gap = gap
+            stack[0, sp] = s
+            stack[1, sp] = l - 1
+            stack[0, sp + 1] = s + (size >> 1)
+            stack[1, sp + 1] = l - 1
+            sp += 2
         stats[0] += nev
         stats[1] += nbt
+        return best_v, best_i
 
+    @jit(fastmath=FAST, inline="always")
+    def seed(X, j, qs, ex, pvr, linkr, i, chase, best_v, best_i, stats):
+        """Improve (best_v, best_i) with candidate i and up to `chase` points of its link chain."""
+        v = pvr[i] + qpow(qdist(X, i, j, norm) * qs, ex)
+        nev = 1
+        if v > best_v:
+            best_v = v
+            best_i = i
+        for _ in range(chase):
+            if i == 0:
+                break
+            i = linkr[i]
+            v = pvr[i] + qpow(qdist(X, i, j, norm) * qs, ex)
+            nev += 1
+            if v > best_v:
+                best_v = v
+                best_i = i
+        stats[0] += nev
+        return best_v, best_i
+
+    @jit(fastmath=FAST)
+    def step(X, j, qs, ps, pv, link, summ, stack, stats):
+        """pv[:, j] and link[:, j] for every p, given rows 0..j-1 and the summaries of the
+        complete blocks inside [0, j). stats[0] += distance evaluations, stats[1] += block tests."""
+        for a in range(ps.shape[0]):
+            p = ps[a]
+            ex = exponent(p, norm)
+            pvr = pv[a]
+            if p == 1.0:  # the finest partition is optimal: a single pass
+                pv[a, j] = pvr[j - 1] + qpow(qdist(X, j - 1, j, norm) * qs, ex)
+                link[a, j] = j - 1
+                stats[0] += 1
+                continue
+            # j - 1 and the previous optimal partition points are likely winners: a good
+            # start for B
+            best_v, best_i = seed(X, j, qs, ex, pvr, link[a], j - 1, CHASE, -1.0, 0, stats)
+            best_v, best_i = scan(X, j, qs, ex, pvr, 0, j, best_v, best_i, -1.0, summ, stack, stats)
+            pv[a, j] = best_v
+            link[a, j] = best_i
 
     @jit
     def complete_blocks(X, j, summ):
@@ -419,6 +449,113 @@ def _specialise(norm):
             if build:
                 complete_blocks(X, j, summ)
 
+
+    @parallel_jit
+    def build_summaries(X, summ, parts):
+        """The summaries of every complete block of [0, n), in parallel (offline: all points known)."""
+        n = X.shape[0]
+        for t in prange(parts):
+            for l in range(LMIN, 63):
+                size = 1 << l
+                if size > n:
+                    break
+                for b in range(t, n >> l, parts):
+                    build_summary(X, summ, b * size, l, norm)
+
+    @parallel_jit
+    def bnb_many(X, qs, ps, pv, link, summ, order, parts, stats):
+        """``step`` for j = 1..n-1, one serial run per p, the runs in `parts` parallel
+        threads: thread t takes the rows order[t], order[t + parts], ... (summaries prebuilt,
+        read only; pv[:, 0], link[:, 0] set by the caller)."""
+        n = X.shape[0]
+        k = ps.shape[0]
+        counts = np.zeros((parts, 2), np.int64)
+        for t in prange(parts):
+            stack = np.empty((2, STACK), np.int64)
+            for r in range(t, k, parts):
+                a = order[r]
+                psa = ps[a : a + 1]
+                pva = pv[a : a + 1]
+                linka = link[a : a + 1]
+                for j in range(1, n):
+                    step(X, j, qs, psa, pva, linka, summ, stack, counts[t])
+        for t in range(parts):
+            stats[0] += counts[t, 0]
+            stats[1] += counts[t, 1]
+
+    @parallel_jit
+    def bnb_chunked(X, qs, p, pvr, linkr, summ, lb, parts, stats):
+        """Running values of one p > 1 by the exact chunked DP (math.md 2.4), with chunks
+        [J, J + 2^lb) (lb <= 11; summaries prebuilt; pvr[0], linkr[0] set by the caller).
+
+        0. In order: low[j], the value of a real partition of [0, j] (its last link is J - 1,
+           a point of J - 1's optimal partition, or a point of the chunk carrying its own low
+           value), deflated by a relative 1e-12 to cover rounding: low[j] <= pv[j], and low[j]
+           >= out[j] can only hold if the winner lies in the chunk.
+        1. In `parts` parallel slices of the chunk: out[j] = max over i < J of pv[i] +
+           |x_i - x_j|^p, from final values only, pruned against max(found, low[j]); a value
+           below low[j] is then never the maximum, so it may be lost.
+        2. In order: pv[j] = max(out[j], max over J <= i < j), seeded with out[j] and j - 1.
+        """
+        n = X.shape[0]
+        ex = exponent(p, norm)
+        size = 1 << lb
+        stacks = np.empty((parts, 2, STACK), np.int64)
+        counts = np.zeros((parts, 2), np.int64)
+        out_v = np.empty(size)
+        out_i = np.empty(size, np.int64)
+        low_v = np.empty(size)
+        low_i = np.empty(size, np.int64)
+        stack = stacks[0]
+        stats0 = counts[0]
+        for j in range(1, min(size, n)):  # the first chunk: serial steps
+            best_v, best_i = seed(X, j, qs, ex, pvr, linkr, j - 1, CHASE, -1.0, 0, stats0)
+            best_v, best_i = scan(X, j, qs, ex, pvr, 0, j, best_v, best_i, -1.0, summ, stack, stats0)
+            pvr[j] = best_v
+            linkr[j] = best_i
+        for J in range(size, n, size):
+            m = min(size, n - J)
+            for j in range(J, J + m):
+                # out_v, out_i: the best seed below J (real); low_v, low_i: the best real
+                # partition found, through chunk points (their own low values) or below J
+                best_v, best_i = seed(X, j, qs, ex, pvr, linkr, J - 1, CHASE, -1.0, 0, stats0)
+                out_v[j - J] = best_v
+                out_i[j - J] = best_i
+                i = j - 1
+                for _ in range(CHASE):
+                    if i < J:
+                        break
+                    v = low_v[i - J] + qpow(qdist(X, i, j, norm) * qs, ex)
+                    stats0[0] += 1
+                    if v > best_v:
+                        best_v = v
+                        best_i = i
+                    i = low_i[i - J]
+                low_v[j - J] = best_v
+                low_i[j - J] = best_i
+            for t in prange(parts):
+                prev = -1
+                for j in range(J + (m * t) // parts, J + (m * (t + 1)) // parts):
+                    best_v = out_v[j - J]
+                    best_i = out_i[j - J]
+                    if prev >= 0:
+                        best_v, best_i = seed(X, j, qs, ex, pvr, linkr, prev, 0, best_v, best_i, counts[t])
+                    floor = low_v[j - J] * DEFLATE
+                    best_v, best_i = scan(X, j, qs, ex, pvr, 0, J, best_v, best_i, floor, summ, stacks[t], counts[t])
+                    out_v[j - J] = best_v
+                    out_i[j - J] = best_i
+                    prev = best_i
+            for j in range(J, J + m):
+                best_v = out_v[j - J]
+                best_i = out_i[j - J]
+                if j > J:
+                    best_v, best_i = seed(X, j, qs, ex, pvr, linkr, j - 1, 0, best_v, best_i, stats0)
+                    best_v, best_i = scan(X, j, qs, ex, pvr, J, j, best_v, best_i, -1.0, summ, stack, stats0)
+                pvr[j] = best_v
+                linkr[j] = best_i
+        for t in range(parts):
+            stats[0] += counts[t, 0]
+            stats[1] += counts[t, 1]
 
     @jit
     def one_variation(X, qs):
@@ -557,6 +694,9 @@ def _specialise(norm):
     return SimpleNamespace(
         step=step,
         bnb_advance=bnb_advance,
+        build_summaries=build_summaries,
+        bnb_many=bnb_many,
+        bnb_chunked=bnb_chunked,
         dp_run=dp_run,
         one_variation=one_variation,
         bnb_batch=bnb_batch,
