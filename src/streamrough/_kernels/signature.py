@@ -322,30 +322,25 @@ def path_into(x, t0, t1, s, buf):
 def prefixes(x, stride, out, buf):
     """out[j] = S(x[0 .. (j + 1) stride]) for one path x (N, d); out (M, LENGTH).
 
-    State as in path_into, but the top level takes each outer product at once, and each
-    prefix is written out (the top level through a precomputed permutation)."""
+    Levels 1..N-1 in registers as in path_into; the top level is built in the standard
+    layout right in the output, row j = row j - 1 + the outer products of its steps."""
     u = buf[:NBUF]
-    ag = buf[GROUP * NBUF : GROUP * NBUF + D]
-    r = buf[GROUP * NBUF + GROUP * D : GROUP * NBUF + GROUP * D + {d * size}]
-    perm = np.empty({d * size}, dtype=np.int64)
-    for w in range({d * size}):
-        perm[w] = _rev(w, N)
-        r[w] = 0.0
+    if out.shape[0] > 0:
+        for w in range({offs[n]}, LENGTH):
+            out[0, w] = 0.0
 {block([f"s{j} = 0.0" for j in range(low)], 4)}
     for j in range(out.shape[0]):
+        jp = max(j - 1, 0)  # the row the first step adds to (row 0 starts from zeros)
         for t in range(j * stride, (j + 1) * stride):
 {block([f"a{i} = x[t + 1, {i}] - x[t, {i}]" for i in range(d)], 12)}
-{block([f"ag[{i}] = a{i}" for i in range(d)], 12)}
-            uo = 0
-{block(group_step, 12)}
-            for i in range({d}):
-                c = ag[i]
-                base = i * {size}
-                for w in range({size}):
-                    r[base + w] += c * u[w]
+{block(one_step, 12)}
+            for w in range({size}):
+                v = u[w]
+                base = {offs[n]} + w * {d}
+{block([f"p{i} = out[jp, base + {i}]" for i in range(d)], 16)}
+{block([f"out[j, base + {i}] = p{i} + v * a{i}" for i in range(d)], 16)}
+            jp = j
 {block([f"out[j, {j}] = s{j}" for j in range(low)], 8)}
-        for w in range({d * size}):
-            out[j, {offs[n]} + w] = r[perm[w]]
 '''
 
 
@@ -624,11 +619,17 @@ def path_into(x, t0, t1, s, buf):
 
 @jit
 def prefixes(x, stride, out, buf):
-    \"\"\"out[j] = S(x[0 .. (j + 1) stride]) for one path x (N, d); out (M, LENGTH).\"\"\"
+    \"\"\"out[j] = S(x[0 .. (j + 1) stride]) for one path x (N, d); out (M, LENGTH).
+
+    Levels 1..N-1 are stepped in the reversed-word copy r and permuted into each row; the
+    top level, the bulk of each row, is built in the standard layout right in the output,
+    row j = row j - 1 + the outer products of its steps (no permutation of the top level).\"\"\"
     b1 = buf[:NBUF]
     b2 = buf[NBUF : 2 * NBUF]
     r = buf[2 * NBUF : 2 * NBUF + LENGTH]
     a = buf[2 * NBUF + LENGTH : 2 * NBUF + LENGTH + D]
+    u = buf[2 * NBUF + LENGTH + GROUP * D : 2 * NBUF + LENGTH + GROUP * D + NBUF]
+    top = OFFS[N]
     perm = np.empty(LENGTH, dtype=np.int64)  # standard index -> reversed index
     for k in range(1, N + 1):
         o = OFFS[k]
@@ -636,12 +637,25 @@ def prefixes(x, stride, out, buf):
             perm[o + w] = o + _rev(w, k)
     for w in range(LENGTH):
         r[w] = 0.0
+    if out.shape[0] > 0:
+        for w in range(top, LENGTH):
+            out[0, w] = 0.0
     for j in range(out.shape[0]):
+        jp = max(j - 1, 0)  # the row the first step adds to (row 0 starts from zeros)
         for t in range(j * stride, (j + 1) * stride):
             for i in range(D):
                 a[i] = x[t + 1, i] - x[t, i]
-            rstep(r, a, 0, b1, b2)
-        for w in range(LENGTH):
+            uo = 0
+            ao = 0
+{indent(top_vec, 12)}
+            for w in range({size}):
+                v = u[perm[OFFS[N - 1] + w] - OFFS[N - 1]]
+                base = top + w * D
+                for i in range({d}):
+                    out[j, base + i] = out[jp, base + i] + v * a[i]
+            jp = j
+            rlower(r, a, 0, b1, b2)
+        for w in range(top):
             out[j, w] = r[perm[w]]
 """
 
