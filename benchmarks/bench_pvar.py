@@ -15,6 +15,7 @@ import os
 import sys
 import time
 
+import numba
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -42,26 +43,42 @@ def cpu_time(fn, repeat=3):
 
 
 def evaluations_per_point(x, p):
-    _, _, stats = _run_bnb(x, 1.0, np.array([float(p)]), 0)  # Euclidean, unscaled: same work
+    _, _, stats = _run_bnb(x, 1.0, np.array([float(p)]), 0, threads=1)  # Euclidean, unscaled: same work
     return stats[0] / len(x), stats[1] / len(x)
 
 
+def with_threads(k, fn):
+    """fn run with k Numba threads (the setting is restored afterwards)."""
+
+    def run():
+        numba.set_num_threads(min(k, numba.config.NUMBA_NUM_THREADS))
+        try:
+            return fn()
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+
+    return run
+
+
 def bench_offline_d10(n, repeat):
-    print(f"\n== d = 10, N = {n}: branch and bound vs the naive DP (timed at N = {n // 10}, x100) ==")
+    print(f"\n== d = 10, N = {n}: branch and bound, 2 and 1 threads, vs the naive DP (timed at N = {n // 10}, x100) ==")
     x = brownian(n, 10)
     small = brownian(n // 10, 10)
     for p in (1.5, 2.0, 2.5, 3.0):
-        ours, first = time_call(lambda: sr.pvar(x, p), repeat=repeat)
+        res = time_alternating(
+            {"2": with_threads(2, lambda: sr.pvar(x, p)), "1": with_threads(1, lambda: sr.pvar(x, p))}, repeat=repeat
+        )
         dp_small, _ = time_call(lambda: sr.pvar(small, p, method="dp"), repeat=1)
         evals, tests = evaluations_per_point(x, p)
-        cpu = cpu_time(lambda: sr.pvar(x, p))
+        cpu = cpu_time(with_threads(1, lambda: sr.pvar(x, p)))
         print_row(
-            f"pvar d=10 N={n} p={p}",
-            ours,
+            f"pvar d=10 N={n} p={p} (2 threads)",
+            res["2"][0],
             dp_small * 100,
             "naive DP (extrapolated x100)",
-            f"[cpu {fmt_time(cpu)}; {evals:.0f} distances + {tests:.0f} block tests per point;"
-            f" first call {fmt_time(first)}]",
+            f"[1 thread {fmt_time(res['1'][0])} (cpu {fmt_time(cpu)}); 2 threads / 1 thread"
+            f" {res['2'][0] / res['1'][0]:.2f}x; serial work {evals:.0f} distances + {tests:.0f} block tests"
+            f" per point; first call {fmt_time(res['2'][1])}]",
         )
 
 
@@ -103,15 +120,24 @@ def bench_stream(n, repeat):
 
 
 def bench_many_p(n, repeat):
-    print(f"\n== several p in one call, d = 10, N = {n} ==")
+    print(f"\n== several p in one call, d = 10, N = {n} (default threads) ==")
     x = brownian(n, 10)
     ps = [1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0]
 
     def singles():
         return [sr.pvar(x, p) for p in ps]
 
-    res = time_alternating({"one": lambda: sr.pvar(x, ps), "singles": singles}, repeat=repeat)
-    print_row("pvar with 8 values of p in one call", res["one"][0], res["singles"][0], "8 single calls")
+    res = time_alternating(
+        {"one": lambda: sr.pvar(x, ps), "singles": singles, "p=2": lambda: sr.pvar(x, 2.0)}, repeat=repeat
+    )
+    print_row(
+        "pvar with 8 values of p in one call",
+        res["one"][0],
+        res["singles"][0],
+        "8 single calls",
+        f"[= {res['one'][0] * 8 / res['singles'][0]:.1f}x an average single call,"
+        f" {res['one'][0] / res['p=2'][0]:.1f}x the p = 2 call; target well under 8x]",
+    )
 
 
 def bench_p1(n, repeat):
@@ -132,7 +158,8 @@ def main(argv=None):
     scale = 10 if args.quick else 1
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
-        f"streamrough {sr.__version__}; numba threads: {os.environ.get('NUMBA_NUM_THREADS', 'default')};"
+        f"streamrough {sr.__version__}; numba threads: {numba.config.NUMBA_NUM_THREADS}"
+        f" ({numba.config.THREADING_LAYER} threading layer);"
         f" load average {load:.1f} on {os.cpu_count()} cpus (wall times grow with other jobs; cpu = process time)"
     )
     bench_offline_d10(100_000 // scale, args.repeat)

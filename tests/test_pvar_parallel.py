@@ -43,11 +43,11 @@ def chunked(x, p, code, lb, parts):
     specialised = kernels.for_norm(code)
     summ = np.zeros((kernels.summary_rows(n), d + 1))
     specialised.build_summaries(x, summ, parts)
-    pv = np.zeros(n)
-    link = np.zeros(n, np.int64)
+    pv = np.zeros((1, n))
+    link = np.zeros((1, n), np.int64)
     stats = np.zeros(2, np.int64)
     specialised.bnb_chunked(x, 1.0, p, pv, link, summ, lb, parts, stats)
-    return pv, link
+    return pv[0], link[0]
 
 
 def check_links(x, p, norm, pv, link):

@@ -145,7 +145,7 @@ def _run_bnb(Xk, qs, ps, code, threads=None):
     if needs:
         specialised.build_summaries(Xk, summ, threads)
     if chunked:
-        specialised.bnb_chunked(Xk, qs, float(ps[0]), pv[0], link[0], summ, kernels.CHUNK_LOG, threads, stats)
+        specialised.bnb_chunked(Xk, qs, float(ps[0]), pv, link, summ, kernels.CHUNK_LOG, threads, stats)
     else:  # the smallest p (the costliest) first, dealt out to the threads in turn
         order = np.argsort(ps, kind="stable")
         specialised.bnb_many(Xk, qs, ps, pv, link, summ, order, min(threads, ps.size), stats)

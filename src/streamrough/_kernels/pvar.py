@@ -52,7 +52,7 @@ NORM_CODES = {"euclidean": EUCLIDEAN, "l1": L1, "linf": LINF}
 LMIN = 3  # blocks of fewer than 2**LMIN points are scanned point by point
 DEFLATE = 1.0 - 4e-12  # relative slack on every pruning threshold (q units)
 INFLATE = 1.0 + 4e-12  # the same slack on a bound
-CHUNK_LOG = 8  # chunks of 2^CHUNK_LOG points in the parallel single-p DP (bnb_chunked)
+CHUNK_LOG = 10  # chunks of 2^CHUNK_LOG points in the parallel single-p DP (bnb_chunked)
 CHUNKED_MIN_N = 1 << 15  # paths shorter than this run serially (measured: no gain below)
 CHASE = 4  # previous optimal partition points tried before the scan
 STACK = 128  # depth of the explicit DFS stack (2 entries per level suffice)
@@ -225,36 +225,37 @@ def ball_q(qc, r, norm):
     return (r + qc) * INFLATE
 
 
-@jit
+@jit(fastmath=FAST)
 def build_summary(X, summ, s, l, norm):
     """Summary of the complete block [s, s + 2^l): the centre of its bounding box (columns
     0..d-1) and the radius of the ball about it that holds every point of the block (column d)."""
     d = X.shape[1]
     m = _row(s, l)
     size = 1 << l
-    for c in range(d):
-        lo = X[s, c]
-        hi = lo
-        for k in range(s + 1, s + size):
-            v = X[k, c]
-            if v < lo:
-                lo = v
-            if v > hi:
-                hi = v
-        summ[m, c] = lo + 0.5 * (hi - lo)
-    r = 0.0
-    for k in range(s, s + size):
-        q = 0.0
+    lo = X[s].copy()  # the box, read row by row (contiguous)
+    hi = X[s].copy()
+    for k in range(s + 1, s + size):
         for c in range(d):
-            t = abs(X[k, c] - summ[m, c])
-            if norm == EUCLIDEAN:
+            v = X[k, c]
+            lo[c] = min(lo[c], v)
+            hi[c] = max(hi[c], v)
+    for c in range(d):
+        lo[c] = lo[c] + 0.5 * (hi[c] - lo[c])
+        summ[m, c] = lo[c]
+    r = 0.0
+    for k in range(s, s + size):  # one loop per norm: no branch inside
+        q = 0.0
+        if norm == EUCLIDEAN:
+            for c in range(d):
+                t = X[k, c] - lo[c]
                 q += t * t
-            elif norm == L1:
-                q += t
-            elif t > q:
-                q = t
-        if q > r:
-            r = q
+        elif norm == L1:
+            for c in range(d):
+                q += abs(X[k, c] - lo[c])
+        else:
+            for c in range(d):
+                q = max(q, abs(X[k, c] - lo[c]))
+        r = max(r, q)
     summ[m, d] = math.sqrt(r) if norm == EUCLIDEAN else r
 
 
@@ -314,21 +315,34 @@ def _specialise(norm):
     vectorise: about 3x faster than a runtime norm argument). Each norm compiles on first use.
     """
 
-    @jit(fastmath=FAST, inline="always")
-    def scan(X, j, qs, ex, pvr, start, end, best_v, best_i, floor, summ, stack, stats):
+    @jit(fastmath=FAST)
+    def solve(X, j, qs, ex, pv, link, a, start, end, seed_i, chase, best_v, best_i, summ, stack, stats):
         """Improve (best_v, best_i) to the max over the candidates i in [start, end) of
-        pvr[i] + |x_i - x_j|^p (p = ex, in q units), by branch and bound over the complete
+        pv[a, i] + |x_i - x_j|^p (p = ex, in q units), by branch and bound over the complete
         dyadic blocks of [0, end) that lie inside [start, end) (start must be 0 or a multiple
-        of 2^b with end - start < 2^b, so that these blocks tile [start, end)). best_v must be
-        the value of a real candidate (or -1). Candidates are pruned against
-        max(best_v, floor): `floor` must be at most the value of some candidate in
-        [0, end) (a lower bound of pv[j]; -1 for none), so only candidates that cannot be
-        the winner are pruned. stats[0] += distances, stats[1] += block tests.
+        of 2^b with end - start < 2^b, so that these blocks tile [start, end)), after trying
+        the candidate seed_i (if >= 0) and up to `chase` points of its optimal partition
+        (link chain), which are likely winners: a good start for the bound.
+
+        best_v must be the value of a real candidate (or -1), or a lower bound of the final
+        maximum: the result is then that maximum if it exceeds best_v, and (best_v, best_i)
+        unchanged otherwise. stats[0] += distances, stats[1] += block tests.
         """
-        bound_v = max(best_v, floor)
+        nev = 0
+        if seed_i >= 0:
+            i = seed_i
+            for t in range(chase + 1):
+                if t > 0:
+                    if i == 0:
+                        break
+                    i = link[a, i]
+                v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
+                nev += 1
+                if v > best_v:
+                    best_v = v
+                    best_i = i
         d = X.shape[1]
         inv_qs = 1.0 / qs
-        nev = 0
         nbt = 0
         # the blocks, the nearest (smallest) on top of the stack
         sp = 0
@@ -355,12 +369,10 @@ def _specialise(norm):
                 for i in range(s + size - 1, s - 1, -1):
                     q = qdist(X, i, j, norm)
                     if q > tau:
-                        v = pvr[i] + qpow(q * qs, ex)
+                        v = pv[a, i] + qpow(q * qs, ex)
                         if v > best_v:
                             best_v = v
                             best_i = i
-                            if v > bound_v:
-                                bound_v = v
                 nev += size
                 continue
             m = _row(s, l)
@@ -372,7 +384,7 @@ def _specialise(norm):
             # the gap at this block's end is larger (pv[e] <= the earlier pv[e']): test the
             # bound against it in the power domain (no root); the thresholds (a root each)
             # are refreshed only when the block's halves are scanned point by point
-            gap = bound_v - pvr[s + size - 1]
+            gap = best_v - pv[a, s + size - 1]
             if gap > tau_gap:
                 if qpow(ball_q(qc, r, norm) * qs, ex) <= gap:
                     continue
@@ -390,42 +402,18 @@ def _specialise(norm):
         return best_v, best_i
 
     @jit(fastmath=FAST, inline="always")
-    def seed(X, j, qs, ex, pvr, linkr, i, chase, best_v, best_i, stats):
-        """Improve (best_v, best_i) with candidate i and up to `chase` points of its link chain."""
-        v = pvr[i] + qpow(qdist(X, i, j, norm) * qs, ex)
-        nev = 1
-        if v > best_v:
-            best_v = v
-            best_i = i
-        for _ in range(chase):
-            if i == 0:
-                break
-            i = linkr[i]
-            v = pvr[i] + qpow(qdist(X, i, j, norm) * qs, ex)
-            nev += 1
-            if v > best_v:
-                best_v = v
-                best_i = i
-        stats[0] += nev
-        return best_v, best_i
-
-    @jit(fastmath=FAST)
     def step(X, j, qs, ps, pv, link, summ, stack, stats):
         """pv[:, j] and link[:, j] for every p, given rows 0..j-1 and the summaries of the
         complete blocks inside [0, j). stats[0] += distance evaluations, stats[1] += block tests."""
         for a in range(ps.shape[0]):
             p = ps[a]
             ex = exponent(p, norm)
-            pvr = pv[a]
             if p == 1.0:  # the finest partition is optimal: a single pass
-                pv[a, j] = pvr[j - 1] + qpow(qdist(X, j - 1, j, norm) * qs, ex)
+                pv[a, j] = pv[a, j - 1] + qpow(qdist(X, j - 1, j, norm) * qs, ex)
                 link[a, j] = j - 1
                 stats[0] += 1
                 continue
-            # j - 1 and the previous optimal partition points are likely winners: a good
-            # start for B
-            best_v, best_i = seed(X, j, qs, ex, pvr, link[a], j - 1, CHASE, -1.0, 0, stats)
-            best_v, best_i = scan(X, j, qs, ex, pvr, 0, j, best_v, best_i, -1.0, summ, stack, stats)
+            best_v, best_i = solve(X, j, qs, ex, pv, link, a, 0, j, j - 1, CHASE, -1.0, 0, summ, stack, stats)
             pv[a, j] = best_v
             link[a, j] = best_i
 
@@ -484,13 +472,14 @@ def _specialise(norm):
             stats[1] += counts[t, 1]
 
     @parallel_jit
-    def bnb_chunked(X, qs, p, pvr, linkr, summ, lb, parts, stats):
+    def bnb_chunked(X, qs, p, pv, link, summ, lb, parts, stats):
         """Running values of one p > 1 by the exact chunked DP (math.md 2.4), with chunks
-        [J, J + 2^lb) (lb <= 11; summaries prebuilt; pvr[0], linkr[0] set by the caller).
+        [J, J + 2^lb) (lb <= 11; pv, link of shape (1, n), pv[0, 0] and link[0, 0] set by the caller;
+        summaries prebuilt).
 
         0. In order: low[j], the value of a real partition of [0, j] (its last link is J - 1,
            a point of J - 1's optimal partition, or a point of the chunk carrying its own low
-           value), deflated by a relative 1e-12 to cover rounding: low[j] <= pv[j], and low[j]
+           value), deflated by DEFLATE to cover rounding: low[j] <= pv[j], and low[j]
            >= out[j] can only hold if the winner lies in the chunk.
         1. In `parts` parallel slices of the chunk: out[j] = max over i < J of pv[i] +
            |x_i - x_j|^p, from final values only, pruned against max(found, low[j]); a value
@@ -509,16 +498,15 @@ def _specialise(norm):
         stack = stacks[0]
         stats0 = counts[0]
         for j in range(1, min(size, n)):  # the first chunk: serial steps
-            best_v, best_i = seed(X, j, qs, ex, pvr, linkr, j - 1, CHASE, -1.0, 0, stats0)
-            best_v, best_i = scan(X, j, qs, ex, pvr, 0, j, best_v, best_i, -1.0, summ, stack, stats0)
-            pvr[j] = best_v
-            linkr[j] = best_i
+            best_v, best_i = solve(X, j, qs, ex, pv, link, 0, 0, j, j - 1, CHASE, -1.0, 0, summ, stack, stats0)
+            pv[0, j] = best_v
+            link[0, j] = best_i
         for J in range(size, n, size):
             m = min(size, n - J)
             for j in range(J, J + m):
                 # out_v, out_i: the best seed below J (real); low_v, low_i: the best real
                 # partition found, through chunk points (their own low values) or below J
-                best_v, best_i = seed(X, j, qs, ex, pvr, linkr, J - 1, CHASE, -1.0, 0, stats0)
+                best_v, best_i = solve(X, j, qs, ex, pv, link, 0, J, J, J - 1, CHASE, -1.0, 0, summ, stack, stats0)
                 out_v[j - J] = best_v
                 out_i[j - J] = best_i
                 i = j - 1
@@ -538,10 +526,18 @@ def _specialise(norm):
                 for j in range(J + (m * t) // parts, J + (m * (t + 1)) // parts):
                     best_v = out_v[j - J]
                     best_i = out_i[j - J]
-                    if prev >= 0:
-                        best_v, best_i = seed(X, j, qs, ex, pvr, linkr, prev, 0, best_v, best_i, counts[t])
+                    # start from the lower bound if it is higher: a result equal to it
+                    # means nothing below J beats it, and the real seed stands
                     floor = low_v[j - J] * DEFLATE
-                    best_v, best_i = scan(X, j, qs, ex, pvr, 0, J, best_v, best_i, floor, summ, stacks[t], counts[t])
+                    if floor > best_v:
+                        v, i = solve(X, j, qs, ex, pv, link, 0, 0, J, prev, 0, floor, best_i, summ, stacks[t], counts[t])
+                        if v > floor:
+                            best_v = v
+                            best_i = i
+                    else:
+                        best_v, best_i = solve(
+                            X, j, qs, ex, pv, link, 0, 0, J, prev, 0, best_v, best_i, summ, stacks[t], counts[t]
+                        )
                     out_v[j - J] = best_v
                     out_i[j - J] = best_i
                     prev = best_i
@@ -549,10 +545,9 @@ def _specialise(norm):
                 best_v = out_v[j - J]
                 best_i = out_i[j - J]
                 if j > J:
-                    best_v, best_i = seed(X, j, qs, ex, pvr, linkr, j - 1, 0, best_v, best_i, stats0)
-                    best_v, best_i = scan(X, j, qs, ex, pvr, J, j, best_v, best_i, -1.0, summ, stack, stats0)
-                pvr[j] = best_v
-                linkr[j] = best_i
+                    best_v, best_i = solve(X, j, qs, ex, pv, link, 0, J, j, j - 1, 0, best_v, best_i, summ, stack, stats0)
+                pv[0, j] = best_v
+                link[0, j] = best_i
         for t in range(parts):
             stats[0] += counts[t, 0]
             stats[1] += counts[t, 1]
