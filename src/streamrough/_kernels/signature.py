@@ -68,8 +68,10 @@ GROUP = 8
 #: paths of a batch computed side by side, one per SIMD lane (signatures up to LANE_MAX)
 LANES = 16
 LANE_MAX = 160
-#: steps whose increments the lanes kernel transposes at a time
+#: steps whose points the lanes kernel transposes at a time
 LANE_STEPS = 32
+#: one path is split into LANES pieces computed side by side if each has this many steps
+LANE_MIN_STEPS = 32
 
 
 def level_offsets(d: int, n: int) -> tuple:
@@ -131,6 +133,7 @@ def generate_source(d: int, n: int, kind: str) -> str:
         "__GROUP__": str(GROUP),
         "__LANES__": str(LANES),
         "__LANE_STEPS__": str(LANE_STEPS),
+        "__LANE_MIN_STEPS__": str(LANE_MIN_STEPS),
     }
     parts = [_HEADER]
     if length <= UNROLL_FULL:
@@ -144,6 +147,8 @@ def generate_source(d: int, n: int, kind: str) -> str:
     if length <= LANE_MAX:
         parts.append(_lanes_source(d, n, kind))
         drivers[0] = ("batch_sig", _BATCH_SIG_LANES)
+    else:
+        parts.append(_WHOLE_PATH)
     for name, body in drivers:
         parts.append(body.replace("__NAME__", name).replace("__JIT__", "jit"))
         parts.append(body.replace("__NAME__", name + "_par").replace("__JIT__", "parallel_jit(fastmath={'contract'})"))
@@ -173,6 +178,7 @@ KIND = __KIND__
 GROUP = __GROUP__
 LANES = __LANES__
 LANE_STEPS = __LANE_STEPS__
+LANE_MIN_STEPS = __LANE_MIN_STEPS__
 
 
 @jit
@@ -420,25 +426,26 @@ def _lanes_source(d: int, n: int, kind: str) -> str:
     return f'''
 
 @jit
-def lanes_into(x, b0, out, st, pt, inc, vv):
-    """out[b0 + l] <- out[b0 + l] (x) S(x[b0 + l]) for the LANES paths l = 0 .. LANES - 1 of
-    x (B, N, d), side by side; scratch st: LENGTH * LANES numbers, inc: {LANE_STEPS * d * LANES}.
+def lanes_into(x, r0, rstep, steps, out, o0, st, pt, inc, vv):
+    """out[o0 + l] <- out[o0 + l] (x) S(x[r0 + l rstep .. r0 + l rstep + steps]) for the
+    LANES lanes l (pieces of the rows of x (rows, d)), side by side; scratch st:
+    LENGTH * LANES numbers, pt: (LANE_STEPS + 1) * D * LANES, inc: D * LANES, vv: NBUF * LANES.
 
-    The increments of LANE_STEPS steps are first transposed into inc (step, letter, lane), so
+    The points of LANE_STEPS steps are first transposed into pt (point, letter, lane), so
     that the lane loop reads them contiguously. lanes == LANES, but as a run-time trip count
-    and with xb indexed from 0 the lane loop is vectorised (a literal count gets it unrolled,
-    an offset index needs wraparound checks)."""
+    and with arrays indexed from 0 the lane loop is vectorised (a literal count gets it
+    unrolled, an offset index needs wraparound checks)."""
     for j in range({length}):
         for l in range({LANES}):
-            st[j * {LANES} + l] = out[b0 + l, j]
+            st[j * {LANES} + l] = out[o0 + l, j]
     lanes = st.shape[0] // {length}
-    xb = x[b0 : b0 + lanes]
-    for t0 in range(0, x.shape[1] - 1, {LANE_STEPS}):
-        m = min({LANE_STEPS}, x.shape[1] - 1 - t0)
+    for t0 in range(0, steps, {LANE_STEPS}):
+        m = min({LANE_STEPS}, steps - t0)
         for l in range(lanes):
+            row = r0 + l * rstep + t0
             for g in range(m + 1):
                 for i in range({d}):
-                    pt[(g * {d} + i) * {LANES} + l] = xb[l, t0 + g, i]
+                    pt[(g * {d} + i) * {LANES} + l] = x[row + g, i]
         for g in range(m):
             o = g * {d * LANES}
             for l in range(lanes):
@@ -448,7 +455,28 @@ def lanes_into(x, b0, out, st, pt, inc, vv):
 {block(top, 12)}
     for j in range({length}):
         for l in range({LANES}):
-            out[b0 + l, j] = st[j * {LANES} + l]
+            out[o0 + l, j] = st[j * {LANES} + l]
+
+
+@jit
+def whole_path_into(x, out, buf):
+    """out <- out (x) S(x) for one path x (N, d): a long path as LANES consecutive pieces side
+    by side, then the ordered Chen product of their signatures and of the leftover steps."""
+    steps = (x.shape[0] - 1) // LANES
+    if steps < LANE_MIN_STEPS:
+        path_into(x, 0, x.shape[0] - 1, out, buf)
+        return
+    parts = np.zeros((LANES, LENGTH), dtype=out.dtype)
+    lanes_into(
+        x, 0, steps, steps, parts, 0,
+        np.empty(LENGTH * LANES, dtype=out.dtype),
+        np.empty((LANE_STEPS + 1) * D * LANES, dtype=out.dtype),
+        np.empty(D * LANES, dtype=out.dtype),
+        np.empty(NBUF * LANES, dtype=out.dtype),
+    )
+    for l in range(LANES):
+        mul_into(out, parts[l])
+    path_into(x, LANES * steps, x.shape[0] - 1, out, buf)
 '''
 
 
@@ -700,21 +728,32 @@ def inverse_into(s, out):
                     out[base + v] -= su * out[om + v]
 '''
 
+# one path, in the modules without a lanes kernel
+_WHOLE_PATH = '''
+
+@jit
+def whole_path_into(x, out, buf):
+    """out <- out (x) S(x) for one path x (N, d)."""
+    path_into(x, 0, x.shape[0] - 1, out, buf)
+'''
+
 # batch_sig of the modules with a lanes kernel: blocks of LANES paths, the rest one by one
 _BATCH_SIG_LANES = '''
 @__JIT__
 def __NAME__(x, out):
     """out[b] <- out[b] (x) S(x[b]) for x (B, N, d): LANES paths at a time."""
     blocks = x.shape[0] // LANES
+    n = x.shape[1]
+    rows = x.reshape((x.shape[0] * n, D))
     for c in prange(blocks):
         st = np.empty(LENGTH * LANES, dtype=out.dtype)
         pt = np.empty((LANE_STEPS + 1) * D * LANES, dtype=out.dtype)
         inc = np.empty(D * LANES, dtype=out.dtype)
         vv = np.empty(NBUF * LANES, dtype=out.dtype)
-        lanes_into(x, c * LANES, out, st, pt, inc, vv)
+        lanes_into(rows, c * LANES * n, n, n - 1, out, c * LANES, st, pt, inc, vv)
     for b in prange(blocks * LANES, x.shape[0]):
         buf = np.empty(SCRATCH, dtype=out.dtype)
-        path_into(x[b], 0, x.shape[1] - 1, out[b], buf)
+        whole_path_into(x[b], out[b], buf)
 '''
 
 # batched drivers: each is generated twice, serial (jit) and parallel (parallel_jit, "_par")
@@ -807,7 +846,7 @@ def one_sig(x, out):
     path. Returns 1 if level 1 (the total increment) is not finite (NaN or inf in x, or
     overflow), else 0."""
     buf = np.empty(SCRATCH, dtype=out.dtype)
-    path_into(x, 0, x.shape[0] - 1, out, buf)
+    whole_path_into(x, out, buf)
     for i in range(D):
         if not math.isfinite(out[i]):
             return 1
