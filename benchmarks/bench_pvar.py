@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _harness import fmt_time, print_row, time_alternating, time_call  # noqa: E402
 
 import streamrough as sr  # noqa: E402
-from streamrough.variation import _run_bnb  # noqa: E402  (for the distance-evaluation counts)
+from streamrough.variation import _run_bnb, _spare_core  # noqa: E402  (work counts; the route taken)
 
 
 def brownian(n, d, seed=0):
@@ -68,6 +68,7 @@ def bench_offline_d10(n, repeat):
         res = time_alternating(
             {"2": with_threads(2, lambda: sr.pvar(x, p)), "1": with_threads(1, lambda: sr.pvar(x, p))}, repeat=repeat
         )
+        route = "chunked" if _spare_core() else "serial: no spare core"
         dp_small, _ = time_call(lambda: sr.pvar(small, p, method="dp"), repeat=1)
         evals, tests = evaluations_per_point(x, p)
         cpu = cpu_time(with_threads(1, lambda: sr.pvar(x, p)))
@@ -76,7 +77,7 @@ def bench_offline_d10(n, repeat):
             res["2"][0],
             dp_small * 100,
             "naive DP (extrapolated x100)",
-            f"[1 thread {fmt_time(res['1'][0])} (cpu {fmt_time(cpu)}); 2 threads / 1 thread"
+            f"[2-thread route {route}; 1 thread {fmt_time(res['1'][0])} (cpu {fmt_time(cpu)}); 2 threads / 1 thread"
             f" {res['2'][0] / res['1'][0]:.2f}x; serial work {evals:.0f} distances + {tests:.0f} block tests"
             f" per point; first call {fmt_time(res['2'][1])}]",
         )

@@ -14,6 +14,7 @@ from naive import brownian, partition_sum, pvar_brute, pvar_dp
 
 import streamrough as sr
 from streamrough._kernels import pvar as kernels
+from streamrough import variation
 from streamrough.variation import _run_bnb
 
 RTOL = 1e-12
@@ -109,6 +110,7 @@ def small_chunks(monkeypatch):
     """The chunked route for every length, with chunks of 8 points."""
     monkeypatch.setattr(kernels, "CHUNKED_MIN_N", 2)
     monkeypatch.setattr(kernels, "CHUNK_LOG", 3)
+    monkeypatch.setattr(variation, "_spare_core", lambda: True)
 
 
 @pytest.mark.parametrize("norm", ["euclidean", "l1"])
@@ -152,3 +154,23 @@ def test_ties_on_a_lattice_every_route(small_chunks):
             pv, link, _ = _run_bnb(x, 1.0, np.array([p]), kernels.EUCLIDEAN, threads=threads)
             np.testing.assert_allclose(pv[0], ref, rtol=RTOL, atol=0)
             check_links(x, p, "euclidean", pv[0], link[0])
+
+
+def test_chunked_route_only_with_a_spare_core(monkeypatch):
+    monkeypatch.setattr(variation.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    monkeypatch.setattr(variation.os, "cpu_count", lambda: 2)
+    assert variation._spare_core()
+    monkeypatch.setattr(variation.os, "getloadavg", lambda: (1.7, 0.0, 0.0))
+    assert not variation._spare_core()
+
+    def no_load():
+        raise OSError("no load average")
+
+    monkeypatch.setattr(variation.os, "getloadavg", no_load)
+    assert variation._spare_core()
+    # busy machine: the serial route, the same values
+    monkeypatch.setattr(variation, "_spare_core", lambda: False)
+    monkeypatch.setattr(kernels, "CHUNKED_MIN_N", 2)
+    x = brownian(200, 3, seed=2)
+    busy = _run_bnb(x, 1.0, np.array([2.5]), kernels.EUCLIDEAN, threads=2)
+    np.testing.assert_array_equal(busy[0], _run_bnb(x, 1.0, np.array([2.5]), kernels.EUCLIDEAN, threads=1)[0])
