@@ -226,14 +226,18 @@ def ball_q(qc, r, norm):
 
 
 @jit(fastmath=FAST)
-def build_summary(X, summ, s, l, norm):
+def build_summary(X, summ, s, l, norm, box):
     """Summary of the complete block [s, s + 2^l): the centre of its bounding box (columns
-    0..d-1) and the radius of the ball about it that holds every point of the block (column d)."""
+    0..d-1) and the radius of the ball about it that holds every point of the block (column d).
+    box: scratch of shape (2, d)."""
     d = X.shape[1]
     m = _row(s, l)
     size = 1 << l
-    lo = X[s].copy()  # the box, read row by row (contiguous)
-    hi = X[s].copy()
+    lo = box[0]  # the box, read row by row (contiguous)
+    hi = box[1]
+    for c in range(d):
+        lo[c] = X[s, c]
+        hi[c] = X[s, c]
     for k in range(s + 1, s + size):
         for c in range(d):
             v = X[k, c]
@@ -331,11 +335,15 @@ def _specialise(norm):
         nev = 0
         if seed_i >= 0:
             i = seed_i
-            for t in range(chase + 1):
-                if t > 0:
-                    if i == 0:
-                        break
-                    i = link[a, i]
+            v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
+            nev += 1
+            if v > best_v:
+                best_v = v
+                best_i = i
+            for _ in range(chase):
+                if i == 0:
+                    break
+                i = link[a, i]
                 v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
                 nev += 1
                 if v > best_v:
@@ -420,12 +428,14 @@ def _specialise(norm):
     @jit
     def complete_blocks(X, j, summ):
         """Build the summaries of every block whose last point is j."""
+        if (j + 1) & ((1 << LMIN) - 1):
+            return
+        box = np.empty((2, X.shape[1]))
         for l in range(LMIN, 63):
             size = 1 << l
             if (j + 1) & (size - 1):
                 break
-            build_summary(X, summ, j + 1 - size, l, norm)
-
+            build_summary(X, summ, j + 1 - size, l, norm, box)
 
     @jit
     def bnb_advance(X, j0, j1, qs, ps, pv, link, summ, stats):
@@ -443,12 +453,13 @@ def _specialise(norm):
         """The summaries of every complete block of [0, n), in parallel (offline: all points known)."""
         n = X.shape[0]
         for t in prange(parts):
+            box = np.empty((2, X.shape[1]))
             for l in range(LMIN, 63):
                 size = 1 << l
                 if size > n:
                     break
                 for b in range(t, n >> l, parts):
-                    build_summary(X, summ, b * size, l, norm)
+                    build_summary(X, summ, b * size, l, norm, box)
 
     @parallel_jit
     def bnb_many(X, qs, ps, pv, link, summ, order, parts, stats):
