@@ -134,6 +134,27 @@ def test_batch_lanes_kernel(kind, dtype, rng):
         assert_sig_close(s[b], naive.sig_brute(x[b].astype(np.float64), 2, kind), 10, 2, rtol=rtol)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_parallel_batch_lanes(kind, rng, monkeypatch):
+    """In parallel, short paths run in blocks of LANES, long ones one by one, each split
+    into LANES pieces side by side."""
+    from streamrough._kernels.signature import LANE_MIN_STEPS, LANES
+
+    monkeypatch.setattr(sigmod, "_PARALLEL_WORK", 0)
+    monkeypatch.setattr(sigmod, "get_num_threads", lambda: 2)
+    x = rng.standard_normal((LANES + 3, 6, 2))
+    s = sr.signature(x, 4, kind=kind)
+    for b in (0, LANES // 2, LANES + 2):
+        assert_sig_close(s[b], naive.sig_brute(x[b], 4, kind), 2, 4)
+    y = random_path(rng, 3 * (LANES * LANE_MIN_STEPS + 2), 2).reshape(3, -1, 2)
+    s = sr.signature(y, 2, kind=kind)
+    for b in range(3):
+        want = np.zeros(6)
+        for t in range(y.shape[1] - 1):
+            want = naive.tensor_mul_brute(want, naive.sig_brute(y[b, t : t + 2], 2, kind), 2, 2)
+        assert_sig_close(s[b], want, 2, 2)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, pytest.param(np.float32, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("kind", KINDS)
 def test_long_single_path_in_lanes(kind, dtype, rng):
@@ -231,6 +252,11 @@ def test_bad_input():
         sr.signature(np.array([[0.0, np.nan], [1, 1]]), 2)
     with pytest.raises(ValueError, match="NaN or inf"):
         sr.signature(np.array([[0.0, np.inf], [1, 1]]), 2)
+    batch = np.zeros((3, 5, 2))  # the batch fast path checks level 1 of its results
+    for bad in (np.nan, np.inf, -np.inf):
+        batch[1, 2, 1] = bad
+        with pytest.raises(ValueError, match=r"NaN or inf \(first at index \(1, 2, 1\)\)"):
+            sr.signature(batch, 2)
     with pytest.raises(ValueError, match="empty"):
         sr.signature(np.zeros((0, 2)), 2)
     with pytest.raises(ValueError, match="shape"):

@@ -199,22 +199,32 @@ def signature(x, depth, *, kind="geometric", stream=False, scalar_term=False, st
     >>> signature(x, 2, kind="iterated")      # S^2 = a_0 (x) a_1 = [[0, 2], [0, 0]]
     array([1., 2., 0., 2., 0., 0.])
     """
-    if (  # fast path for small single paths: microseconds per call
+    if (  # fast path for float C-contiguous input: no copy, no separate finiteness pass
         type(x) is np.ndarray
-        and x.ndim == 2
+        and x.ndim >= 2
         and (x.dtype is _F64 or x.dtype is _F32)
         and not stream
         and not scalar_term
         and type(depth) is int
         and x.flags.c_contiguous
     ):
-        k = _LOADED.get((x.shape[1], depth, kind))
-        if k is not None and 2 <= x.shape[0] and x.shape[0] * k.LENGTH < _CHUNKED_WORK:
-            out = np.zeros(k.LENGTH, dtype=x.dtype)
-            with np.errstate(all="ignore") if _PLAIN_PYTHON else _NO_CONTEXT:  # NaN/inf: checked below
-                bad = k.one_sig(x, out)
-            if not bad:
-                return out
+        k = _LOADED.get((x.shape[-1], depth, kind))
+        if k is not None and 2 <= x.shape[-2]:
+            if x.ndim == 2 and x.shape[0] * k.LENGTH < _CHUNKED_WORK:  # one small path
+                out = np.zeros(k.LENGTH, dtype=x.dtype)
+                with np.errstate(all="ignore") if _PLAIN_PYTHON else _NO_CONTEXT:  # NaN/inf: checked below
+                    bad = k.one_sig(x, out)
+                if not bad:
+                    return out
+            elif x.ndim > 2 and x.size // (x.shape[-2] * x.shape[-1]) >= 2:  # a batch
+                paths = x.reshape(-1, x.shape[-2], x.shape[-1])
+                out = np.zeros((paths.shape[0], k.LENGTH), dtype=x.dtype)
+                par = _parallel(paths.shape[0], paths.shape[0] * paths.shape[1] * k.LENGTH)
+                with np.errstate(all="ignore") if _PLAIN_PYTHON else _NO_CONTEXT:
+                    (k.batch_sig_par if par else k.batch_sig)(paths, out)
+                # level 1 sums the increments: NaN or inf anywhere in x makes it non-finite
+                if np.isfinite(out[:, : x.shape[-1]]).all():
+                    return out.reshape(x.shape[:-2] + (k.LENGTH,))
     check_choice(kind, "kind", KINDS)
     n = _check_int(depth, "depth")
     stride = _check_int(stride, "stride")

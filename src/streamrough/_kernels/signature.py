@@ -150,8 +150,9 @@ def generate_source(d: int, n: int, kind: str) -> str:
     else:
         parts.append(_WHOLE_PATH)
     for name, body in drivers:
-        parts.append(body.replace("__NAME__", name).replace("__JIT__", "jit"))
-        parts.append(body.replace("__NAME__", name + "_par").replace("__JIT__", "parallel_jit(fastmath={'contract'})"))
+        parts.append(body.replace("__NAME__", name).replace("__JIT__", "jit").replace("__PAR__", "False"))
+        par = body.replace("__NAME__", name + "_par").replace("__PAR__", "True")
+        parts.append(par.replace("__JIT__", "parallel_jit(fastmath={'contract'})"))
     parts.append(_STREAM)
     source = "\n".join(parts)
     # fused multiply-add (rounding at least as good; no reassociation, NaN/inf semantics kept)
@@ -426,26 +427,25 @@ def _lanes_source(d: int, n: int, kind: str) -> str:
     return f'''
 
 @jit
-def lanes_into(x, r0, rstep, steps, out, o0, st, pt, inc, vv):
-    """out[o0 + l] <- out[o0 + l] (x) S(x[r0 + l rstep .. r0 + l rstep + steps]) for the
-    LANES lanes l (pieces of the rows of x (rows, d)), side by side; scratch st:
+def lanes_into(x, out, o0, st, pt, inc, vv):
+    """out[o0 + l] <- out[o0 + l] (x) S(x[l]) for the paths l < LANES of x (LANES, N, d),
+    side by side; scratch st:
     LENGTH * LANES numbers, pt: (LANE_STEPS + 1) * D * LANES, inc: D * LANES, vv: NBUF * LANES.
 
     The points of LANE_STEPS steps are first transposed into pt (point, letter, lane), so
-    that the lane loop reads them contiguously. lanes == LANES, but as a run-time trip count
-    and with arrays indexed from 0 the lane loop is vectorised (a literal count gets it
-    unrolled, an offset index needs wraparound checks)."""
-    for j in range({length}):
-        for l in range({LANES}):
-            st[j * {LANES} + l] = out[o0 + l, j]
+    that the lane loop reads them contiguously. With a run-time trip count (lanes == LANES,
+    from the size of st) and arrays indexed from 0 the lane loop is vectorised (a literal or
+    bounded count gets it unrolled, an offset index needs wraparound checks)."""
     lanes = st.shape[0] // {length}
-    for t0 in range(0, steps, {LANE_STEPS}):
-        m = min({LANE_STEPS}, steps - t0)
+    for j in range({length}):
         for l in range(lanes):
-            row = r0 + l * rstep + t0
+            st[j * {LANES} + l] = out[o0 + l, j]
+    for t0 in range(0, x.shape[1] - 1, {LANE_STEPS}):
+        m = min({LANE_STEPS}, x.shape[1] - 1 - t0)
+        for l in range(lanes):
             for g in range(m + 1):
                 for i in range({d}):
-                    pt[(g * {d} + i) * {LANES} + l] = x[row + g, i]
+                    pt[(g * {d} + i) * {LANES} + l] = x[l, t0 + g, i]
         for g in range(m):
             o = g * {d * LANES}
             for l in range(lanes):
@@ -454,7 +454,7 @@ def lanes_into(x, r0, rstep, steps, out, o0, st, pt, inc, vv):
 {block(step, 16)}
 {block(top, 12)}
     for j in range({length}):
-        for l in range({LANES}):
+        for l in range(lanes):
             out[o0 + l, j] = st[j * {LANES} + l]
 
 
@@ -467,8 +467,11 @@ def whole_path_into(x, out, buf):
         path_into(x, 0, x.shape[0] - 1, out, buf)
         return
     parts = np.zeros((LANES, LENGTH), dtype=out.dtype)
+    pieces = np.lib.stride_tricks.as_strided(
+        x, shape=(LANES, steps + 1, D), strides=(steps * x.strides[0], x.strides[0], x.strides[1])
+    )  # piece l: points l steps .. (l + 1) steps, a view
     lanes_into(
-        x, 0, steps, steps, parts, 0,
+        pieces, parts, 0,
         np.empty(LENGTH * LANES, dtype=out.dtype),
         np.empty((LANE_STEPS + 1) * D * LANES, dtype=out.dtype),
         np.empty(D * LANES, dtype=out.dtype),
@@ -741,16 +744,18 @@ def whole_path_into(x, out, buf):
 _BATCH_SIG_LANES = '''
 @__JIT__
 def __NAME__(x, out):
-    """out[b] <- out[b] (x) S(x[b]) for x (B, N, d): LANES paths at a time."""
+    """out[b] <- out[b] (x) S(x[b]) for x (B, N, d): blocks of LANES paths side by side, the
+    rest one by one; in parallel, paths long enough to be split into LANES pieces go one by
+    one (whole_path_into), so that threads share even a batch smaller than LANES each."""
     blocks = x.shape[0] // LANES
-    n = x.shape[1]
-    rows = x.reshape((x.shape[0] * n, D))
+    if __PAR__ and x.shape[1] - 1 >= LANES * LANE_MIN_STEPS:
+        blocks = 0
     for c in prange(blocks):
         st = np.empty(LENGTH * LANES, dtype=out.dtype)
         pt = np.empty((LANE_STEPS + 1) * D * LANES, dtype=out.dtype)
         inc = np.empty(D * LANES, dtype=out.dtype)
         vv = np.empty(NBUF * LANES, dtype=out.dtype)
-        lanes_into(rows, c * LANES * n, n, n - 1, out, c * LANES, st, pt, inc, vv)
+        lanes_into(x[c * LANES : (c + 1) * LANES], out, c * LANES, st, pt, inc, vv)
     for b in prange(blocks * LANES, x.shape[0]):
         buf = np.empty(SCRATCH, dtype=out.dtype)
         whole_path_into(x[b], out[b], buf)
