@@ -540,15 +540,11 @@ def _specialise(norm):
                     # start from the lower bound if it is higher: a result equal to it
                     # means nothing below J beats it, and the real seed stands
                     floor = low_v[j - J] * DEFLATE
-                    if floor > best_v:
-                        v, i = solve(X, j, qs, ex, pv, link, 0, 0, J, prev, 0, floor, best_i, summ, stacks[t], counts[t])
-                        if v > floor:
-                            best_v = v
-                            best_i = i
-                    else:
-                        best_v, best_i = solve(
-                            X, j, qs, ex, pv, link, 0, 0, J, prev, 0, best_v, best_i, summ, stacks[t], counts[t]
-                        )
+                    start_v = max(floor, best_v)
+                    v, i = solve(X, j, qs, ex, pv, link, 0, 0, J, prev, 0, start_v, best_i, summ, stacks[t], counts[t])
+                    if v > start_v or floor <= best_v:
+                        best_v = v
+                        best_i = i
                     out_v[j - J] = best_v
                     out_i[j - J] = best_i
                     prev = best_i
@@ -556,7 +552,9 @@ def _specialise(norm):
                 best_v = out_v[j - J]
                 best_i = out_i[j - J]
                 if j > J:
-                    best_v, best_i = solve(X, j, qs, ex, pv, link, 0, J, j, j - 1, 0, best_v, best_i, summ, stack, stats0)
+                    best_v, best_i = solve(
+                        X, j, qs, ex, pv, link, 0, J, j, j - 1, 0, best_v, best_i, summ, stack, stats0
+                    )
                 pv[0, j] = best_v
                 link[0, j] = best_i
         for t in range(parts):
