@@ -252,6 +252,9 @@ def test_bad_input():
         sr.signature(np.array([[0.0, np.nan], [1, 1]]), 2)
     with pytest.raises(ValueError, match="NaN or inf"):
         sr.signature(np.array([[0.0, np.inf], [1, 1]]), 2)
+    for bad in (np.nan, np.inf, -np.inf):  # the prefix fast path checks the last prefix
+        with pytest.raises(ValueError, match=r"NaN or inf \(first at index \(2, 0\)\)"):
+            sr.signature(np.array([[0.0, 1], [1, 1], [bad, 2], [3, 4]]), 2, stream=True)
     batch = np.zeros((3, 5, 2))  # the batch fast path checks level 1 of its results
     for bad in (np.nan, np.inf, -np.inf):
         batch[1, 2, 1] = bad

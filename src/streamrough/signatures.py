@@ -203,14 +203,20 @@ def signature(x, depth, *, kind="geometric", stream=False, scalar_term=False, st
         type(x) is np.ndarray
         and x.ndim >= 2
         and (x.dtype is _F64 or x.dtype is _F32)
-        and not stream
+        and (not stream or (type(stride) is int and stride == 1 and x.ndim == 2))
         and not scalar_term
         and type(depth) is int
         and x.flags.c_contiguous
     ):
         k = _LOADED.get((x.shape[-1], depth, kind))
         if k is not None and 2 <= x.shape[-2]:
-            if x.ndim == 2 and x.shape[0] * k.LENGTH < _CHUNKED_WORK:  # one small path
+            if stream:  # every prefix of one path; the last one's level 1 sums all increments
+                out = np.empty((1, x.shape[0] - 1, k.LENGTH), dtype=x.dtype)
+                with np.errstate(all="ignore") if _PLAIN_PYTHON else _NO_CONTEXT:
+                    k.batch_stream(x[None], 1, out)
+                if np.isfinite(out[0, -1, : x.shape[1]]).all():
+                    return out[0]
+            elif x.ndim == 2 and x.shape[0] * k.LENGTH < _CHUNKED_WORK:  # one small path
                 out = np.zeros(k.LENGTH, dtype=x.dtype)
                 with np.errstate(all="ignore") if _PLAIN_PYTHON else _NO_CONTEXT:  # NaN/inf: checked below
                     bad = k.one_sig(x, out)

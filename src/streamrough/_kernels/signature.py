@@ -33,7 +33,9 @@ and level offsets written in as literals, so Numba compiles loops of known trip 
 
 Batches of signatures up to ``LANE_MAX`` numbers also get ``lanes_into``: ``LANES`` paths
 side by side, path ``l`` in lane ``l`` of every entry of the state, so that the straight-line
-step becomes SIMD instructions over the lanes (no shuffles or remainders for any ``d``).
+step becomes SIMD instructions over the lanes (no shuffles or remainders for any ``d``);
+one long path runs as ``LANES`` consecutive pieces side by side, followed by the ordered
+Chen product of their signatures (``whole_path_into``).
 
 The grouped top-level update sums the products of a group before adding them, so results
 differ from strictly sequential evaluation by rounding only (~1e-16 relative).
@@ -403,9 +405,9 @@ def _lanes_source(d: int, n: int, kind: str) -> str:
     lanes, whose every statement becomes one SIMD instruction: no shuffles, no remainder, the
     same code for any ``d``, so small signatures and the outer product of a depth-2 top level
     vectorise fully."""
-    length = level_offsets(d, n)[n + 1]
-    lane = re.compile(r"\bs(\d+)\b")
     offs = level_offsets(d, n)
+    length = offs[n + 1]
+    lane = re.compile(r"\bs(\d+)\b")
     size = d ** (n - 1)
     lines = _step_lines(d, n, kind, lambda w, v: f"vv[{w * LANES} + l] = {v}")
     step = [lane.sub(lambda m: f"st[{int(m.group(1)) * LANES} + l]", line) for line in lines]
@@ -429,8 +431,8 @@ def _lanes_source(d: int, n: int, kind: str) -> str:
 @jit
 def lanes_into(x, out, o0, st, pt, inc, vv):
     """out[o0 + l] <- out[o0 + l] (x) S(x[l]) for the paths l < LANES of x (LANES, N, d),
-    side by side; scratch st:
-    LENGTH * LANES numbers, pt: (LANE_STEPS + 1) * D * LANES, inc: D * LANES, vv: NBUF * LANES.
+    side by side; scratch st: LENGTH * LANES numbers, pt: (LANE_STEPS + 1) * D * LANES,
+    inc: D * LANES, vv: NBUF * LANES.
 
     The points of LANE_STEPS steps are first transposed into pt (point, letter, lane), so
     that the lane loop reads them contiguously. With a run-time trip count (lanes == LANES,
