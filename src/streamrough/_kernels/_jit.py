@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import os
 
-import numba
+# Numba's OpenMP threading layer reads this when it starts its thread pool (at the first
+# parallel call, after this import). With the default active wait, idle threads spin, and
+# when another process holds a core every parallel launch waits for a time slice: measured
+# here 0.7 to 12 ms per launch instead of 8 us with passive waiting. A user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numba  # noqa: E402  (must follow the environment default above)
 
 CACHE = os.environ.get("STREAMROUGH_NUMBA_CACHE", "0").lower() in {"1", "true", "yes", "on"}
 
