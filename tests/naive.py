@@ -85,6 +85,21 @@ def partition_sum(x, p, partition, norm_kind="euclidean"):
     return float(sum(norm(x[b] - x[a], norm_kind) ** p for a, b in zip(partition, partition[1:])))
 
 
+def sample_path(rng, n, d, kind):
+    """A random (n, d) path of one kind: "walk" (Gaussian random walk), "int" (integer walk:
+    ties everywhere), "repeat" (a walk with repeated points) or "iid" (no structure)."""
+    if kind == "walk":
+        return np.cumsum(rng.standard_normal((n, d)), axis=0)
+    if kind == "int":
+        return np.cumsum(rng.integers(-2, 3, size=(n, d)), axis=0).astype(float)
+    if kind == "repeat":
+        base = np.cumsum(rng.standard_normal((n, d)), axis=0)
+        return base[np.sort(rng.integers(0, n, size=n))]
+    if kind == "iid":
+        return rng.standard_normal((n, d))
+    raise ValueError(kind)
+
+
 def brownian(n, d, seed=0):
     """A seeded Brownian path: cumulative sums of N(0, 1/n) increments, starting at 0."""
     rng = np.random.default_rng(seed)

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 import pytest
-from naive import brownian, partition_sum, pvar_brute, pvar_dp
+from naive import brownian, partition_sum, pvar_brute, pvar_dp, sample_path
 
 import streamrough as sr
 
@@ -21,17 +21,6 @@ def methods_for(d):
     return METHODS_ANY_D + (("1d",) if d == 1 else ())
 
 
-def random_path(rng, n, d, kind):
-    if kind == "walk":
-        return np.cumsum(rng.standard_normal((n, d)), axis=0)
-    if kind == "int":  # ties everywhere
-        return np.cumsum(rng.integers(-2, 3, size=(n, d)), axis=0).astype(float)
-    if kind == "repeat":  # repeated points
-        base = np.cumsum(rng.standard_normal((n, d)), axis=0)
-        return base[np.sort(rng.integers(0, n, size=n))]
-    return rng.standard_normal((n, d))  # iid: no structure
-
-
 def check_result(x, p, norm, res, expected):
     assert res.p == p and res.norm == norm
     assert res.power == pytest.approx(expected, rel=RTOL, abs=1e-300)
@@ -45,7 +34,7 @@ def check_result(x, p, norm, res, expected):
 def test_brute_force_small_paths_every_method(rng, d):
     for trial in range(12 if JIT else 3):
         n = int(rng.integers(2, 11))
-        x = random_path(rng, n, d, ("walk", "int", "repeat", "iid")[trial % 4])
+        x = sample_path(rng, n, d, ("walk", "int", "repeat", "iid")[trial % 4])
         for p in P_VALUES:
             for norm in NORMS:
                 expected = pvar_brute(x, p, norm)
@@ -58,7 +47,7 @@ def test_brute_force_small_paths_every_method(rng, d):
 @pytest.mark.parametrize("kind", ["walk", "int", "repeat", "iid"])
 def test_dp_reference_longer_paths(rng, d, kind):
     n = 150 if JIT else 40
-    x = random_path(rng, n, d, kind)
+    x = sample_path(rng, n, d, kind)
     ps = [1.0, 1.02, 1.5, 2.0, 2.5, 3.0, 4.0, 7.0]
     for norm in NORMS if d > 1 else ("euclidean",):
         refs = [pvar_dp(x, p, norm)[0] for p in ps]

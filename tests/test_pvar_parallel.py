@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 import pytest
-from naive import brownian, partition_sum, pvar_brute, pvar_dp
+from naive import brownian, partition_sum, pvar_brute, pvar_dp, sample_path
 
 import streamrough as sr
 from streamrough import variation
@@ -20,17 +20,6 @@ from streamrough.variation import _run_bnb
 RTOL = 1e-12
 JIT = os.environ.get("NUMBA_DISABLE_JIT", "0") != "1"  # smaller sizes when kernels run as Python
 NORMS = {"euclidean": kernels.EUCLIDEAN, "l1": kernels.L1, "linf": kernels.LINF}
-
-
-def random_path(rng, n, d, kind):
-    if kind == "walk":
-        return np.cumsum(rng.standard_normal((n, d)), axis=0)
-    if kind == "int":  # ties everywhere
-        return np.cumsum(rng.integers(-2, 3, size=(n, d)), axis=0).astype(float)
-    if kind == "repeat":  # repeated points
-        base = np.cumsum(rng.standard_normal((n, d)), axis=0)
-        return base[np.sort(rng.integers(0, n, size=n))]
-    return rng.standard_normal((n, d))
 
 
 def serial(x, p, code):
@@ -66,7 +55,7 @@ def test_chunked_equals_dp_and_serial_across_chunk_boundaries(kind, norm):
     rtol_serial = 0.0 if norm == "euclidean" else 1e-14
     for lb, n in ((0, 2), (1, 5), (2, 9), (2, 12), (3, 17), (4, 15), (4, 16), (4, 61 if JIT else 35)):
         # lengths at, just after and around chunk boundaries, and ragged last chunks
-        x = random_path(rng, n, 3, kind)
+        x = sample_path(rng, n, 3, kind)
         for p in (1.0, 1.01, 2.5, 6.0):
             ref = pvar_dp(x, p, norm)[0]
             s_pv, _ = serial(x, p, NORMS[norm])
@@ -82,7 +71,7 @@ def test_chunked_brute_force_small_paths():
     rng = np.random.default_rng(5)
     for trial in range(16 if JIT else 6):
         n = int(rng.integers(1, 10))
-        x = random_path(rng, n, 2, ("walk", "int", "repeat", "iid")[trial % 4])
+        x = sample_path(rng, n, 2, ("walk", "int", "repeat", "iid")[trial % 4])
         for p in (1.0, 1.02, 2.0, 2.7):
             expected = pvar_brute(x, p)
             for lb in (1, 2):
