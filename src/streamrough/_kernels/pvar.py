@@ -78,22 +78,28 @@ def _row(s, l):
 
 
 @jit(fastmath=FAST)
-def qdist(X, i, j, norm):
-    """q(x_i, x_j): the squared Euclidean distance, or the l1 / linf distance."""
+def qrows(A, i, B, k, norm):
+    """q(A[i], B[k]): the squared Euclidean distance, or the l1 / linf distance."""
     s = 0.0
     if norm == EUCLIDEAN:
-        for c in range(X.shape[1]):
-            t = X[i, c] - X[j, c]
+        for c in range(A.shape[1]):
+            t = A[i, c] - B[k, c]
             s += t * t
     elif norm == L1:
-        for c in range(X.shape[1]):
-            s += abs(X[i, c] - X[j, c])
+        for c in range(A.shape[1]):
+            s += abs(A[i, c] - B[k, c])
     else:
-        for c in range(X.shape[1]):
-            t = abs(X[i, c] - X[j, c])
+        for c in range(A.shape[1]):
+            t = abs(A[i, c] - B[k, c])
             if t > s:
                 s = t
     return s
+
+
+@jit(fastmath=FAST)
+def qdist(X, i, j, norm):
+    """q(x_i, x_j) between two points of the path."""
+    return qrows(X, i, X, j, norm)
 
 
 @jit
@@ -178,25 +184,6 @@ def path_exponent(X, norm):
         if ek > e:
             e = ek
     return e
-
-
-@jit(fastmath=FAST)
-def centre_q(summ, m, X, j, norm):
-    """q(x_j, centre of block row m)."""
-    s = 0.0
-    if norm == EUCLIDEAN:
-        for c in range(X.shape[1]):
-            t = X[j, c] - summ[m, c]
-            s += t * t
-    elif norm == L1:
-        for c in range(X.shape[1]):
-            s += abs(X[j, c] - summ[m, c])
-    else:
-        for c in range(X.shape[1]):
-            t = abs(X[j, c] - summ[m, c])
-            if t > s:
-                s = t
-    return s
 
 
 @jit
@@ -384,7 +371,7 @@ def _specialise(norm):
                 nev += size
                 continue
             m = _row(s, l)
-            qc = centre_q(summ, m, X, j, norm)
+            qc = qrows(X, j, summ, m, norm)  # to the centre of block row m
             r = summ[m, d]
             nbt += 1
             if ball_inside(qc, r, thr, norm):
