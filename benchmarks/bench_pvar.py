@@ -103,13 +103,13 @@ def bench_stream(n, repeat):
         s = sr.PVarStream(2.5, dim=10)
         for row in rows:
             s.push(row)
-        return s.value
+        return s.level1
 
     def extend_chunks():
         s = sr.PVarStream(2.5, dim=10)
         for j in range(0, n, 1000):
             s.extend(x[j : j + 1000])
-        return s.value
+        return s.level1
 
     res = time_alternating(
         {"push": push_all, "extend": extend_chunks, "offline": lambda: sr.pvar(x, 2.5)}, repeat=repeat

@@ -100,13 +100,6 @@ def sample_path(rng, n, d, kind):
     raise ValueError(kind)
 
 
-def brownian(n, d, seed=0):
-    """A seeded Brownian path: cumulative sums of N(0, 1/n) increments, starting at 0."""
-    rng = np.random.default_rng(seed)
-    steps = rng.standard_normal((n - 1, d)) / np.sqrt(max(n - 1, 1))
-    return np.vstack([np.zeros((1, d)), np.cumsum(steps, axis=0)])
-
-
 # one-dimensional paths (the same definitions on plain floats, fast enough for many cases)
 
 

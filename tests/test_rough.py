@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 import naive
 import streamrough as sr
 from streamrough._kernels import rough as kernels
-from streamrough.rough import RoughRegimeWarning
+from streamrough import RoughRegimeWarning
 
-LIFTS = ("iterated", "geometric")
+LIFTS = sr.LIFTS
 
 
 def random_path(rng, n, d, scale=1.0):
@@ -108,7 +108,7 @@ def test_weight_sequences_both_conventions(rng, lift, convention):
     w = rng.standard_normal((6, 2, 2))
     assert sr.rough_pvar(w, 2.5).convention == "increments"
     assert sr.rough_pvar(w, 2.5).level2 == sr.rough_pvar(w, 2.5, convention="increments").level2
-    assert sr.rough_pvar(w.reshape(6, 4), 2.5).convention is None
+    assert sr.rough_pvar(w.reshape(6, 4), 2.5).convention == "values"  # a path: row k is x_k
 
 
 @pytest.mark.parametrize("lift", LIFTS)
@@ -238,12 +238,12 @@ def test_result_fields_and_sequence_of_p(rng):
     x = random_path(rng, 30, 3)
     ps = [1.5, 2.0, 2.5]
     results = sr.rough_pvar(x, ps)
-    assert isinstance(results, tuple) and len(results) == 3
+    assert isinstance(results, sr.RoughResult) and len(results) == 3
     for p, r in zip(ps, results):
         one = sr.rough_pvar(x, p)
         assert isinstance(one, sr.RoughResult)
         assert r == one
-        assert r.p == p and r.lift == "iterated" and r.route == "direct" and r.kind == "norm"
+        assert r.p == p and r.lift == "iterated" and r.route == "direct"
         assert r.level1 == pytest.approx(r.level1_power ** (1 / p))
         assert r.level2 == pytest.approx(r.level2_power ** (2 / p))
         assert r.norm == pytest.approx(r.level1 + np.sqrt(r.level2))
@@ -274,7 +274,7 @@ def test_regime_and_warning(rng):
 
 def test_one_point_and_two_points():
     r = sr.rough_pvar(np.zeros((1, 3)), 2.5)
-    assert (r.level1, r.level2, r.norm, r.partition1, r.partition2) == (0.0, 0.0, 0.0, (0,), (0,))
+    assert (r.level1, r.level2, r.norm, r.partition1.tolist(), r.partition2.tolist()) == (0.0, 0.0, 0.0, [0], [0])
     x = np.array([[0.0, 0.0], [3.0, 4.0]])
     r = sr.rough_pvar(x, 2.5)
     assert r.level1 == pytest.approx(5.0) and r.level2 == 0.0  # iterated: one step has XX = 0
@@ -317,10 +317,10 @@ def test_distance_against_brute_force(rng, lift):
             r = sr.rough_distance(x, y, p, lift=lift)
             v2 = naive.pvar_level2_brute(x, p, lift, y=y)
             v1 = naive.pvar_brute(x - y, p)
-            assert r.kind == "distance"
+            assert isinstance(r, sr.RoughDistanceResult)
             assert r.level2_power == pytest.approx(v2, rel=1e-9, abs=1e-12)
             assert r.level1_power == pytest.approx(v1, rel=1e-9, abs=1e-12)
-            assert r.norm == pytest.approx(v1 ** (1 / p) + v2 ** (2 / p), rel=1e-9, abs=1e-12)
+            assert r.rho == pytest.approx(v1 ** (1 / p) + v2 ** (2 / p), rel=1e-9, abs=1e-12)
             assert naive.level2_partition_sum(x, p, r.partition2, lift, y=y) == pytest.approx(
                 v2, rel=1e-9, abs=1e-12
             )
@@ -339,17 +339,17 @@ def test_distance_bnb_equals_dp_longer(rng):
 def test_distance_zero_and_symmetry(rng):
     x = random_path(rng, 50, 2)
     y = random_path(rng, 50, 2)
-    assert sr.rough_distance(x, x, 2.5).norm == 0.0
+    assert sr.rough_distance(x, x, 2.5).rho == 0.0
     d1 = sr.rough_distance(x, y, [2.2, 2.5])
     d2 = sr.rough_distance(y, x, [2.2, 2.5])
     for a, b in zip(d1, d2):
-        assert a.norm == pytest.approx(b.norm, rel=1e-10)
+        assert a.rho == pytest.approx(b.rho, rel=1e-10)
         assert a.level2 == pytest.approx(b.level2, rel=1e-10)
     # the distance to the zero path is the inhomogeneous size of X
     r = sr.rough_pvar(x, 2.5)
     z = sr.rough_distance(x, np.zeros_like(x), 2.5)
     assert z.level2 == pytest.approx(r.level2, rel=1e-10)
-    assert z.norm == pytest.approx(r.level1 + r.level2, rel=1e-10)
+    assert z.rho == pytest.approx(r.level1 + r.level2, rel=1e-10)
 
 
 def test_distance_weight_sequences(rng):

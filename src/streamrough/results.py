@@ -138,6 +138,13 @@ class ResultFamily:
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(_same(getattr(self, f.name), getattr(other, f.name)) for f in dataclasses.fields(self))
+
+    __hash__ = None  # fields hold arrays
+
     def to_dict(self) -> dict:
         """Field name -> value (the arrays themselves, not copies)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -159,6 +166,19 @@ class ResultFamily:
             ) from None
         rows = [r.to_dict() for r in self] if self.is_sequence else [self.to_dict()]
         return pd.DataFrame(rows, columns=[f.name for f in dataclasses.fields(self)])
+
+
+def _same(a, b) -> bool:
+    """Field equality: arrays elementwise, containers item by item, NaN equal to NaN."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.shape(a) == np.shape(b) and bool(np.array_equal(a, b, equal_nan=np.asarray(a).dtype.kind == "f"))
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
 
 
 def collect(cls, results, scalar: bool):
