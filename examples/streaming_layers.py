@@ -11,8 +11,8 @@ import numpy as np
 import streamrough as sr
 
 
-def main(depth=512, width=4, report_every=128):
-    weights = sr.brownian_weights(depth, width, seed=1)
+def main(n_layers=512, width=4, report_every=128):
+    weights = sr.brownian_weights(n_layers, width, seed=1)
     level1 = sr.PVarStream([1.0, 2.5])
     level1.push(np.zeros(width * width))  # the increments-convention path starts at 0
     rough = sr.RoughStream(2.5)
