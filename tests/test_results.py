@@ -73,7 +73,13 @@ def _takes_p(obj):
 
 
 def test_every_public_name_taking_p_is_checked():
-    taking_p = {name for name in sr._PUBLIC if callable(getattr(sr, name)) and _takes_p(getattr(sr, name))}
+    taking_p = {
+        name
+        for name in sr._PUBLIC
+        if callable(getattr(sr, name))
+        and not (inspect.isclass(getattr(sr, name)) and issubclass(getattr(sr, name), ResultFamily))
+        and _takes_p(getattr(sr, name))
+    }
     assert taking_p == set(CALLS), "add the new function to CALLS (and make it follow the rule)"
 
 
