@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 from _harness import fmt_time, print_row, time_alternating
 
 import streamrough as sr

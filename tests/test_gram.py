@@ -10,7 +10,6 @@ import streamrough as sr
 from streamrough import gram as gram_module
 
 P_LIST = [1.0, 1.5, 2.0, 2.5, 3.0]
-LIFTS = sr.LIFTS
 CONVENTIONS = ["increments", "values"]
 RTOL = 1e-10
 
@@ -28,8 +27,10 @@ def _gram(w):
     return flat @ flat.T
 
 
-def _weights(rng, depth, shape=(2, 2), offset=0.0):
-    return rng.standard_normal((depth, *shape)) / np.sqrt(depth) + offset
+def _weights(rng, n_layers, shape=(2, 2), offset=0.0):
+    """Layers with i.i.d. N(0, 1 / n_layers) entries (not Brownian-scaled: entries, not layers,
+    have variance 1 / L), plus `offset`."""
+    return sr.brownian_weights(n_layers, shape=shape, seed=rng) * np.sqrt(np.prod(shape)) + offset
 
 
 def _explicit(x, p_values, lift, y=None):
@@ -54,7 +55,7 @@ def _check_partitions(res, n1, n2):
 
 def test_naive_tensors_match_double_sums(rng):
     x = rng.standard_normal((6, 3))
-    for lift in LIFTS:
+    for lift in sr.LIFTS:
         tensors = naive.interval_level2_tensors(x, lift)
         for s in range(6):
             for t in range(s, 6):
@@ -65,7 +66,7 @@ def test_naive_tensors_match_double_sums(rng):
 # gram_rough_pvar
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_brute_force_over_partitions(rng, lift, convention):
     for depth in (1, 2, 3, 7):
@@ -79,7 +80,7 @@ def test_brute_force_over_partitions(rng, lift, convention):
             np.testing.assert_allclose(res.level2_power[k], expected2, rtol=RTOL, atol=1e-300)
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_matches_explicit_tensors_moderate(rng, lift, convention):
     # L = 60 layers of 4 x 4 (D = 16): explicit 16 x 16 tensors for every interval
@@ -110,7 +111,7 @@ def test_alternating_weights_level2_dominates():
 def test_values_equals_increments_of_differences(rng):
     w = _weights(rng, 30, (3, 3), offset=0.3)
     diffs = np.diff(w, axis=0)
-    for lift in LIFTS:
+    for lift in sr.LIFTS:
         a = sr.gram_rough_pvar(_gram(w), P_LIST, lift=lift, convention="values")
         b = sr.gram_rough_pvar(_gram(diffs), P_LIST, lift=lift, convention="increments")
         np.testing.assert_allclose(a.level1_power, b.level1_power, rtol=1e-9)
@@ -171,7 +172,7 @@ def test_p_one_level1_is_total_length(rng):
     data=st.lists(st.floats(-3, 3), min_size=2, max_size=18),
     scale=st.floats(0.1, 10),
     p=st.sampled_from(P_LIST),
-    lift=st.sampled_from(LIFTS),
+    lift=st.sampled_from(sr.LIFTS),
 )
 def test_scaling_and_reversal(data, scale, p, lift):
     w = np.array(data[: len(data) // 2 * 2]).reshape(-1, 2)
@@ -196,7 +197,7 @@ def _blocks(wx, wy):
     return fx @ fx.T, fx @ fy.T, fy @ fy.T
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_distance_brute_force(rng, lift, convention):
     for depth in (1, 2, 6):
@@ -209,7 +210,7 @@ def test_distance_brute_force(rng, lift, convention):
             np.testing.assert_allclose(res.level2_power[k], expected2, rtol=RTOL, atol=1e-300)
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_distance_matches_explicit_tensors_moderate(rng, lift, convention):
     wx = _weights(rng, 40, (4, 4), 0.5 if convention == "values" else 0.0)
@@ -224,7 +225,7 @@ def test_distance_matches_explicit_tensors_moderate(rng, lift, convention):
     _check_partitions(res, n1, n2)
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_distance_zero_and_symmetric(rng, lift, convention):
     wx, wy = _weights(rng, 20, (3, 3)), _weights(rng, 20, (3, 3))
@@ -242,7 +243,7 @@ def test_distance_to_zero_path_is_the_pvar(rng):
     w = _weights(rng, 15, (2, 3))
     g = _gram(w)
     zero = np.zeros_like(g)
-    for lift in LIFTS:
+    for lift in sr.LIFTS:
         d = sr.gram_rough_distance(g, zero, zero, P_LIST, lift=lift)
         v = sr.gram_rough_pvar(g, P_LIST, lift=lift)
         np.testing.assert_allclose(d.level1_power, v.level1_power, rtol=1e-12)

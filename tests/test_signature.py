@@ -10,8 +10,6 @@ from hypothesis.extra.numpy import arrays
 import streamrough as sr
 from streamrough import signatures as sigmod
 
-LIFTS = sr.LIFTS
-
 
 def assert_sig_close(got, want, d, depth, rtol=1e-12):
     """Level by level: |got - want| <= rtol * max |want at that level| (plus a tiny floor)."""
@@ -23,10 +21,6 @@ def assert_sig_close(got, want, d, depth, rtol=1e-12):
         scale = max(float(np.max(np.abs(w))), 1e-300)
         err = float(np.max(np.abs(g - w)))
         assert err <= rtol * scale, f"level {k}: error {err:.3e} vs scale {scale:.3e}"
-
-
-def random_path(rng, n, d, drift=0.0):
-    return np.cumsum(rng.standard_normal((n, d)), axis=0) + drift * np.arange(n)[:, None]
 
 
 # ---------------------------------------------------------------------------- sig_length
@@ -50,7 +44,7 @@ def test_sig_length():
 # ---------------------------------------------------------------------- against brute force
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 @pytest.mark.parametrize(
     "d,depth", [(1, 4), (2, 1), (2, 2), (2, 3), (2, 4), (3, 3), (3, 4), (4, 2), (4, 4), (13, 3)]  # last: loop kernels
 )
@@ -60,14 +54,14 @@ def test_against_explicit_iterated_sums_and_integrals(lift, d, depth, rng):
         assert_sig_close(sr.signature(x, depth, lift=lift), naive.sig_brute(x, depth, lift), d, depth)
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 def test_documented_example_values(lift):
     x = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 2.0]])
     want = {"geometric": [1, 2, 0.5, 2, 0, 2], "iterated": [1, 2, 0, 2, 0, 0]}[lift]
     np.testing.assert_array_equal(sr.signature(x, 2, lift=lift), want)
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 def test_float32_computes_in_float32(lift, rng):
     x = rng.standard_normal((40, 3))
     s32 = sr.signature(x.astype(np.float32), 3, lift=lift)
@@ -78,7 +72,7 @@ def test_float32_computes_in_float32(lift, rng):
 
 
 @pytest.mark.slow  # compiles float32 variants of the larger kernels
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 def test_float32_larger_kernels(lift, rng):
     for d, depth in [(3, 4), (13, 3), (2, 8)]:  # medium and loop kernels
         y = rng.standard_normal((30, d)).astype(np.float32)
@@ -99,7 +93,7 @@ def test_integer_input_is_float64_and_no_copy_of_float64(rng):
         sr.signature(np.ones((3, 2), dtype=np.longdouble) if np.dtype(np.longdouble).itemsize > 8 else "ab", 2)
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 def test_batch_axes(lift, rng):
     x = rng.standard_normal((2, 3, 7, 2))
     s = sr.signature(x, 3, lift=lift)
@@ -112,7 +106,7 @@ def test_batch_axes(lift, rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, pytest.param(np.float32, marks=pytest.mark.slow)])
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 def test_batch_lanes_kernel(lift, dtype, rng):
     """Batches of small signatures run LANES paths side by side (one per SIMD lane); the
     paths past the last full block of LANES take the one-path kernel."""
@@ -134,7 +128,7 @@ def test_batch_lanes_kernel(lift, dtype, rng):
         assert_sig_close(s[b], naive.sig_brute(x[b].astype(np.float64), 2, lift), 10, 2, rtol=rtol)
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 def test_parallel_batch_lanes(lift, rng, monkeypatch):
     """In parallel, short paths run in blocks of LANES, long ones one by one, each split
     into LANES pieces side by side."""
@@ -146,7 +140,7 @@ def test_parallel_batch_lanes(lift, rng, monkeypatch):
     s = sr.signature(x, 4, lift=lift)
     for b in (0, LANES // 2, LANES + 2):
         assert_sig_close(s[b], naive.sig_brute(x[b], 4, lift), 2, 4)
-    y = random_path(rng, 3 * (LANES * LANE_MIN_STEPS + 2), 2).reshape(3, -1, 2)
+    y = naive.sample_path(rng, 3 * (LANES * LANE_MIN_STEPS + 2), 2, "walk").reshape(3, -1, 2)
     s = sr.signature(y, 2, lift=lift)
     for b in range(3):
         want = np.zeros(6)
@@ -156,7 +150,7 @@ def test_parallel_batch_lanes(lift, rng, monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, pytest.param(np.float32, marks=pytest.mark.slow)])
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 def test_long_single_path_in_lanes(lift, dtype, rng):
     """A long single path runs as LANES consecutive pieces side by side, then their Chen
     product and the leftover steps: against the product of the one-step signatures."""
@@ -164,7 +158,7 @@ def test_long_single_path_in_lanes(lift, dtype, rng):
 
     rtol = 1e-12 if dtype == np.float64 else 1e-4
     for d, depth in [(2, 4), (10, 2)]:
-        x = random_path(rng, LANES * LANE_MIN_STEPS + 4, d).astype(dtype)
+        x = naive.sample_path(rng, LANES * LANE_MIN_STEPS + 4, d, "walk").astype(dtype)
         want = np.zeros(sr.sig_length(d, depth))
         for t in range(len(x) - 1):
             step = naive.sig_brute(x[t : t + 2].astype(np.float64), depth, lift)
@@ -175,7 +169,7 @@ def test_long_single_path_in_lanes(lift, dtype, rng):
         assert_sig_close(sr.signature(x[None], depth, lift=lift)[0], want, d, depth, rtol=rtol)
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 def test_parallel_paths_agree_with_serial(lift, rng, monkeypatch):
     x = rng.standard_normal((5, 300, 3))
     serial = sr.signature(x, 3, lift=lift)
@@ -195,7 +189,7 @@ def test_parallel_paths_agree_with_serial(lift, rng, monkeypatch):
 # ------------------------------------------------------------------------ stream / options
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 @pytest.mark.parametrize("stride", [1, 2, 5])
 @pytest.mark.parametrize("d,depth", [(2, 3), (3, 4)])  # straight-line and medium kernels
 def test_stream_prefixes(lift, stride, d, depth, rng):
@@ -206,7 +200,7 @@ def test_stream_prefixes(lift, stride, d, depth, rng):
         assert_sig_close(st_[j], naive.sig_brute(x[: (j + 1) * stride + 1], depth, lift), d, depth)
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 def test_stream_prefixes_large_kernels(lift, rng):
     x = rng.standard_normal((30, 13))
     st_ = sr.signature(x, 3, lift=lift, stream=True, stride=3)  # loop kernels
@@ -215,7 +209,7 @@ def test_stream_prefixes_large_kernels(lift, rng):
 
 
 @pytest.mark.slow  # deep loop kernels compile for a while
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 def test_deep_loop_kernels(lift, rng):
     x = rng.standard_normal((7, 2))
     assert_sig_close(sr.signature(x, 8, lift=lift), naive.sig_brute(x, 8, lift), 2, 8)
@@ -273,7 +267,7 @@ def test_bad_input():
 # --------------------------------------------------------------------------- Chen algebra
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 def test_chen_identity_random_splits(lift, rng):
     for _ in range(10):
         n = int(rng.integers(3, 40))
@@ -289,7 +283,7 @@ def test_chen_identity_random_splits(lift, rng):
         )
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 def test_combine_many_in_order(lift, rng):
     x = rng.standard_normal((31, 3))
     cuts = [0, 4, 5, 17, 30]
@@ -320,7 +314,7 @@ def test_combine_broadcasts_and_checks(rng):
     assert sr.sig_combine(a.astype(np.float32), b.astype(np.float32), 2, 3).dtype == np.float32
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 def test_inverse(lift, rng):
     x = rng.standard_normal((9, 3))
     s = sr.signature(x, 4, lift=lift)
@@ -343,7 +337,7 @@ def test_inverse(lift, rng):
     assert sr.sig_inverse(batch, 3, 4, lift=lift).shape == (2, 1, 120)
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 def test_join(lift, rng):
     x = rng.standard_normal((8, 2))
     s = sr.signature(x[:-1], 4, lift=lift)
@@ -366,7 +360,7 @@ def test_join(lift, rng):
 
 
 def test_level2_geometric_minus_iterated_is_half_the_bracket(rng):
-    x = random_path(rng, 50, 4)
+    x = naive.sample_path(rng, 50, 4, "walk")
     a = np.diff(x, axis=0)
     geo = sr.sig_level(sr.signature(x, 2), 4, 2, 2)
     it = sr.sig_level(sr.signature(x, 2, lift="iterated"), 4, 2, 2)
@@ -398,10 +392,10 @@ def test_quasi_shuffle_level3_letters(rng):
         assert abs(lhs - rhs) <= 1e-12 * max(1.0, abs(lhs))
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 def test_level2_interval_from_prefixes_with_s_positive(lift, rng):
     """XX_{s,t} = XX_{0,t} - XX_{0,s} - x_{0,s} (x) x_{s,t} (math.md 3), against double sums."""
-    x = random_path(rng, 20, 3)
+    x = naive.sample_path(rng, 20, 3, "walk")
     pre = sr.signature(x, 2, lift=lift, stream=True)
     lev = sr.sig_level(pre, 3, 2, 2)
     for s, t in [(1, 5), (3, 19), (7, 8), (10, 18)]:
@@ -415,7 +409,7 @@ def test_level2_interval_from_prefixes_with_s_positive(lift, rng):
 def test_straight_line_level2_is_symmetric(rng):
     v = rng.standard_normal(3)
     x = np.cumsum(rng.random(12))[:, None] * v
-    for lift in LIFTS:
+    for lift in sr.LIFTS:
         lev = sr.sig_level(sr.signature(x, 2, lift=lift), 3, 2, 2)
         np.testing.assert_allclose(lev - lev.T, 0, atol=1e-12 * np.abs(lev).max())
     geo = sr.signature(x, 4)
@@ -423,7 +417,7 @@ def test_straight_line_level2_is_symmetric(rng):
 
 
 def test_geometric_invariances(rng):
-    x = random_path(rng, 10, 2)
+    x = naive.sample_path(rng, 10, 2, "walk")
     s = sr.signature(x, 4)
     assert_sig_close(sr.signature(x + rng.standard_normal(2), 4), s, 2, 4, rtol=1e-11)
     repeated = np.repeat(x, [1, 3, 1, 1, 2, 1, 1, 1, 4, 1], axis=0)  # reparametrisation
@@ -454,7 +448,7 @@ def test_sig_level():
 @given(
     arrays(np.float64, st.tuples(st.integers(1, 12), st.integers(1, 3)), elements=st.floats(-3, 3)),
     st.integers(1, 4),
-    st.sampled_from(LIFTS),
+    st.sampled_from(sr.LIFTS),
     st.data(),
 )
 def test_property_chen_and_brute(x, depth, lift, data):
@@ -482,7 +476,7 @@ def test_property_reversal_is_inverse(x, depth):
 @pytest.mark.parametrize("d,depth", [(1, 3), (2, 4), (3, 3), (5, 2), (4, 4)])
 def test_matches_iisignature(d, depth, rng):
     iisignature = pytest.importorskip("iisignature")
-    x = random_path(rng, 60, d, drift=0.1)
+    x = naive.sample_path(rng, 60, d, "walk") + 0.1 * np.arange(60)[:, None]
     assert_sig_close(sr.signature(x, depth), iisignature.sig(x, depth), d, depth, rtol=1e-13)
     pre = sr.signature(x, depth, stream=True)
     ref = iisignature.sig(x, depth, 2)

@@ -8,8 +8,6 @@ from hypothesis import strategies as st
 
 import streamrough as sr
 
-LIFTS = sr.LIFTS
-
 
 def level_rel_errors(got, want, d, depth):
     """Per level (and per row): max |got - want| / max |want| over that level."""
@@ -23,7 +21,7 @@ def level_rel_errors(got, want, d, depth):
     return np.max(errs)
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 def test_long_drifting_path_prefixes_and_queries(lift):
     """10^5 points with drift: every prefix and random [s, t] queries equal direct computation."""
     rng = np.random.default_rng(7)
@@ -54,7 +52,7 @@ def test_long_drifting_path_prefixes_and_queries(lift):
     assert level_rel_errors(stream.query(s, n - 1), sr.signature(x[s:], depth, lift=lift), d, depth) <= 1e-12
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 def test_small_stream_against_brute(lift, rng):
     x = rng.standard_normal((40, 3))
     stream = sr.SigStream(3, 3, lift=lift, capacity=4)
@@ -68,7 +66,7 @@ def test_small_stream_against_brute(lift, rng):
             )
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 def test_extend_equals_pushes_and_queries_after_more_points(lift, rng):
     x = rng.standard_normal((300, 2))
     a = sr.SigStream(2, 3, lift=lift)
@@ -85,7 +83,7 @@ def test_extend_equals_pushes_and_queries_after_more_points(lift, rng):
     np.testing.assert_allclose(b.value, sr.signature(x, 3, lift=lift), rtol=1e-12)
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 def test_window(lift, rng):
     x = rng.standard_normal((500, 2))
     w = sr.SigStream(2, 3, lift=lift, window=37, capacity=8)
@@ -143,7 +141,7 @@ def test_bad_input():
 
 @given(
     st.lists(st.lists(st.floats(-5, 5), min_size=2, max_size=2), min_size=1, max_size=80),
-    st.sampled_from(LIFTS),
+    st.sampled_from(sr.LIFTS),
     st.data(),
 )
 def test_property_queries(points, lift, data):
