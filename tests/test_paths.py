@@ -35,24 +35,24 @@ def test_brownian_weights_scaling():
 
 
 def test_one_reading_of_a_weight_array_everywhere():
-    # the example: pvar and rough_pvar read an (L, m, m) array the same way
-    w = sr.brownian_weights(64, 8)
+    # pvar and rough_pvar read an (L, m, m) array the same way
+    w = sr.brownian_weights(16, 3)
     level1 = sr.rough_pvar(w, 2.5).level1
     assert sr.pvar(w, 2.5) == pytest.approx(level1, rel=1e-12)
     assert sr.pvar(w, 2.5) == pytest.approx(sr.pvar(sr.weight_path(w, "increments"), 2.5), rel=1e-12)
     assert sr.pvar(w, 2.5, convention="values") == pytest.approx(
-        sr.pvar(w.reshape(64, -1), 2.5), rel=1e-12
+        sr.pvar(w.reshape(16, -1), 2.5), rel=1e-12
     )
     assert sr.pvar_running(w, 2.5)[-1] == pytest.approx(sr.pvar(w, 2.5, power=True), rel=1e-12)
     # the convention is recorded in every result
     assert sr.pvar(w, 2.5, return_partition=True).convention == "increments"
     assert sr.pvar(w, 2.5, return_partition=True, convention="values").convention == "values"
-    assert sr.pvar(w.reshape(64, -1), 2.5, return_partition=True).convention == "values"
+    assert sr.pvar(w.reshape(16, -1), 2.5, return_partition=True).convention == "values"
     assert sr.rough_pvar(w, 2.5).convention == "increments"
     assert sr.gram_rough_pvar(sr.layer_gram(w), 2.5).convention == "increments"
     assert sr.rough_distance(w, w, 2.5).convention == "increments"
     # an explicit convention reads a 2-axis array as weights too
-    flat = w.reshape(64, -1)
+    flat = w.reshape(16, -1)
     assert sr.pvar(flat, 2.5, convention="increments") == pytest.approx(sr.pvar(w, 2.5), rel=1e-12)
     with pytest.raises(ValueError, match="convention"):
         sr.pvar(w, 2.5, convention="cumulative")

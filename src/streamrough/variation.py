@@ -247,9 +247,9 @@ def pvar(x, p, *, power=False, norm="euclidean", method="auto", return_partition
     5.656854249492381
     >>> sr.pvar([0.0, 2.0, 1.0, 3.0], p=[1, 2], power=True).tolist()
     [5.0, 9.0]
-    >>> res = sr.pvar([0.0, 2.0, 1.0, 3.0], p=2, return_partition=True)
-    >>> res.level1_power, res.partition1.tolist(), res.convention
-    (9.0, [0, 3], 'values')
+    >>> res = sr.pvar([0.0, 3.0, 2.0, 4.0], p=2, return_partition=True)
+    >>> res.level1_power, res.partition1.tolist(), res.convention   # |4 - 0|^2 beats 9 + 1 + 4
+    (16.0, [0, 3], 'values')
     """
     X, _, convention = read_input(x, convention, "x")
     ps, scalar = as_p_values(p, "p")
