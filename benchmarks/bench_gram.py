@@ -137,8 +137,8 @@ def peer_case(depth: int, width: int, repeat: int) -> None:
         print(f"{case:<48} direct route unavailable: {type(exc).__name__}: {exc}")
         return
     ours = gram_route()
-    diff1 = np.max(np.abs(np.array([r.level1_power for r in theirs]) / ours.level1 - 1))
-    diff2 = np.max(np.abs(np.array([r.level2_power for r in theirs]) / ours.level2 - 1))
+    diff1 = np.max(np.abs(theirs.level1_power / ours.level1_power - 1))
+    diff2 = np.max(np.abs(theirs.level2_power / ours.level2_power - 1))
     times = time_alternating({"gram": gram_route, "direct": direct_route}, repeat=repeat)
     print_row(case, times["gram"][0], times["direct"][0], peer_name="direct route",
               note=f"max rel diff: level 1 {diff1:.1e}, level 2 {diff2:.1e}")

@@ -3,7 +3,7 @@
     python benchmarks/bench_pvar.py            # the sizes of benchmarks.md
     python benchmarks/bench_pvar.py --quick    # 10x smaller, for a smoke run
 
-Paths: cumulative sums of N(0, 1/N) increments (seed 0). The peer is the plain DP of
+Paths: ``sr.brownian_path(N, d)`` (cumulative sums of N(0, 1/(N-1)) increments, seed 0). The peer is the plain DP of
 math.md 2.1 compiled with Numba (``pvar(..., method="dp")``): it is timed at N/10 and
 extrapolated by x100 (it is exactly quadratic), which the output says on every line.
 """
@@ -23,13 +23,6 @@ from _harness import fmt_time, print_row, time_alternating, time_call  # noqa: E
 
 import streamrough as sr  # noqa: E402
 from streamrough.variation import _run_bnb, _spare_core  # noqa: E402  (work counts; the route taken)
-
-
-def brownian(n, d, seed=0):
-    rng = np.random.default_rng(seed)
-    x = np.zeros((n, d))
-    np.cumsum(rng.standard_normal((n - 1, d)) / np.sqrt(n - 1), axis=0, out=x[1:])
-    return x
 
 
 def cpu_time(fn, repeat=3):
@@ -62,8 +55,8 @@ def with_threads(k, fn):
 
 def bench_offline_d10(n, repeat):
     print(f"\n== d = 10, N = {n}: branch and bound, 2 and 1 threads, vs the naive DP (timed at N = {n // 10}, x100) ==")
-    x = brownian(n, 10)
-    small = brownian(n // 10, 10)
+    x = sr.brownian_path(n, 10)
+    small = sr.brownian_path(n // 10, 10)
     for p in (1.5, 2.0, 2.5, 3.0):
         res = time_alternating(
             {"2": with_threads(2, lambda: sr.pvar(x, p)), "1": with_threads(1, lambda: sr.pvar(x, p))}, repeat=repeat
@@ -85,7 +78,7 @@ def bench_offline_d10(n, repeat):
 
 def bench_offline_d1(n, repeat):
     print(f"\n== d = 1, N = {n}: the 1-d method (auto) and branch and bound ==")
-    x = brownian(n, 1)
+    x = sr.brownian_path(n, 1)
     for p in (1.5, 2.0, 2.5, 3.0):
         res = time_alternating(
             {"1d": lambda: sr.pvar(x, p), "bnb": lambda: sr.pvar(x, p, method="bnb")}, repeat=repeat
@@ -96,20 +89,20 @@ def bench_offline_d1(n, repeat):
 
 def bench_stream(n, repeat):
     print(f"\n== streaming, d = 10, N = {n}, p = 2.5: push one point at a time vs offline ==")
-    x = brownian(n, 10)
+    x = sr.brownian_path(n, 10)
     rows = list(x)  # the caller already holds one float64 array per point
 
     def push_all():
         s = sr.PVarStream(2.5, dim=10)
         for row in rows:
             s.push(row)
-        return s.value
+        return s.level1
 
     def extend_chunks():
         s = sr.PVarStream(2.5, dim=10)
         for j in range(0, n, 1000):
             s.extend(x[j : j + 1000])
-        return s.value
+        return s.level1
 
     res = time_alternating(
         {"push": push_all, "extend": extend_chunks, "offline": lambda: sr.pvar(x, 2.5)}, repeat=repeat
@@ -122,7 +115,7 @@ def bench_stream(n, repeat):
 
 def bench_many_p(n, repeat):
     print(f"\n== several p in one call, d = 10, N = {n} (default threads) ==")
-    x = brownian(n, 10)
+    x = sr.brownian_path(n, 10)
     ps = [1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0]
 
     def singles():
@@ -143,7 +136,7 @@ def bench_many_p(n, repeat):
 
 def bench_p1(n, repeat):
     print(f"\n== p = 1 is one pass, d = 10, N = {n} ==")
-    x = brownian(n, 10)
+    x = sr.brownian_path(n, 10)
     res = time_alternating(
         {"pvar": lambda: sr.pvar(x, 1.0), "numpy": lambda: np.linalg.norm(np.diff(x, axis=0), axis=1).sum()},
         repeat=repeat,

@@ -8,7 +8,7 @@ Usage::
 Sections (float64; one thread unless stated; ratio = streamrough / peer, below 1 is faster):
 
 1. the grid B in {1, 32}, L in {1000, 10000}, d in {2, 5, 10}, depth in {2, 3, 4}, geometric,
-   against pysiglib ``sig`` (n_jobs=1), with the iterated-sums kind timed alongside;
+   against pysiglib ``sig`` (n_jobs=1), with the iterated-sums lift timed alongside;
 2. all prefix signatures (``stream=True``) against iisignature ``sig(x, n, 2)``;
 3. one call on a tiny path; 4. ``SigStream.push`` from Python, per point;
 5. two threads against one at B = 32, and one long path split into chunks;
@@ -43,7 +43,7 @@ except ImportError:  # pragma: no cover - optional peer
 
 
 def brownian_batch(rng, b, n, d):
-    x = np.cumsum(rng.standard_normal((b, n, d)), axis=1) / math.sqrt(n)
+    x = np.stack([sr.brownian_path(n, d, seed=rng) for _ in range(b)])
     return np.array(x[0]) if b == 1 else x  # owned, C-contiguous (pysiglib copies views)
 
 
@@ -61,7 +61,7 @@ def grid(args, rng):
                     x = brownian_batch(rng, b, n_pts, d)
                     fns = {
                         "ours": lambda: sr.signature(x, depth),
-                        "iterated": lambda: sr.signature(x, depth, kind="iterated"),
+                        "iterated": lambda: sr.signature(x, depth, lift="iterated"),
                     }
                     if pysiglib is not None:
                         fns["pysiglib"] = lambda: pysiglib.sig(x, depth)
@@ -136,7 +136,7 @@ def pushes(args, rng):
     n_pts = 2000 if args.quick else 20000
     worst = 0.0
     for d, depth in [(2, 2), (2, 4), (3, 3), (5, 2), (5, 3)]:
-        pts = list(np.cumsum(rng.standard_normal((n_pts, d)), axis=0))
+        pts = list(sr.brownian_path(n_pts, d, seed=rng))
 
         def ours():
             st = sr.SigStream(d, depth, capacity=n_pts)

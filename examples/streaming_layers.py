@@ -11,8 +11,8 @@ import numpy as np
 import streamrough as sr
 
 
-def main(depth=512, width=4, report_every=128):
-    weights = sr.brownian_weights(depth, width, seed=1)
+def main(n_layers=512, width=4, report_every=128):
+    weights = sr.brownian_weights(n_layers, width, seed=1)
     level1 = sr.PVarStream([1.0, 2.5])
     level1.push(np.zeros(width * width))  # the increments-convention path starts at 0
     rough = sr.RoughStream(2.5)
@@ -22,7 +22,7 @@ def main(depth=512, width=4, report_every=128):
         level1.push(position)
         rough.push(layer)
         if k % report_every == 0:
-            one, p25 = level1.value
+            one, p25 = level1.level1
             print(f"after {k:>4} layers: 1-variation {one:7.4f}  2.5-variation {p25:6.4f}  |||X|||_2.5 {rough.norm:6.4f}")
     offline = sr.rough_pvar(weights, 2.5)
     print(f"offline |||X|||_2.5 = {offline.norm:.12f}, streamed = {rough.norm:.12f}")

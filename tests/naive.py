@@ -100,13 +100,6 @@ def sample_path(rng, n, d, kind):
     raise ValueError(kind)
 
 
-def brownian(n, d, seed=0):
-    """A seeded Brownian path: cumulative sums of N(0, 1/n) increments, starting at 0."""
-    rng = np.random.default_rng(seed)
-    steps = rng.standard_normal((n - 1, d)) / np.sqrt(max(n - 1, 1))
-    return np.vstack([np.zeros((1, d)), np.cumsum(steps, axis=0)])
-
-
 # one-dimensional paths (the same definitions on plain floats, fast enough for many cases)
 
 
@@ -251,7 +244,7 @@ def _tensor(vectors, d):
     return out.reshape((d,) * len(vectors))
 
 
-def sig_levels_brute(x, depth, kind="geometric"):
+def sig_levels_brute(x, depth, lift="geometric"):
     """Levels 1..depth of the signature of the points x (N, d), as arrays of shape (d,) * k.
 
     "iterated": level k = sum over i_1 < ... < i_k of a_{i_1} (x) ... (x) a_{i_k}.
@@ -266,7 +259,7 @@ def sig_levels_brute(x, depth, kind="geometric"):
     levels = []
     for k in range(1, depth + 1):
         total = np.zeros((d,) * k)
-        if kind == "iterated":
+        if lift == "iterated":
             words = itertools.combinations(range(len(a)), k)
         else:
             words = itertools.combinations_with_replacement(range(len(a)), k)
@@ -284,9 +277,9 @@ def sig_flat(levels):
     return np.concatenate([np.ravel(lv) for lv in levels])
 
 
-def sig_brute(x, depth, kind="geometric"):
+def sig_brute(x, depth, lift="geometric"):
     """Flat signature of the points x by explicit iterated sums / integrals."""
-    return sig_flat(sig_levels_brute(x, depth, kind))
+    return sig_flat(sig_levels_brute(x, depth, lift))
 
 
 def sig_unflat(s, d, depth):
@@ -312,7 +305,7 @@ def tensor_mul_brute(p, q, d, depth):
     return sig_flat(out)
 
 
-def level2_double_sum(x, s, t, kind="iterated"):
+def level2_double_sum(x, s, t, lift="iterated"):
     """Level 2 over [s, t] by the double sum of its definition:
     sum_{s <= i < j < t} a_i (x) a_j (+ (1/2) sum_{s <= i < t} a_i (x) a_i if geometric)."""
     a = np.diff(_as_points(x), axis=0)
@@ -321,6 +314,6 @@ def level2_double_sum(x, s, t, kind="iterated"):
     for j in range(s, t):
         for i in range(s, j):
             total = total + np.outer(a[i], a[j])
-        if kind == "geometric":
+        if lift == "geometric":
             total = total + 0.5 * np.outer(a[j], a[j])
     return total

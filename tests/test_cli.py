@@ -10,18 +10,18 @@ from streamrough import cli
 
 def test_demo_small_runs_and_shows_every_table():
     out = io.StringIO()
-    cli.run_demo(depths=(16, 64), width=4, p_values=(1.0, 2.5), rough_p=(2.5,), out=out)
+    cli.run_demo(n_layers=(16, 64), width=4, p_values=(1.0, 2.5), rough_p=(2.5,), out=out)
     text = out.getvalue()
     assert "increments" in text and "values" in text
     assert "half the quadratic variation" in text
     assert "|||X|||_p" in text
-    # one level-1 row per (convention, depth), one rough row per (depth, p)
+    # one level-1 row per (convention, number of layers), one rough row per (size, p)
     assert sum(line.strip().startswith(("increments", "values")) for line in text.splitlines()) == 4
 
 
 def test_demo_level2_difference_is_half_quadratic_variation():
     out = io.StringIO()
-    cli.run_demo(depths=(32,), width=3, p_values=(2.5,), rough_p=(2.5,), out=out)
+    cli.run_demo(n_layers=(32,), width=3, p_values=(2.5,), rough_p=(2.5,), out=out)
     lines = out.getvalue().splitlines()
     diff = next(line for line in lines if "= half the quadratic variation" in line).split()[-1]
     direct = next(line for line in lines if "computed directly" in line).split()[-1]
@@ -35,6 +35,22 @@ def test_pvar_command_on_npy_file(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "p = 1: V_p = 4" in out and "p = 2.5: V_p = 4" in out
     assert "[0, 1, 2, 3, 4]" in out
+
+
+def test_pvar_command_convention(tmp_path, capsys):
+    import streamrough as sr
+
+    weights = sr.brownian_weights(16, 3, seed=2)
+    path = tmp_path / "weights.npy"
+    np.save(path, weights)
+    assert cli.main(["pvar", str(path), "-p", "2.5"]) == 0
+    out = capsys.readouterr().out
+    assert "convention 'increments' (17 points)" in out
+    assert f"{sr.pvar(weights, 2.5):.12g}" in out
+    assert cli.main(["pvar", str(path), "-p", "2.5", "--convention", "values"]) == 0
+    out = capsys.readouterr().out
+    assert "convention 'values' (16 points)" in out
+    assert f"{sr.pvar(weights.reshape(16, -1), 2.5):.12g}" in out
 
 
 def test_pvar_command_errors(tmp_path, capsys):

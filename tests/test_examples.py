@@ -16,13 +16,13 @@ def load(name):
 
 
 def test_rough_vs_smooth(capsys):
-    load("rough_vs_smooth").main(depths=(16, 64), width=3)
+    load("rough_vs_smooth").main(sizes=(16, 64), width=3)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 5 and "alternating" in lines[-1]
 
 
 def test_streaming_layers_matches_offline(capsys):
-    load("streaming_layers").main(depth=64, width=2, report_every=32)
+    load("streaming_layers").main(n_layers=64, width=2, report_every=32)
     last = capsys.readouterr().out.splitlines()[-1]
     offline, streamed = (float(part.split("=")[1]) for part in last.split(","))
     assert streamed == pytest.approx(offline, rel=1e-12)

@@ -10,7 +10,6 @@ import streamrough as sr
 from streamrough import gram as gram_module
 
 P_LIST = [1.0, 1.5, 2.0, 2.5, 3.0]
-LIFTS = ["iterated", "geometric"]
 CONVENTIONS = ["increments", "values"]
 RTOL = 1e-10
 
@@ -28,8 +27,10 @@ def _gram(w):
     return flat @ flat.T
 
 
-def _weights(rng, depth, shape=(2, 2), offset=0.0):
-    return rng.standard_normal((depth, *shape)) / np.sqrt(depth) + offset
+def _weights(rng, n_layers, shape=(2, 2), offset=0.0):
+    """Layers with i.i.d. N(0, 1 / n_layers) entries (not Brownian-scaled: entries, not layers,
+    have variance 1 / L), plus `offset`."""
+    return sr.brownian_weights(n_layers, shape=shape, seed=rng) * np.sqrt(np.prod(shape)) + offset
 
 
 def _explicit(x, p_values, lift, y=None):
@@ -41,7 +42,7 @@ def _explicit(x, p_values, lift, y=None):
 
 
 def _check_partitions(res, n1, n2):
-    for p, part1, part2, v1, v2 in zip(res.p, res.partition1, res.partition2, res.level1, res.level2):
+    for p, part1, part2, v1, v2 in zip(res.p, res.partition1, res.partition2, res.level1_power, res.level2_power):
         assert part1[0] == 0 and part1[-1] == res.n_points - 1 and np.all(np.diff(part1) > 0)
         assert part2[0] == 0 and part2[-1] == res.n_points - 1 and np.all(np.diff(part2) > 0)
         np.testing.assert_allclose(np.sum(n1[part1[:-1], part1[1:]] ** p), v1, rtol=RTOL)
@@ -54,7 +55,7 @@ def _check_partitions(res, n1, n2):
 
 def test_naive_tensors_match_double_sums(rng):
     x = rng.standard_normal((6, 3))
-    for lift in LIFTS:
+    for lift in sr.LIFTS:
         tensors = naive.interval_level2_tensors(x, lift)
         for s in range(6):
             for t in range(s, 6):
@@ -65,7 +66,7 @@ def test_naive_tensors_match_double_sums(rng):
 # gram_rough_pvar
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_brute_force_over_partitions(rng, lift, convention):
     for depth in (1, 2, 3, 7):
@@ -74,22 +75,22 @@ def test_brute_force_over_partitions(rng, lift, convention):
         res = sr.gram_rough_pvar(_gram(w), P_LIST, lift=lift, convention=convention)
         assert res.n_points == len(x)
         for k, p in enumerate(P_LIST):
-            np.testing.assert_allclose(res.level1[k], naive.pvar_brute(x, p), rtol=RTOL, atol=1e-300)
+            np.testing.assert_allclose(res.level1_power[k], naive.pvar_brute(x, p), rtol=RTOL, atol=1e-300)
             expected2 = naive.pvar_level2_brute(x, p, lift)
-            np.testing.assert_allclose(res.level2[k], expected2, rtol=RTOL, atol=1e-300)
+            np.testing.assert_allclose(res.level2_power[k], expected2, rtol=RTOL, atol=1e-300)
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_matches_explicit_tensors_moderate(rng, lift, convention):
     # L = 60 layers of 4 x 4 (D = 16): explicit 16 x 16 tensors for every interval
     offset = 0.7 if convention == "values" else 0.0  # values: a common part of the layers
     w = _weights(rng, 60, (4, 4), offset)
     x = _path(w, convention)
-    res = sr.gram_rough_pvar(_gram(w), P_LIST, lift=lift, convention=convention, return_partitions=True)
+    res = sr.gram_rough_pvar(_gram(w), P_LIST, lift=lift, convention=convention, return_partition=True)
     v1, v2, n1, n2 = _explicit(x, P_LIST, lift)
-    np.testing.assert_allclose(res.level1, v1, rtol=RTOL)
-    np.testing.assert_allclose(res.level2, v2, rtol=RTOL)
+    np.testing.assert_allclose(res.level1_power, v1, rtol=RTOL)
+    np.testing.assert_allclose(res.level2_power, v2, rtol=RTOL)
     _check_partitions(res, n1, n2)
     assert res.lift == lift and res.convention == convention
 
@@ -100,21 +101,21 @@ def test_alternating_weights_level2_dominates():
     m = np.arange(1.0, 10.0).reshape(3, 3) / 10
     w = np.array([(-1) ** k * m for k in range(depth)]) / np.sqrt(depth)
     x = _path(w, "increments")
-    res = sr.gram_rough_pvar(_gram(w), [2.5], return_partitions=True)
+    res = sr.gram_rough_pvar(_gram(w), [2.5], return_partition=True)
     v1, v2, n1, n2 = _explicit(x, [2.5], "iterated")
-    np.testing.assert_allclose(res.level1, v1, rtol=RTOL)
-    np.testing.assert_allclose(res.level2, v2, rtol=RTOL)
-    assert res.level2[0] > res.level1[0]
+    np.testing.assert_allclose(res.level1_power, v1, rtol=RTOL)
+    np.testing.assert_allclose(res.level2_power, v2, rtol=RTOL)
+    assert res.level2_power[0] > res.level1_power[0]
 
 
 def test_values_equals_increments_of_differences(rng):
     w = _weights(rng, 30, (3, 3), offset=0.3)
     diffs = np.diff(w, axis=0)
-    for lift in LIFTS:
+    for lift in sr.LIFTS:
         a = sr.gram_rough_pvar(_gram(w), P_LIST, lift=lift, convention="values")
         b = sr.gram_rough_pvar(_gram(diffs), P_LIST, lift=lift, convention="increments")
-        np.testing.assert_allclose(a.level1, b.level1, rtol=1e-9)
-        np.testing.assert_allclose(a.level2, b.level2, rtol=1e-9)
+        np.testing.assert_allclose(a.level1_power, b.level1_power, rtol=1e-9)
+        np.testing.assert_allclose(a.level2_power, b.level2_power, rtol=1e-9)
 
 
 def test_straight_line_oracles():
@@ -125,30 +126,30 @@ def test_straight_line_oracles():
     msq = np.sum(m * m)
     for p in P_LIST:
         res = sr.gram_rough_pvar(_gram(w), p, lift="geometric")
-        assert res.level1 == pytest.approx((lam.sum() ** 2 * msq) ** (p / 2), rel=RTOL)
+        assert res.level1_power == pytest.approx((lam.sum() ** 2 * msq) ** (p / 2), rel=RTOL)
         # geometric lift of a line: x_{s,t} (x) x_{s,t} / 2, so |XX_{0,N}| = |x_{0,N}|^2 / 2
-        assert res.level2 == pytest.approx((lam.sum() ** 2 * msq / 2) ** (p / 2), rel=RTOL)
+        assert res.level2_power == pytest.approx((lam.sum() ** 2 * msq / 2) ** (p / 2), rel=RTOL)
 
 
 def test_scalar_and_sequence_results(rng):
     g = _gram(_weights(rng, 5))
-    res = sr.gram_rough_pvar(g, 2.5, return_partitions=True)
-    assert isinstance(res, gram_module.GramRoughResult)
-    assert isinstance(res.p, float) and isinstance(res.level1, float) and isinstance(res.level2, float)
+    res = sr.gram_rough_pvar(g, 2.5, return_partition=True)
+    assert isinstance(res, sr.RoughResult)
+    assert isinstance(res.p, float) and isinstance(res.level1_power, float) and isinstance(res.level2_power, float)
     assert res.partition1.dtype == np.int64 and res.partition1[-1] == 5
     seq = sr.gram_rough_pvar(g, [2.5, 1.0])
-    assert seq.level1.shape == (2,) and seq.partition1 is None and seq.partition2 is None
-    assert seq.level1[0] == pytest.approx(res.level1, rel=1e-14)
+    assert seq.level1_power.shape == (2,) and seq.partition1 is None and seq.partition2 is None
+    assert seq.level1_power[0] == pytest.approx(res.level1_power, rel=1e-14)
 
 
 def test_single_layer_and_single_point():
     w = np.array([[3.0, 4.0]])
-    res = sr.gram_rough_pvar(_gram(w), [1.0, 3.0], lift="geometric", return_partitions=True)
-    np.testing.assert_allclose(res.level1, [5.0, 125.0])
-    np.testing.assert_allclose(res.level2, [12.5**0.5, 12.5**1.5])  # |a (x) a / 2| = 12.5
-    assert sr.gram_rough_pvar(_gram(w), 2.0).level2 == 0.0  # iterated: no pair i < j
-    one = sr.gram_rough_pvar(_gram(w), 2.0, convention="values", return_partitions=True)
-    assert one.level1 == 0.0 and one.level2 == 0.0 and one.n_points == 1
+    res = sr.gram_rough_pvar(_gram(w), [1.0, 3.0], lift="geometric", return_partition=True)
+    np.testing.assert_allclose(res.level1_power, [5.0, 125.0])
+    np.testing.assert_allclose(res.level2_power, [12.5**0.5, 12.5**1.5])  # |a (x) a / 2| = 12.5
+    assert sr.gram_rough_pvar(_gram(w), 2.0).level2_power == 0.0  # iterated: no pair i < j
+    one = sr.gram_rough_pvar(_gram(w), 2.0, convention="values", return_partition=True)
+    assert one.level1_power == 0.0 and one.level2_power == 0.0 and one.n_points == 1
     assert one.partition1.tolist() == [0] and one.partition2.tolist() == [0]
 
 
@@ -157,33 +158,33 @@ def test_rounding_asymmetry_is_accepted(rng):
     nearly = g.copy()
     nearly[0, 1] *= 1 + 1e-14
     np.testing.assert_allclose(
-        sr.gram_rough_pvar(nearly, P_LIST).level2, sr.gram_rough_pvar(g, P_LIST).level2, rtol=1e-12
+        sr.gram_rough_pvar(nearly, P_LIST).level2_power, sr.gram_rough_pvar(g, P_LIST).level2_power, rtol=1e-12
     )
 
 
 def test_p_one_level1_is_total_length(rng):
     w = _weights(rng, 25, (3, 2))
     res = sr.gram_rough_pvar(_gram(w), 1.0)
-    assert res.level1 == pytest.approx(np.linalg.norm(w.reshape(25, -1), axis=1).sum(), rel=RTOL)
+    assert res.level1_power == pytest.approx(np.linalg.norm(w.reshape(25, -1), axis=1).sum(), rel=RTOL)
 
 
 @given(
     data=st.lists(st.floats(-3, 3), min_size=2, max_size=18),
     scale=st.floats(0.1, 10),
     p=st.sampled_from(P_LIST),
-    lift=st.sampled_from(LIFTS),
+    lift=st.sampled_from(sr.LIFTS),
 )
 def test_scaling_and_reversal(data, scale, p, lift):
     w = np.array(data[: len(data) // 2 * 2]).reshape(-1, 2)
     g = _gram(w)
     base = sr.gram_rough_pvar(g, p, lift=lift)
     scaled = sr.gram_rough_pvar(scale**2 * g, p, lift=lift)
-    assert scaled.level1 == pytest.approx(scale**p * base.level1, rel=1e-9, abs=1e-12)
-    assert scaled.level2 == pytest.approx(scale**p * base.level2, rel=1e-9, abs=1e-12)
+    assert scaled.level1_power == pytest.approx(scale**p * base.level1_power, rel=1e-9, abs=1e-12)
+    assert scaled.level2_power == pytest.approx(scale**p * base.level2_power, rel=1e-9, abs=1e-12)
     # reversal: increments -a_{n-1-i}; the level 2 becomes the transpose, same Frobenius norm
     rev = sr.gram_rough_pvar(g[::-1, ::-1], p, lift=lift)
-    assert rev.level1 == pytest.approx(base.level1, rel=1e-9, abs=1e-12)
-    assert rev.level2 == pytest.approx(base.level2, rel=1e-9, abs=1e-12)
+    assert rev.level1_power == pytest.approx(base.level1_power, rel=1e-9, abs=1e-12)
+    assert rev.level2_power == pytest.approx(base.level2_power, rel=1e-9, abs=1e-12)
 
 
 # ------------------------------------------------------------------------------------------
@@ -196,7 +197,7 @@ def _blocks(wx, wy):
     return fx @ fx.T, fx @ fy.T, fy @ fy.T
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_distance_brute_force(rng, lift, convention):
     for depth in (1, 2, 6):
@@ -204,49 +205,49 @@ def test_distance_brute_force(rng, lift, convention):
         x, y = _path(wx, convention), _path(wy, convention)
         res = sr.gram_rough_distance(*_blocks(wx, wy), P_LIST, lift=lift, convention=convention)
         for k, p in enumerate(P_LIST):
-            np.testing.assert_allclose(res.level1[k], naive.pvar_brute(x - y, p), rtol=RTOL, atol=1e-300)
+            np.testing.assert_allclose(res.level1_power[k], naive.pvar_brute(x - y, p), rtol=RTOL, atol=1e-300)
             expected2 = naive.pvar_level2_brute(x, p, lift, y=y)
-            np.testing.assert_allclose(res.level2[k], expected2, rtol=RTOL, atol=1e-300)
+            np.testing.assert_allclose(res.level2_power[k], expected2, rtol=RTOL, atol=1e-300)
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_distance_matches_explicit_tensors_moderate(rng, lift, convention):
     wx = _weights(rng, 40, (4, 4), 0.5 if convention == "values" else 0.0)
     wy = wx + 0.3 * _weights(rng, 40, (4, 4))
     x, y = _path(wx, convention), _path(wy, convention)
     res = sr.gram_rough_distance(
-        *_blocks(wx, wy), P_LIST, lift=lift, convention=convention, return_partitions=True
+        *_blocks(wx, wy), P_LIST, lift=lift, convention=convention, return_partition=True
     )
     v1, v2, n1, n2 = _explicit(x, P_LIST, lift, y)
-    np.testing.assert_allclose(res.level1, v1, rtol=RTOL)
-    np.testing.assert_allclose(res.level2, v2, rtol=RTOL)
+    np.testing.assert_allclose(res.level1_power, v1, rtol=RTOL)
+    np.testing.assert_allclose(res.level2_power, v2, rtol=RTOL)
     _check_partitions(res, n1, n2)
 
 
-@pytest.mark.parametrize("lift", LIFTS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_distance_zero_and_symmetric(rng, lift, convention):
     wx, wy = _weights(rng, 20, (3, 3)), _weights(rng, 20, (3, 3))
     gxx, gxy, gyy = _blocks(wx, wy)
     same = sr.gram_rough_distance(gxx, gxx, gxx, P_LIST, lift=lift, convention=convention)
-    assert np.all(same.level1 == 0.0) and np.all(same.level2 == 0.0)
+    assert np.all(same.level1_power == 0.0) and np.all(same.level2_power == 0.0)
     xy = sr.gram_rough_distance(gxx, gxy, gyy, P_LIST, lift=lift, convention=convention)
     yx = sr.gram_rough_distance(gyy, gxy.T, gxx, P_LIST, lift=lift, convention=convention)
-    np.testing.assert_allclose(xy.level1, yx.level1, rtol=1e-12)
-    np.testing.assert_allclose(xy.level2, yx.level2, rtol=1e-12)
-    assert np.all(xy.level2 > 0)
+    np.testing.assert_allclose(xy.level1_power, yx.level1_power, rtol=1e-12)
+    np.testing.assert_allclose(xy.level2_power, yx.level2_power, rtol=1e-12)
+    assert np.all(xy.level2_power > 0)
 
 
 def test_distance_to_zero_path_is_the_pvar(rng):
     w = _weights(rng, 15, (2, 3))
     g = _gram(w)
     zero = np.zeros_like(g)
-    for lift in LIFTS:
+    for lift in sr.LIFTS:
         d = sr.gram_rough_distance(g, zero, zero, P_LIST, lift=lift)
         v = sr.gram_rough_pvar(g, P_LIST, lift=lift)
-        np.testing.assert_allclose(d.level1, v.level1, rtol=1e-12)
-        np.testing.assert_allclose(d.level2, v.level2, rtol=1e-12)
+        np.testing.assert_allclose(d.level1_power, v.level1_power, rtol=1e-12)
+        np.testing.assert_allclose(d.level2_power, v.level2_power, rtol=1e-12)
 
 
 def test_distance_of_close_paths(rng):
@@ -256,8 +257,8 @@ def test_distance_of_close_paths(rng):
     x, y = _path(wx, "increments"), _path(wy, "increments")
     res = sr.gram_rough_distance(*_blocks(wx, wy), [2.5])
     v1, v2, _, _ = _explicit(x, [2.5], "iterated", y)
-    np.testing.assert_allclose(res.level1, v1, rtol=1e-6)
-    np.testing.assert_allclose(res.level2, v2, rtol=1e-6)
+    np.testing.assert_allclose(res.level1_power, v1, rtol=1e-6)
+    np.testing.assert_allclose(res.level2_power, v2, rtol=1e-6)
 
 
 # ------------------------------------------------------------------------------------------
@@ -386,15 +387,15 @@ def test_random_projection_approximates_the_gram_route(rng):
     proj, _ = sr.random_projection(w, 2000, seed=0)
     exact = sr.gram_rough_pvar(_gram(w), 2.5)
     approx = sr.gram_rough_pvar(_gram(proj), 2.5)
-    assert approx.level1 == pytest.approx(exact.level1, rel=0.25)
-    assert approx.level2 == pytest.approx(exact.level2, rel=0.5)
+    assert approx.level1_power == pytest.approx(exact.level1_power, rel=0.25)
+    assert approx.level2_power == pytest.approx(exact.level2_power, rel=0.5)
 
 
 def test_random_projection_bad_input(rng):
     w = rng.standard_normal((4, 6))
     with pytest.raises(TypeError):
         sr.random_projection(w, 3)  # no default seed
-    with pytest.raises(ValueError, match="seed"):
+    with pytest.raises(TypeError, match="seed"):
         sr.random_projection(w, 3, seed=None)
     with pytest.raises(ValueError, match="k must"):
         sr.random_projection(w, 0, seed=1)

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 import pytest
-from naive import brownian, partition_sum, pvar_brute, pvar_dp, sample_path
+from naive import partition_sum, pvar_brute, pvar_dp, sample_path
 
 import streamrough as sr
 
@@ -22,12 +22,12 @@ def methods_for(d):
 
 
 def check_result(x, p, norm, res, expected):
-    assert res.p == p and res.norm == norm
-    assert res.power == pytest.approx(expected, rel=RTOL, abs=1e-300)
-    assert res.value == pytest.approx(expected ** (1 / p), rel=RTOL, abs=1e-300)
-    part = np.asarray(res.partition)
+    assert res.p == p and res.point_norm == norm
+    assert res.level1_power == pytest.approx(expected, rel=RTOL, abs=1e-300)
+    assert res.level1 == pytest.approx(expected ** (1 / p), rel=RTOL, abs=1e-300)
+    part = np.asarray(res.partition1)
     assert part[0] == 0 and part[-1] == len(x) - 1 and np.all(np.diff(part) > 0)
-    assert partition_sum(x, p, part, norm) == pytest.approx(res.power, rel=RTOL, abs=1e-300)
+    assert partition_sum(x, p, part, norm) == pytest.approx(res.level1_power, rel=RTOL, abs=1e-300)
 
 
 @pytest.mark.parametrize("d", [1, 2, 3, 10])
@@ -59,25 +59,25 @@ def test_dp_reference_longer_paths(rng, d, kind):
 
 
 def test_brownian_methods_agree_and_partition_reproduces(rng):
-    walk = brownian(3000 if JIT else 200, 5, seed=3)
+    walk = sr.brownian_path(3000 if JIT else 200, 5, seed=3)
     drift = walk + np.linspace(0, 3, len(walk))[:, None]  # a trend: long monotone stretches
     ps = [1.0, 1.03, 1.5, 2.0, 2.5, 3.0, 4.0]
     for x in (walk, drift):
         dp = sr.pvar(x, ps, method="dp", return_partition=True)
         bnb = sr.pvar(x, ps, method="bnb", return_partition=True)
         for a, b in zip(dp, bnb):
-            assert b.power == pytest.approx(a.power, rel=RTOL)
-            assert partition_sum(x, b.p, b.partition) == pytest.approx(b.power, rel=RTOL)
+            assert b.level1_power == pytest.approx(a.level1_power, rel=RTOL)
+            assert partition_sum(x, b.p, b.partition1) == pytest.approx(b.level1_power, rel=RTOL)
 
 
 def test_1d_method_matches_bnb_on_long_path():
-    x = brownian(5000 if JIT else 300, 1, seed=4)
+    x = sr.brownian_path(5000 if JIT else 300, 1, seed=4)
     for p in (1.5, 2.0, 3.0):
         one = sr.pvar(x, p, method="1d", return_partition=True)
         bnb = sr.pvar(x, p, method="bnb", power=True)
-        assert one.power == pytest.approx(bnb, rel=RTOL)
+        assert one.level1_power == pytest.approx(bnb, rel=RTOL)
         assert one.method == "1d"
-        assert partition_sum(x, p, one.partition) == pytest.approx(one.power, rel=RTOL)
+        assert partition_sum(x, p, one.partition1) == pytest.approx(one.level1_power, rel=RTOL)
 
 
 # ---------------------------------------------------------------- oracles of math.md 9
@@ -87,7 +87,7 @@ def test_1d_method_matches_bnb_on_long_path():
 def test_oracle_two_points_and_one_point(method):
     assert sr.pvar([[1.0, 2.0]], 2.5, method=method) == 0.0
     res = sr.pvar([[1.0, 2.0]], 2.5, method=method, return_partition=True)
-    assert res.partition.tolist() == [0] and res.power == 0.0
+    assert res.partition1.tolist() == [0] and res.level1_power == 0.0
     for p in (1.0, 1.5, 3.0):
         assert sr.pvar([[0.0, 0.0], [3.0, 4.0]], p, power=True, method=method) == pytest.approx(5.0**p, rel=RTOL)
 
@@ -149,7 +149,7 @@ def test_oracle_v2_of_integers(method):
 
 
 def test_oracle_inequalities(rng):
-    x = brownian(400, 3, seed=5)
+    x = sr.brownian_path(400, 3, seed=5)
     jumps = np.linalg.norm(x[:, None] - x[None], axis=-1)
     steps = np.linalg.norm(np.diff(x, axis=0), axis=1)
     ps = np.array([1.0, 1.2, 1.7, 2.0, 2.6, 3.5])
@@ -174,9 +174,10 @@ def test_dtypes_and_shapes():
     rng = np.random.default_rng(7)
     x = rng.integers(-5, 6, size=(30, 2, 3))
     expected = pvar_dp(x.reshape(30, 6).astype(float), 2.5)[0][-1]
-    assert sr.pvar(x, 2.5, power=True) == pytest.approx(expected, rel=RTOL)
-    assert sr.pvar(x.astype(np.float32), 2.5, power=True) == pytest.approx(expected, rel=RTOL)
-    assert sr.pvar(x.tolist(), 2.5, power=True) == pytest.approx(expected, rel=RTOL)
+    # matrix-valued points: the "values" reading (3-axis arrays are weights by default)
+    assert sr.pvar(x, 2.5, power=True, convention="values") == pytest.approx(expected, rel=RTOL)
+    assert sr.pvar(x.astype(np.float32), 2.5, power=True, convention="values") == pytest.approx(expected, rel=RTOL)
+    assert sr.pvar(x.tolist(), 2.5, power=True, convention="values") == pytest.approx(expected, rel=RTOL)
     x32 = rng.standard_normal((50, 3)).astype(np.float32)
     assert sr.pvar(x32, 2.0, power=True) == pytest.approx(pvar_dp(x32.astype(np.float64), 2.0)[0][-1], rel=RTOL)
     one_d = rng.standard_normal(25)
@@ -188,13 +189,13 @@ def test_dtypes_and_shapes():
     assert [r.p for r in results] == [2.0, 3.0]
     assert sr.pvar(one_d, 2.0, return_partition=True).method == "1d"
     assert sr.pvar(one_d, 1.0, return_partition=True).method == "sum"
-    assert sr.pvar(np.ones((5, 3)), 2.0, return_partition=True).partition.tolist() == [0, 4]
+    assert sr.pvar(np.ones((5, 3)), 2.0, return_partition=True).partition1.tolist() == [0, 4]
 
 
 def test_no_copy_of_float64_input(monkeypatch):
     from streamrough._kernels import pvar as kernels
 
-    x = brownian(100, 4, seed=2)
+    x = sr.brownian_path(100, 4, seed=2)
     seen = []
     specialised = kernels.for_norm(kernels.EUCLIDEAN)
     original = specialised.bnb_advance
@@ -223,12 +224,12 @@ def test_huge_and_tiny_values_and_large_p(method):
     assert sr.pvar(shifted, 2.0, power=True, method=method) == pytest.approx(pvar_dp(shifted, 2.0)[0][-1], rel=1e-9)
     # power beyond float64 overflows to inf while the norm stays finite
     res = sr.pvar(base * 1e150, 50.0, method=method, return_partition=True)
-    assert res.power == math.inf and math.isfinite(res.value)
+    assert res.level1_power == math.inf and math.isfinite(res.level1)
 
 
 @pytest.mark.parametrize("norm", NORMS)
 def test_large_p_in_d_dimensions(norm):
-    x = brownian(300, 4, seed=8) * 1e100
+    x = sr.brownian_path(300, 4, seed=8) * 1e100
     for p in (40.0, 200.0):
         got = sr.pvar(x, p, norm=norm)
         expected = sr.pvar(x / 1e100, p, norm=norm) * 1e100
@@ -295,7 +296,7 @@ def test_bad_input():
 
 
 def test_running_is_nondecreasing_and_matches_prefixes():
-    x = brownian(200, 3, seed=9)
+    x = sr.brownian_path(200, 3, seed=9)
     run = sr.pvar_running(x, [1.0, 2.5])
     assert run.shape == (2, 200) and np.all(np.diff(run, axis=1) >= 0)
     for j in (0, 1, 13, 100, 199):

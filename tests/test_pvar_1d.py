@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from naive import brownian, partition_sum, pvar_brute, pvar_brute_1d, pvar_dp, pvar_dp_1d
+from naive import partition_sum, pvar_brute, pvar_brute_1d, pvar_dp, pvar_dp_1d
 
+import streamrough as sr
 from streamrough._kernels._jit import jit
 from streamrough._kernels.pvar_1d import _best_join, pvar_power_1d
 
@@ -197,14 +198,14 @@ def test_against_dp_zigzag_on_a_drift(p, amplitude):
 
 @pytest.mark.parametrize("p", P_VALUES)
 def test_against_dp_brownian(p):
-    x = brownian(2000, 1, seed=7)[:, 0]
+    x = sr.brownian_path(2000, 1, seed=7)[:, 0]
     check(x, p, pvar_dp_1d(x, p)[-1])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("p", [1.01, 1.5, 2.5])
 def test_against_dp_large(p):
-    x = brownian(10_000, 1, seed=11)[:, 0]
+    x = sr.brownian_path(10_000, 1, seed=11)[:, 0]
     check(x, p, pvar_dp_1d(x, p)[-1])
     k = np.arange(6000)
     x = 0.004 * (-1.0) ** k * (1 + np.sin(k / 300.0)) + k / 6000

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 import pytest
-from naive import brownian, partition_sum, pvar_dp
+from naive import partition_sum, pvar_dp
 
 import streamrough as sr
 
@@ -23,9 +23,9 @@ def test_push_equals_dp_prefix_after_every_point(norm):
     for j in range(len(x)):
         s.push(x[j])
         assert s.n_points == j + 1
-        np.testing.assert_allclose(s.power, refs[:, j], rtol=RTOL, atol=0)
-        np.testing.assert_allclose(s.value, refs[:, j] ** (1 / np.array(ps)), rtol=RTOL, atol=0)
-        for p, part, w in zip(ps, s.partition, s.power):
+        np.testing.assert_allclose(s.level1_power, refs[:, j], rtol=RTOL, atol=0)
+        np.testing.assert_allclose(s.level1, refs[:, j] ** (1 / np.array(ps)), rtol=RTOL, atol=0)
+        for p, part, w in zip(ps, s.partition1, s.level1_power):
             assert part[0] == 0 and part[-1] == j
             assert partition_sum(x[: j + 1], p, part, norm) == pytest.approx(w, rel=RTOL, abs=1e-300)
 
@@ -37,14 +37,14 @@ def test_push_equals_offline_on_longer_walk_with_ties():
     for j in range(len(x)):
         s.push(x[j])
         if j % 37 == 0 or j == len(x) - 1:
-            assert s.power == pytest.approx(sr.pvar(x[: j + 1], 2.5, power=True), rel=RTOL)
-            assert partition_sum(x[: j + 1], 2.5, s.partition) == pytest.approx(s.power, rel=RTOL)
+            assert s.level1_power == pytest.approx(sr.pvar(x[: j + 1], 2.5, power=True), rel=RTOL)
+            assert partition_sum(x[: j + 1], 2.5, s.partition1) == pytest.approx(s.level1_power, rel=RTOL)
     assert s.distance_evaluations > 0
 
 
 def test_extend_in_random_pieces_equals_offline():
     rng = np.random.default_rng(3)
-    x = brownian(1500 if JIT else 300, 4, seed=3)
+    x = sr.brownian_path(1500 if JIT else 300, 4, seed=3)
     ps = [1.0, 1.7, 2.2, 3.0]
     running = sr.pvar_running(x, ps)
     s = sr.PVarStream(ps)
@@ -53,34 +53,34 @@ def test_extend_in_random_pieces_equals_offline():
         m = int(rng.integers(1, 200))
         s.extend(x[j : j + m])
         j = min(j + m, len(x))
-        np.testing.assert_allclose(s.power, running[:, j - 1], rtol=RTOL)
+        np.testing.assert_allclose(s.level1_power, running[:, j - 1], rtol=RTOL)
     assert s.n_points == len(x)
-    np.testing.assert_allclose(s.value, sr.pvar(x, ps), rtol=RTOL)
+    np.testing.assert_allclose(s.level1, sr.pvar(x, ps), rtol=RTOL)
 
 
 def test_one_dimensional_scalar_points_and_matrix_points():
     s = sr.PVarStream(2.0)
     for v in [0.0, 1.0, 0.0, 1.0]:
         s.push(v)  # a bare number is a 1-d point
-    assert s.power == pytest.approx(3.0) and s.partition.tolist() == [0, 1, 2, 3]
+    assert s.level1_power == pytest.approx(3.0) and s.partition1.tolist() == [0, 1, 2, 3]
     rng = np.random.default_rng(4)
     mats = rng.standard_normal((30, 2, 3))
     t = sr.PVarStream([2.0, 3.0])
     for m in mats:
         t.push(m)
-    np.testing.assert_allclose(t.power, sr.pvar(mats, [2.0, 3.0], power=True), rtol=RTOL)
-    assert isinstance(s.value, float) and isinstance(t.value, np.ndarray)
-    assert isinstance(t.partition, list) and s.p == 2.0 and t.p.tolist() == [2.0, 3.0]
+    np.testing.assert_allclose(t.level1_power, sr.pvar(mats, [2.0, 3.0], power=True, convention="values"), rtol=RTOL)
+    assert isinstance(s.level1, float) and isinstance(t.level1, np.ndarray)
+    assert isinstance(t.partition1, tuple) and s.p == 2.0 and t.p.tolist() == [2.0, 3.0]
 
 
 def test_first_point_and_constant_start():
     s = sr.PVarStream(3.0, dim=2)
     s.push([5.0, 5.0])
-    assert s.value == 0.0 and s.power == 0.0 and s.partition.tolist() == [0]
+    assert s.level1 == 0.0 and s.level1_power == 0.0 and s.partition1.tolist() == [0]
     s.push([5.0, 5.0])  # no displacement yet: no scale chosen
-    assert s.value == 0.0
+    assert s.level1 == 0.0
     s.push([5.0, 8.0])
-    assert s.power == pytest.approx(27.0, rel=RTOL)
+    assert s.level1_power == pytest.approx(27.0, rel=RTOL)
 
 
 def test_growth_of_scale_rescales_without_overflow():
@@ -93,17 +93,17 @@ def test_growth_of_scale_rescales_without_overflow():
             s.push(point)
             if j in (10, 39, 40, 41, 99):
                 expected = sr.pvar(x[: j + 1], p)
-                assert math.isfinite(s.value) and s.value == pytest.approx(expected, rel=1e-11)
+                assert math.isfinite(s.level1) and s.level1 == pytest.approx(expected, rel=1e-11)
 
 
 def test_grows_past_initial_capacity_and_matches_offline_huge_values():
-    x = brownian(5000 if JIT else 400, 2, seed=6) * 1e250
+    x = sr.brownian_path(5000 if JIT else 400, 2, seed=6) * 1e250
     s = sr.PVarStream([1.5, 4.0])
     s.extend(x[:17])
     for point in x[17:300]:
         s.push(point)
     s.extend(x[300:])
-    np.testing.assert_allclose(s.value, sr.pvar(x, [1.5, 4.0]), rtol=RTOL)
+    np.testing.assert_allclose(s.level1, sr.pvar(x, [1.5, 4.0]), rtol=RTOL)
 
 
 def test_bad_input():
@@ -117,7 +117,7 @@ def test_bad_input():
         sr.PVarStream(2.0, dim=0)
     s = sr.PVarStream(2.0, dim=3)
     with pytest.raises(ValueError, match="empty"):
-        s.value
+        s.level1
     with pytest.raises(ValueError, match="dimension"):
         s.push([1.0, 2.0])
     s.push([1.0, 2.0, 3.0])
@@ -129,5 +129,5 @@ def test_bad_input():
         s.extend(np.zeros((2, 4)))
     assert s.n_points == 1  # failed appends leave the state unchanged
     s.push([2.0, 2.0, 3.0])
-    assert s.power == pytest.approx(1.0)
+    assert s.level1_power == pytest.approx(1.0)
     assert "PVarStream" in repr(s)

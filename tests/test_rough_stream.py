@@ -5,7 +5,7 @@ import pytest
 
 import naive
 import streamrough as sr
-from streamrough.rough import RoughRegimeWarning
+from streamrough import RoughRegimeWarning
 
 PS = [1.5, 2.2, 2.5, 2.9]
 

@@ -12,8 +12,6 @@ from hypothesis.extra.numpy import arrays
 import streamrough as sr
 from streamrough import signatures as sigmod
 
-KINDS = ("geometric", "iterated")
-
 
 def assert_sig_close(got, want, d, depth, rtol=1e-12):
     """Level by level: |got - want| <= rtol * max |want at that level| (plus a tiny floor)."""
@@ -25,10 +23,6 @@ def assert_sig_close(got, want, d, depth, rtol=1e-12):
         scale = max(float(np.max(np.abs(w))), 1e-300)
         err = float(np.max(np.abs(g - w)))
         assert err <= rtol * scale, f"level {k}: error {err:.3e} vs scale {scale:.3e}"
-
-
-def random_path(rng, n, d, drift=0.0):
-    return np.cumsum(rng.standard_normal((n, d)), axis=0) + drift * np.arange(n)[:, None]
 
 
 # ---------------------------------------------------------------------------- sig_length
@@ -52,42 +46,42 @@ def test_sig_length():
 # ---------------------------------------------------------------------- against brute force
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 @pytest.mark.parametrize(
     "d,depth", [(1, 4), (2, 1), (2, 2), (2, 3), (2, 4), (3, 3), (3, 4), (4, 2), (4, 4), (13, 3)]  # last: loop kernels
 )
-def test_against_explicit_iterated_sums_and_integrals(kind, d, depth, rng):
+def test_against_explicit_iterated_sums_and_integrals(lift, d, depth, rng):
     for n in (2, 3, 6):
         x = rng.standard_normal((n, d))
-        assert_sig_close(sr.signature(x, depth, kind=kind), naive.sig_brute(x, depth, kind), d, depth)
+        assert_sig_close(sr.signature(x, depth, lift=lift), naive.sig_brute(x, depth, lift), d, depth)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_documented_example_values(kind):
+@pytest.mark.parametrize("lift", sr.LIFTS)
+def test_documented_example_values(lift):
     x = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 2.0]])
-    want = {"geometric": [1, 2, 0.5, 2, 0, 2], "iterated": [1, 2, 0, 2, 0, 0]}[kind]
-    np.testing.assert_array_equal(sr.signature(x, 2, kind=kind), want)
+    want = {"geometric": [1, 2, 0.5, 2, 0, 2], "iterated": [1, 2, 0, 2, 0, 0]}[lift]
+    np.testing.assert_array_equal(sr.signature(x, 2, lift=lift), want)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_float32_computes_in_float32(kind, rng):
+@pytest.mark.parametrize("lift", sr.LIFTS)
+def test_float32_computes_in_float32(lift, rng):
     x = rng.standard_normal((40, 3))
-    s32 = sr.signature(x.astype(np.float32), 3, kind=kind)
+    s32 = sr.signature(x.astype(np.float32), 3, lift=lift)
     assert s32.dtype == np.float32
-    assert_sig_close(s32, sr.signature(x.astype(np.float32).astype(np.float64), 3, kind=kind), 3, 3, rtol=2e-5)
-    st32 = sr.signature(x.astype(np.float32), 2, kind=kind, stream=True)
+    assert_sig_close(s32, sr.signature(x.astype(np.float32).astype(np.float64), 3, lift=lift), 3, 3, rtol=2e-5)
+    st32 = sr.signature(x.astype(np.float32), 2, lift=lift, stream=True)
     assert st32.dtype == np.float32
 
 
 @pytest.mark.slow  # compiles float32 variants of the larger kernels
-@pytest.mark.parametrize("kind", KINDS)
-def test_float32_larger_kernels(kind, rng):
+@pytest.mark.parametrize("lift", sr.LIFTS)
+def test_float32_larger_kernels(lift, rng):
     for d, depth in [(3, 4), (13, 3), (2, 8)]:  # medium and loop kernels
         y = rng.standard_normal((30, d)).astype(np.float32)
-        s32 = sr.signature(y, depth, kind=kind)
+        s32 = sr.signature(y, depth, lift=lift)
         assert s32.dtype == np.float32
-        assert_sig_close(s32, sr.signature(y.astype(np.float64), depth, kind=kind), d, depth, rtol=1e-5)
-        pre = sr.signature(y, depth, kind=kind, stream=True)
+        assert_sig_close(s32, sr.signature(y.astype(np.float64), depth, lift=lift), d, depth, rtol=1e-5)
+        pre = sr.signature(y, depth, lift=lift, stream=True)
         assert pre.dtype == np.float32
         assert_sig_close(pre[-1], s32, d, depth, rtol=1e-5)
 
@@ -101,21 +95,21 @@ def test_integer_input_is_float64_and_no_copy_of_float64(rng):
         sr.signature(np.ones((3, 2), dtype=np.longdouble) if np.dtype(np.longdouble).itemsize > 8 else "ab", 2)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_batch_axes(kind, rng):
+@pytest.mark.parametrize("lift", sr.LIFTS)
+def test_batch_axes(lift, rng):
     x = rng.standard_normal((2, 3, 7, 2))
-    s = sr.signature(x, 3, kind=kind)
+    s = sr.signature(x, 3, lift=lift)
     assert s.shape == (2, 3, 14)
     for i, j in itertools.product(range(2), range(3)):
-        np.testing.assert_array_equal(s[i, j], sr.signature(x[i, j], 3, kind=kind))
-    st_ = sr.signature(x, 2, kind=kind, stream=True)
+        np.testing.assert_array_equal(s[i, j], sr.signature(x[i, j], 3, lift=lift))
+    st_ = sr.signature(x, 2, lift=lift, stream=True)
     assert st_.shape == (2, 3, 6, 6)
-    np.testing.assert_array_equal(st_[1, 2], sr.signature(x[1, 2], 2, kind=kind, stream=True))
+    np.testing.assert_array_equal(st_[1, 2], sr.signature(x[1, 2], 2, lift=lift, stream=True))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, pytest.param(np.float32, marks=pytest.mark.slow)])
-@pytest.mark.parametrize("kind", KINDS)
-def test_batch_lanes_kernel(kind, dtype, rng):
+@pytest.mark.parametrize("lift", sr.LIFTS)
+def test_batch_lanes_kernel(lift, dtype, rng):
     """Batches of small signatures run LANES paths side by side (one per SIMD lane); the
     paths past the last full block of LANES take the one-path kernel."""
     from streamrough._kernels.signature import LANE_STEPS, LANES
@@ -125,19 +119,19 @@ def test_batch_lanes_kernel(kind, dtype, rng):
     for d, depth in cases:
         for n in (2, 5):
             x = rng.standard_normal((LANES + 1, n, d)).astype(dtype)
-            s = sr.signature(x, depth, kind=kind)
+            s = sr.signature(x, depth, lift=lift)
             assert s.dtype == dtype
             for b in (0, LANES - 1, LANES):
-                assert_sig_close(s[b], naive.sig_brute(x[b].astype(np.float64), depth, kind), d, depth, rtol=rtol)
+                assert_sig_close(s[b], naive.sig_brute(x[b].astype(np.float64), depth, lift), d, depth, rtol=rtol)
     # more steps than one block of transposed increments; a batch of exactly 2 LANES
     x = rng.standard_normal((2 * LANES, LANE_STEPS + 8, 10)).astype(dtype)
-    s = sr.signature(x, 2, kind=kind)
+    s = sr.signature(x, 2, lift=lift)
     for b in (0, 2 * LANES - 1):
-        assert_sig_close(s[b], naive.sig_brute(x[b].astype(np.float64), 2, kind), 10, 2, rtol=rtol)
+        assert_sig_close(s[b], naive.sig_brute(x[b].astype(np.float64), 2, lift), 10, 2, rtol=rtol)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_parallel_batch_lanes(kind, rng, monkeypatch):
+@pytest.mark.parametrize("lift", sr.LIFTS)
+def test_parallel_batch_lanes(lift, rng, monkeypatch):
     """In parallel, short paths run in blocks of LANES, long ones one by one, each split
     into LANES pieces side by side."""
     from streamrough._kernels.signature import LANE_MIN_STEPS, LANES
@@ -145,50 +139,50 @@ def test_parallel_batch_lanes(kind, rng, monkeypatch):
     monkeypatch.setattr(sigmod, "_PARALLEL_WORK", 0)
     monkeypatch.setattr(sigmod, "get_num_threads", lambda: 2)
     x = rng.standard_normal((LANES + 3, 6, 2))
-    s = sr.signature(x, 4, kind=kind)
+    s = sr.signature(x, 4, lift=lift)
     for b in (0, LANES // 2, LANES + 2):
-        assert_sig_close(s[b], naive.sig_brute(x[b], 4, kind), 2, 4)
-    y = random_path(rng, 3 * (LANES * LANE_MIN_STEPS + 2), 2).reshape(3, -1, 2)
-    s = sr.signature(y, 2, kind=kind)
+        assert_sig_close(s[b], naive.sig_brute(x[b], 4, lift), 2, 4)
+    y = naive.sample_path(rng, 3 * (LANES * LANE_MIN_STEPS + 2), 2, "walk").reshape(3, -1, 2)
+    s = sr.signature(y, 2, lift=lift)
     for b in range(3):
         want = np.zeros(6)
         for t in range(y.shape[1] - 1):
-            want = naive.tensor_mul_brute(want, naive.sig_brute(y[b, t : t + 2], 2, kind), 2, 2)
+            want = naive.tensor_mul_brute(want, naive.sig_brute(y[b, t : t + 2], 2, lift), 2, 2)
         assert_sig_close(s[b], want, 2, 2)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, pytest.param(np.float32, marks=pytest.mark.slow)])
-@pytest.mark.parametrize("kind", KINDS)
-def test_long_single_path_in_lanes(kind, dtype, rng):
+@pytest.mark.parametrize("lift", sr.LIFTS)
+def test_long_single_path_in_lanes(lift, dtype, rng):
     """A long single path runs as LANES consecutive pieces side by side, then their Chen
     product and the leftover steps: against the product of the one-step signatures."""
     from streamrough._kernels.signature import LANE_MIN_STEPS, LANES
 
     rtol = 1e-12 if dtype == np.float64 else 1e-4
     for d, depth in [(2, 4), (10, 2)]:
-        x = random_path(rng, LANES * LANE_MIN_STEPS + 4, d).astype(dtype)
+        x = naive.sample_path(rng, LANES * LANE_MIN_STEPS + 4, d, "walk").astype(dtype)
         want = np.zeros(sr.sig_length(d, depth))
         for t in range(len(x) - 1):
-            step = naive.sig_brute(x[t : t + 2].astype(np.float64), depth, kind)
+            step = naive.sig_brute(x[t : t + 2].astype(np.float64), depth, lift)
             want = naive.tensor_mul_brute(want, step, d, depth)
-        got = sr.signature(x, depth, kind=kind)
+        got = sr.signature(x, depth, lift=lift)
         assert got.dtype == dtype
         assert_sig_close(got, want, d, depth, rtol=rtol)
-        assert_sig_close(sr.signature(x[None], depth, kind=kind)[0], want, d, depth, rtol=rtol)
+        assert_sig_close(sr.signature(x[None], depth, lift=lift)[0], want, d, depth, rtol=rtol)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_parallel_paths_agree_with_serial(kind, rng, monkeypatch):
+@pytest.mark.parametrize("lift", sr.LIFTS)
+def test_parallel_paths_agree_with_serial(lift, rng, monkeypatch):
     x = rng.standard_normal((5, 300, 3))
-    serial = sr.signature(x, 3, kind=kind)
-    serial_one = sr.signature(x[0], 3, kind=kind)
-    serial_stream = sr.signature(x, 2, kind=kind, stream=True)
+    serial = sr.signature(x, 3, lift=lift)
+    serial_one = sr.signature(x[0], 3, lift=lift)
+    serial_stream = sr.signature(x, 2, lift=lift, stream=True)
     monkeypatch.setattr(sigmod, "_PARALLEL_WORK", 0)
     monkeypatch.setattr(sigmod, "get_num_threads", lambda: 3)
-    np.testing.assert_allclose(sr.signature(x, 3, kind=kind), serial, rtol=1e-13, atol=1e-13)
-    assert_sig_close(sr.signature(x[0], 3, kind=kind), serial_one, 3, 3)  # chunked + Chen
-    np.testing.assert_array_equal(sr.signature(x, 2, kind=kind, stream=True), serial_stream)
-    a, b = serial, sr.signature(x[:, :, ::-1], 3, kind=kind)  # coordinates permuted
+    np.testing.assert_allclose(sr.signature(x, 3, lift=lift), serial, rtol=1e-13, atol=1e-13)
+    assert_sig_close(sr.signature(x[0], 3, lift=lift), serial_one, 3, 3)  # chunked + Chen
+    np.testing.assert_array_equal(sr.signature(x, 2, lift=lift, stream=True), serial_stream)
+    a, b = serial, sr.signature(x[:, :, ::-1], 3, lift=lift)  # coordinates permuted
     np.testing.assert_allclose(
         sr.sig_combine(a, b, 3, 3), np.stack([naive.tensor_mul_brute(p, q, 3, 3) for p, q in zip(a, b)]), rtol=1e-12
     )
@@ -197,34 +191,34 @@ def test_parallel_paths_agree_with_serial(kind, rng, monkeypatch):
 # ------------------------------------------------------------------------ stream / options
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 @pytest.mark.parametrize("stride", [1, 2, 5])
 @pytest.mark.parametrize("d,depth", [(2, 3), (3, 4)])  # straight-line and medium kernels
-def test_stream_prefixes(kind, stride, d, depth, rng):
+def test_stream_prefixes(lift, stride, d, depth, rng):
     x = rng.standard_normal((13, d))
-    st_ = sr.signature(x, depth, kind=kind, stream=True, stride=stride)
+    st_ = sr.signature(x, depth, lift=lift, stream=True, stride=stride)
     assert st_.shape == (12 // stride, sr.sig_length(d, depth))
     for j in range(st_.shape[0]):
-        assert_sig_close(st_[j], naive.sig_brute(x[: (j + 1) * stride + 1], depth, kind), d, depth)
+        assert_sig_close(st_[j], naive.sig_brute(x[: (j + 1) * stride + 1], depth, lift), d, depth)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_stream_prefixes_large_kernels(kind, rng):
+@pytest.mark.parametrize("lift", sr.LIFTS)
+def test_stream_prefixes_large_kernels(lift, rng):
     x = rng.standard_normal((30, 13))
-    st_ = sr.signature(x, 3, kind=kind, stream=True, stride=3)  # loop kernels
+    st_ = sr.signature(x, 3, lift=lift, stream=True, stride=3)  # loop kernels
     for j in range(st_.shape[0]):
-        assert_sig_close(st_[j], sr.signature(x[: 3 * (j + 1) + 1], 3, kind=kind), 13, 3)
+        assert_sig_close(st_[j], sr.signature(x[: 3 * (j + 1) + 1], 3, lift=lift), 13, 3)
 
 
 @pytest.mark.slow  # deep loop kernels compile for a while
-@pytest.mark.parametrize("kind", KINDS)
-def test_deep_loop_kernels(kind, rng):
+@pytest.mark.parametrize("lift", sr.LIFTS)
+def test_deep_loop_kernels(lift, rng):
     x = rng.standard_normal((7, 2))
-    assert_sig_close(sr.signature(x, 8, kind=kind), naive.sig_brute(x, 8, kind), 2, 8)
+    assert_sig_close(sr.signature(x, 8, lift=lift), naive.sig_brute(x, 8, lift), 2, 8)
     y = rng.standard_normal((30, 2))
-    pre = sr.signature(y, 8, kind=kind, stream=True, stride=3)
+    pre = sr.signature(y, 8, lift=lift, stream=True, stride=3)
     for j in range(pre.shape[0]):
-        assert_sig_close(pre[j], sr.signature(y[: 3 * (j + 1) + 1], 8, kind=kind), 2, 8)
+        assert_sig_close(pre[j], sr.signature(y[: 3 * (j + 1) + 1], 8, lift=lift), 2, 8)
 
 
 def test_scalar_term_and_identity():
@@ -248,8 +242,8 @@ def test_bad_input():
         sr.signature(x, 0)
     with pytest.raises(TypeError, match="depth"):
         sr.signature(x, 2.0)
-    with pytest.raises(ValueError, match="kind"):
-        sr.signature(x, 2, kind="ito")
+    with pytest.raises(ValueError, match="lift"):
+        sr.signature(x, 2, lift="ito")
     with pytest.raises(ValueError, match="NaN"):
         sr.signature(np.array([[0.0, np.nan], [1, 1]]), 2)
     with pytest.raises(ValueError, match="NaN or inf"):
@@ -275,28 +269,28 @@ def test_bad_input():
 # --------------------------------------------------------------------------- Chen algebra
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_chen_identity_random_splits(kind, rng):
+@pytest.mark.parametrize("lift", sr.LIFTS)
+def test_chen_identity_random_splits(lift, rng):
     for _ in range(10):
         n = int(rng.integers(3, 40))
         d = int(rng.integers(1, 4))
         depth = int(rng.integers(1, 5))
         x = rng.standard_normal((n, d))
         u = int(rng.integers(0, n))
-        s = sr.signature(x, depth, kind=kind)
-        left, right = sr.signature(x[: u + 1], depth, kind=kind), sr.signature(x[u:], depth, kind=kind)
+        s = sr.signature(x, depth, lift=lift)
+        left, right = sr.signature(x[: u + 1], depth, lift=lift), sr.signature(x[u:], depth, lift=lift)
         assert_sig_close(sr.sig_combine(left, right, d, depth), s, d, depth)
         np.testing.assert_allclose(
             sr.sig_combine(left, right, d, depth), naive.tensor_mul_brute(left, right, d, depth), rtol=1e-12, atol=1e-12
         )
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_combine_many_in_order(kind, rng):
+@pytest.mark.parametrize("lift", sr.LIFTS)
+def test_combine_many_in_order(lift, rng):
     x = rng.standard_normal((31, 3))
     cuts = [0, 4, 5, 17, 30]
-    parts = np.stack([sr.signature(x[a : b + 1], 3, kind=kind) for a, b in zip(cuts, cuts[1:])])
-    assert_sig_close(sr.sig_combine_many(parts, 3, 3), sr.signature(x, 3, kind=kind), 3, 3)
+    parts = np.stack([sr.signature(x[a : b + 1], 3, lift=lift) for a, b in zip(cuts, cuts[1:])])
+    assert_sig_close(sr.sig_combine_many(parts, 3, 3), sr.signature(x, 3, lift=lift), 3, 3)
     batch = np.stack([parts, parts[::-1]])
     got = sr.sig_combine_many(batch, 3, 3)
     assert got.shape == (2, 39)
@@ -322,15 +316,15 @@ def test_combine_broadcasts_and_checks(rng):
     assert sr.sig_combine(a.astype(np.float32), b.astype(np.float32), 2, 3).dtype == np.float32
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_inverse(kind, rng):
+@pytest.mark.parametrize("lift", sr.LIFTS)
+def test_inverse(lift, rng):
     x = rng.standard_normal((9, 3))
-    s = sr.signature(x, 4, kind=kind)
-    inv = sr.sig_inverse(s, 3, 4, kind=kind)
+    s = sr.signature(x, 4, lift=lift)
+    inv = sr.sig_inverse(s, 3, 4, lift=lift)
     assert np.max(np.abs(sr.sig_combine(s, inv, 3, 4))) < 1e-11 * np.max(np.abs(s))
     assert np.max(np.abs(sr.sig_combine(inv, s, 3, 4))) < 1e-11 * np.max(np.abs(s))
     a = np.diff(x, axis=0)
-    if kind == "geometric":  # the signature of the reversed path
+    if lift == "geometric":  # the signature of the reversed path
         assert_sig_close(inv, naive.sig_brute(x[::-1], 4, "geometric"), 3, 4)
     else:  # (1 + a_{N-1})^-1 (x) ... (x) (1 + a_0)^-1, with (1 + a)^-1 = sum_k (-a)^(x)k
         want = np.zeros_like(s)
@@ -340,38 +334,38 @@ def test_inverse(kind, rng):
         assert_sig_close(inv, want, 3, 4)
     # the general inverse agrees with the antipode on geometric signatures
     g = sr.signature(x, 4)
-    assert_sig_close(sr.sig_inverse(g, 3, 4, kind="iterated"), sr.sig_inverse(g, 3, 4), 3, 4, rtol=1e-11)
+    assert_sig_close(sr.sig_inverse(g, 3, 4, lift="iterated"), sr.sig_inverse(g, 3, 4), 3, 4, rtol=1e-11)
     batch = np.stack([s, 2 * s]).reshape(2, 1, -1)
-    assert sr.sig_inverse(batch, 3, 4, kind=kind).shape == (2, 1, 120)
+    assert sr.sig_inverse(batch, 3, 4, lift=lift).shape == (2, 1, 120)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_join(kind, rng):
+@pytest.mark.parametrize("lift", sr.LIFTS)
+def test_join(lift, rng):
     x = rng.standard_normal((8, 2))
-    s = sr.signature(x[:-1], 4, kind=kind)
-    assert_sig_close(sr.sig_join(s, x[-1] - x[-2], 2, 4, kind=kind), sr.signature(x, 4, kind=kind), 2, 4)
+    s = sr.signature(x[:-1], 4, lift=lift)
+    assert_sig_close(sr.sig_join(s, x[-1] - x[-2], 2, 4, lift=lift), sr.signature(x, 4, lift=lift), 2, 4)
     xb = rng.standard_normal((3, 5, 2))
-    sb = sr.signature(xb[:, :-1], 2, kind=kind)
-    got = sr.sig_join(sb, xb[:, -1] - xb[:, -2], 2, 2, kind=kind)
-    np.testing.assert_allclose(got, sr.signature(xb, 2, kind=kind), rtol=1e-12)
-    one = sr.sig_join(np.zeros(6), [1.0, 2.0], 2, 2, kind=kind)
-    np.testing.assert_allclose(one, sr.signature(np.array([[0.0, 0.0], [1.0, 2.0]]), 2, kind=kind))
+    sb = sr.signature(xb[:, :-1], 2, lift=lift)
+    got = sr.sig_join(sb, xb[:, -1] - xb[:, -2], 2, 2, lift=lift)
+    np.testing.assert_allclose(got, sr.signature(xb, 2, lift=lift), rtol=1e-12)
+    one = sr.sig_join(np.zeros(6), [1.0, 2.0], 2, 2, lift=lift)
+    np.testing.assert_allclose(one, sr.signature(np.array([[0.0, 0.0], [1.0, 2.0]]), 2, lift=lift))
     with pytest.raises(ValueError, match="increment"):
         sr.sig_join(s, [1.0, 2.0, 3.0], 2, 4)
     with pytest.raises(ValueError, match="NaN"):
         sr.sig_join(s, [1.0, np.nan], 2, 4)
-    with pytest.raises(ValueError, match="kind"):
-        sr.sig_join(s, [1.0, 2.0], 2, 4, kind="x")
+    with pytest.raises(ValueError, match="lift"):
+        sr.sig_join(s, [1.0, 2.0], 2, 4, lift="x")
 
 
 # --------------------------------------------------------------------- relations of kinds
 
 
 def test_level2_geometric_minus_iterated_is_half_the_bracket(rng):
-    x = random_path(rng, 50, 4)
+    x = naive.sample_path(rng, 50, 4, "walk")
     a = np.diff(x, axis=0)
     geo = sr.sig_level(sr.signature(x, 2), 4, 2, 2)
-    it = sr.sig_level(sr.signature(x, 2, kind="iterated"), 4, 2, 2)
+    it = sr.sig_level(sr.signature(x, 2, lift="iterated"), 4, 2, 2)
     bracket = np.einsum("ki,kj->ij", a, a)
     np.testing.assert_allclose(geo - it, bracket / 2, rtol=1e-12, atol=1e-12 * np.abs(geo).max())
     # quasi-shuffle: x_{s,t} (x) x_{s,t} = XX + XX^T + D
@@ -385,7 +379,7 @@ def test_quasi_shuffle_level3_letters(rng):
     """Quasi-shuffle of a letter with a word: S^i S^{jk} = S^{ijk} + S^{jik} + S^{jki} + S^{[ij]k} + S^{j[ik]}."""
     x = rng.standard_normal((9, 2))
     a = np.diff(x, axis=0)
-    s = sr.signature(x, 3, kind="iterated")
+    s = sr.signature(x, 3, lift="iterated")
     l1, l2, l3 = (sr.sig_level(s, 2, 3, k) for k in (1, 2, 3))
 
     def bracket_word(first, second):  # S^{[first second] k}: sum_{p<q} (a_p first * a_p second) a_q k
@@ -400,41 +394,41 @@ def test_quasi_shuffle_level3_letters(rng):
         assert abs(lhs - rhs) <= 1e-12 * max(1.0, abs(lhs))
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_level2_interval_from_prefixes_with_s_positive(kind, rng):
+@pytest.mark.parametrize("lift", sr.LIFTS)
+def test_level2_interval_from_prefixes_with_s_positive(lift, rng):
     """XX_{s,t} = XX_{0,t} - XX_{0,s} - x_{0,s} (x) x_{s,t} (math.md 3), against double sums."""
-    x = random_path(rng, 20, 3)
-    pre = sr.signature(x, 2, kind=kind, stream=True)
+    x = naive.sample_path(rng, 20, 3, "walk")
+    pre = sr.signature(x, 2, lift=lift, stream=True)
     lev = sr.sig_level(pre, 3, 2, 2)
     for s, t in [(1, 5), (3, 19), (7, 8), (10, 18)]:
-        direct = naive.level2_double_sum(x, s, t, kind)
+        direct = naive.level2_double_sum(x, s, t, lift)
         from_prefix = lev[t - 1] - lev[s - 1] - np.outer(x[s] - x[0], x[t] - x[s])
         np.testing.assert_allclose(from_prefix, direct, rtol=1e-10, atol=1e-12 * np.abs(x).max() ** 2)
-        got = sr.sig_level(sr.signature(x[s : t + 1], 2, kind=kind), 3, 2, 2)
+        got = sr.sig_level(sr.signature(x[s : t + 1], 2, lift=lift), 3, 2, 2)
         np.testing.assert_allclose(got, direct, rtol=1e-12, atol=1e-12 * np.abs(x).max() ** 2)
 
 
 def test_straight_line_level2_is_symmetric(rng):
     v = rng.standard_normal(3)
     x = np.cumsum(rng.random(12))[:, None] * v
-    for kind in KINDS:
-        lev = sr.sig_level(sr.signature(x, 2, kind=kind), 3, 2, 2)
+    for lift in sr.LIFTS:
+        lev = sr.sig_level(sr.signature(x, 2, lift=lift), 3, 2, 2)
         np.testing.assert_allclose(lev - lev.T, 0, atol=1e-12 * np.abs(lev).max())
     geo = sr.signature(x, 4)
     assert_sig_close(geo, naive.sig_brute(x[[0, -1]], 4), 3, 4)  # a straight line is one segment
 
 
 def test_geometric_invariances(rng):
-    x = random_path(rng, 10, 2)
+    x = naive.sample_path(rng, 10, 2, "walk")
     s = sr.signature(x, 4)
     assert_sig_close(sr.signature(x + rng.standard_normal(2), 4), s, 2, 4, rtol=1e-11)
     repeated = np.repeat(x, [1, 3, 1, 1, 2, 1, 1, 1, 4, 1], axis=0)  # reparametrisation
     assert_sig_close(sr.signature(repeated, 4), s, 2, 4)
     mid = np.insert(x, 3, 0.3 * x[2] + 0.7 * x[3], axis=0)  # a point on a segment
     assert_sig_close(sr.signature(mid, 4), s, 2, 4, rtol=1e-11)
-    # the iterated kind is translation invariant and ignores repeated points (zero increments)
-    it = sr.signature(x, 3, kind="iterated")
-    assert_sig_close(sr.signature(repeated, 3, kind="iterated"), it, 2, 3)
+    # the iterated lift is translation invariant and ignores repeated points (zero increments)
+    it = sr.signature(x, 3, lift="iterated")
+    assert_sig_close(sr.signature(repeated, 3, lift="iterated"), it, 2, 3)
 
 
 def test_sig_level():
@@ -456,17 +450,17 @@ def test_sig_level():
 @given(
     arrays(np.float64, st.tuples(st.integers(1, 12), st.integers(1, 3)), elements=st.floats(-3, 3)),
     st.integers(1, 4),
-    st.sampled_from(KINDS),
+    st.sampled_from(sr.LIFTS),
     st.data(),
 )
-def test_property_chen_and_brute(x, depth, kind, data):
+def test_property_chen_and_brute(x, depth, lift, data):
     d = x.shape[1]
-    s = sr.signature(x, depth, kind=kind)
-    want = naive.sig_brute(x, depth, kind) if len(x) <= 7 else None
+    s = sr.signature(x, depth, lift=lift)
+    want = naive.sig_brute(x, depth, lift) if len(x) <= 7 else None
     if want is not None:
         np.testing.assert_allclose(s, want, rtol=1e-10, atol=1e-10 * max(1.0, np.abs(want).max()))
     u = data.draw(st.integers(0, len(x) - 1))
-    both = sr.sig_combine(sr.signature(x[: u + 1], depth, kind=kind), sr.signature(x[u:], depth, kind=kind), d, depth)
+    both = sr.sig_combine(sr.signature(x[: u + 1], depth, lift=lift), sr.signature(x[u:], depth, lift=lift), d, depth)
     np.testing.assert_allclose(both, s, rtol=1e-10, atol=1e-10 * max(1.0, np.abs(s).max()))
 
 
@@ -504,7 +498,7 @@ def test_matches_iisignature_reference(d, depth):
 def test_matches_iisignature_live(d, depth, rng):
     """The same cross-check on fresh random input, where iisignature is installed (CI installs it)."""
     iisignature = pytest.importorskip("iisignature")
-    x = random_path(rng, 60, d, drift=0.1)
+    x = naive.sample_path(rng, 60, d, "walk") + 0.1 * np.arange(60)[:, None]
     assert_sig_close(sr.signature(x, depth), iisignature.sig(x, depth), d, depth, rtol=1e-13)
     assert_sig_close(sr.signature(x, depth, stream=True)[-1], iisignature.sig(x, depth, 2)[-1], d, depth, rtol=1e-13)
 

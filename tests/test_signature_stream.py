@@ -8,8 +8,6 @@ from hypothesis import strategies as st
 
 import streamrough as sr
 
-KINDS = ("geometric", "iterated")
-
 
 def level_rel_errors(got, want, d, depth):
     """Per level (and per row): max |got - want| / max |want| over that level."""
@@ -23,56 +21,56 @@ def level_rel_errors(got, want, d, depth):
     return np.max(errs)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_long_drifting_path_prefixes_and_queries(kind):
+@pytest.mark.parametrize("lift", sr.LIFTS)
+def test_long_drifting_path_prefixes_and_queries(lift):
     """10^5 points with drift: every prefix and random [s, t] queries equal direct computation."""
     rng = np.random.default_rng(7)
     # plain Python (coverage runs) gets a shorter path
     n = 5_000 if os.environ.get("NUMBA_DISABLE_JIT", "0") == "1" else 100_000
     d, depth = 2, 4
     x = np.cumsum(rng.standard_normal((n, d)) * 0.01, axis=0) + 1e-3 * np.arange(n)[:, None] * [1.0, 0.5]
-    stream = sr.SigStream(d, depth, kind=kind)
+    stream = sr.SigStream(d, depth, lift=lift)
     values = np.empty((n - 1, sr.sig_length(d, depth)))
     stream.push(x[0])
     for j in range(1, n):
         stream.push(x[j])
         values[j - 1] = stream._val  # the running value (``.value`` returns a copy of it)
     assert stream.n_points == n
-    prefixes = sr.signature(x, depth, kind=kind, stream=True)
+    prefixes = sr.signature(x, depth, lift=lift, stream=True)
     assert level_rel_errors(values, prefixes, d, depth) <= 1e-12
     np.testing.assert_array_equal(stream.value, prefixes[-1])
     for _ in range(40):
         s, t = np.sort(rng.integers(0, n, 2))
         got = stream.query(int(s), int(t))
-        want = sr.signature(x[s : t + 1], depth, kind=kind)
+        want = sr.signature(x[s : t + 1], depth, lift=lift)
         if t > s:
             assert level_rel_errors(got, want, d, depth) <= 1e-12, (s, t)
         else:
             np.testing.assert_array_equal(got, 0)
     assert level_rel_errors(stream.query(0, n - 1), prefixes[-1], d, depth) <= 1e-12
     s = n // 8 + 3
-    assert level_rel_errors(stream.query(s, n - 1), sr.signature(x[s:], depth, kind=kind), d, depth) <= 1e-12
+    assert level_rel_errors(stream.query(s, n - 1), sr.signature(x[s:], depth, lift=lift), d, depth) <= 1e-12
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_small_stream_against_brute(kind, rng):
+@pytest.mark.parametrize("lift", sr.LIFTS)
+def test_small_stream_against_brute(lift, rng):
     x = rng.standard_normal((40, 3))
-    stream = sr.SigStream(3, 3, kind=kind, capacity=4)
+    stream = sr.SigStream(3, 3, lift=lift, capacity=4)
     for p in x:
         stream.push(p)
     assert stream._leaf < 40  # the tree is used
     for s in range(0, 40, 3):
         for t in range(s, 40, 5):
             np.testing.assert_allclose(
-                stream.query(s, t), naive.sig_brute(x[s : t + 1], 3, kind), rtol=1e-12, atol=1e-12 * np.abs(x).max() ** 3
+                stream.query(s, t), naive.sig_brute(x[s : t + 1], 3, lift), rtol=1e-12, atol=1e-12 * np.abs(x).max() ** 3
             )
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_extend_equals_pushes_and_queries_after_more_points(kind, rng):
+@pytest.mark.parametrize("lift", sr.LIFTS)
+def test_extend_equals_pushes_and_queries_after_more_points(lift, rng):
     x = rng.standard_normal((300, 2))
-    a = sr.SigStream(2, 3, kind=kind)
-    b = sr.SigStream(2, 3, kind=kind)
+    a = sr.SigStream(2, 3, lift=lift)
+    b = sr.SigStream(2, 3, lift=lift)
     a.extend(x[:100])
     q = a.query(10, 99)  # builds part of the tree
     a.extend(x[100:])
@@ -80,28 +78,28 @@ def test_extend_equals_pushes_and_queries_after_more_points(kind, rng):
     for p in x:
         b.push(p.tolist())
     np.testing.assert_array_equal(a.value, b.value)
-    np.testing.assert_allclose(q, sr.signature(x[10:100], 3, kind=kind), rtol=1e-12)
-    np.testing.assert_allclose(a.query(5, 290), sr.signature(x[5:291], 3, kind=kind), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(b.value, sr.signature(x, 3, kind=kind), rtol=1e-12)
+    np.testing.assert_allclose(q, sr.signature(x[10:100], 3, lift=lift), rtol=1e-12)
+    np.testing.assert_allclose(a.query(5, 290), sr.signature(x[5:291], 3, lift=lift), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(b.value, sr.signature(x, 3, lift=lift), rtol=1e-12)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_window(kind, rng):
+@pytest.mark.parametrize("lift", sr.LIFTS)
+def test_window(lift, rng):
     x = rng.standard_normal((500, 2))
-    w = sr.SigStream(2, 3, kind=kind, window=37, capacity=8)
+    w = sr.SigStream(2, 3, lift=lift, window=37, capacity=8)
     np.testing.assert_array_equal(w.value, 0)
     for j, p in enumerate(x):
         w.push(p)
         if j % 23 == 0 or j < 40:
-            want = sr.signature(x[max(0, j - 37) : j + 1], 3, kind=kind)
+            want = sr.signature(x[max(0, j - 37) : j + 1], 3, lift=lift)
             np.testing.assert_allclose(w.value, want, rtol=1e-12, atol=1e-12)
     assert w.n_points == 500
     assert len(w._pts) <= 2 * 38 + 8  # memory stays bounded
-    np.testing.assert_allclose(w.query(480, 499), sr.signature(x[480:], 3, kind=kind), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(w.query(480, 499), sr.signature(x[480:], 3, lift=lift), rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="window"):
         w.query(0, 499)
     w.extend(x[:100])
-    np.testing.assert_allclose(w.value, sr.signature(x[62:100], 3, kind=kind), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(w.value, sr.signature(x[62:100], 3, lift=lift), rtol=1e-12, atol=1e-12)
 
 
 def test_bad_input():
@@ -129,8 +127,8 @@ def test_bad_input():
         st_.query(0, 1)
     with pytest.raises(ValueError, match="s"):
         st_.query(-1, 0)
-    with pytest.raises(ValueError, match="kind"):
-        sr.SigStream(2, 2, kind="ito")
+    with pytest.raises(ValueError, match="lift"):
+        sr.SigStream(2, 2, lift="ito")
     with pytest.raises(ValueError, match="depth"):
         sr.SigStream(2, 0)
     with pytest.raises(ValueError, match="window"):
@@ -143,17 +141,17 @@ def test_bad_input():
 
 @given(
     st.lists(st.lists(st.floats(-5, 5), min_size=2, max_size=2), min_size=1, max_size=80),
-    st.sampled_from(KINDS),
+    st.sampled_from(sr.LIFTS),
     st.data(),
 )
-def test_property_queries(points, kind, data):
+def test_property_queries(points, lift, data):
     x = np.array(points)
-    stream = sr.SigStream(2, 3, kind=kind, capacity=1)
+    stream = sr.SigStream(2, 3, lift=lift, capacity=1)
     stream.extend(x[: len(x) // 2])
     for p in x[len(x) // 2 :]:
         stream.push(p)
     s = data.draw(st.integers(0, len(x) - 1))
     t = data.draw(st.integers(s, len(x) - 1))
-    want = sr.signature(x[s : t + 1], 3, kind=kind)
+    want = sr.signature(x[s : t + 1], 3, lift=lift)
     np.testing.assert_allclose(stream.query(s, t), want, rtol=1e-10, atol=1e-10 * max(1.0, np.abs(want).max()))
-    np.testing.assert_allclose(stream.value, sr.signature(x, 3, kind=kind), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(stream.value, sr.signature(x, 3, lift=lift), rtol=1e-12, atol=1e-12)

@@ -22,13 +22,20 @@ __version__ = "0.1.0.dev0"
 _PUBLIC = {
     # weight paths
     "weight_path": "paths",
+    "read_input": "paths",
     "brownian_weights": "paths",
+    "brownian_path": "paths",
     "CONVENTIONS": "paths",
+    "LIFTS": "paths",
+    # results
+    "PVarResult": "results",
+    "RoughResult": "results",
+    "RoughDistanceResult": "results",
+    "RoughRegimeWarning": "results",
     # p-variation
     "pvar": "variation",
     "pvar_running": "variation",
     "pvar_batch": "variation",
-    "PVarResult": "variation",
     "PVarStream": "variation_stream",
     # signatures
     "sig_length": "signatures",
@@ -42,7 +49,6 @@ _PUBLIC = {
     # rough paths
     "rough_pvar": "rough",
     "rough_distance": "rough",
-    "RoughResult": "rough",
     "RoughStream": "rough_stream",
     "layer_gram": "gram",
     "gram_rough_pvar": "gram",

@@ -11,7 +11,14 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_path", "as_p_values", "as_batch_of_paths", "check_choice"]
+__all__ = [
+    "as_path",
+    "as_p_values",
+    "as_batch_of_paths",
+    "check_choice",
+    "check_int",
+    "check_positive",
+]
 
 
 def _check_real_dtype(dtype, name: str) -> None:
@@ -129,4 +136,26 @@ def check_choice(value, name: str, choices) -> str:
     """Raise a ValueError naming `name` unless `value` is one of `choices`."""
     if value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+    return value
+
+
+def check_int(value, name: str, minimum: int = 1) -> int:
+    """`value` as an int; TypeError unless it is an integer (bool is not), ValueError below `minimum`.
+
+    The one integer check of every public function and class: ``depth=2.0`` is a TypeError
+    and ``depth=0`` a ValueError everywhere.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_positive(value, name: str) -> float:
+    """`value` as a float; TypeError unless it is a real number, ValueError unless > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
     return value

@@ -1,12 +1,14 @@
 """Command-line interface.
 
 ``streamrough demo``
-    Brownian-scaled residual networks of several depths: p-variation of their weight paths
-    in both conventions, level 2 of both signature kinds, and the rough-path norm
+    Brownian-scaled residual networks of several sizes (numbers of layers): p-variation of their weight paths
+    in both conventions, level 2 of both signature lifts, and the rough-path norm
     |||X|||_p, showing the 1-variation growing like sqrt(L) while |||X|||_p (p in (2, 3))
     stays bounded under ``increments``.
-``streamrough pvar FILE -p P [P ...]``
-    Exact p-variation of a path stored in a ``.npy`` file.
+``streamrough pvar FILE -p P [P ...] [--convention {increments,values}]``
+    Exact p-variation of a path or weight sequence stored in a ``.npy`` file, read by the
+    rule of :func:`streamrough.read_input` (an array of 3 or more axes is a weight sequence
+    under "increments" unless ``--convention`` says otherwise); the convention used is printed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import argparse
 import sys
 import time
 
-DEMO_DEPTHS = (64, 256, 1024, 4096)
+DEMO_N_LAYERS = (64, 256, 1024, 4096)
 DEMO_P = (1.0, 1.5, 2.0, 2.5, 3.0)
 DEMO_ROUGH_P = (2.2, 2.5, 2.8)
 
@@ -24,22 +26,22 @@ def _format_row(cells, widths):
     return "  ".join(f"{c:>{w}}" for c, w in zip(cells, widths))
 
 
-def _pvar_table(depths, width, p_values, seed, out) -> None:
+def _pvar_table(sizes, width, p_values, seed, out) -> None:
     import numpy as np
 
     import streamrough as sr
 
     print("Level 1: ||x||_{p-var} of the weight path (Frobenius norm), exact\n", file=out)
-    header = ["convention", "depth L"] + [f"p={p:g}" for p in p_values] + ["seconds"]
+    header = ["convention", "layers L"] + [f"p={p:g}" for p in p_values] + ["seconds"]
     widths = [11, 8] + [9] * len(p_values) + [8]
     print(_format_row(header, widths), file=out)
     for convention in sr.CONVENTIONS:
-        for depth in depths:
-            path = sr.weight_path(sr.brownian_weights(depth, width, seed=seed), convention)
+        for n_layers in sizes:
+            path = sr.weight_path(sr.brownian_weights(n_layers, width, seed=seed), convention)
             t0 = time.perf_counter()
             values = np.atleast_1d(sr.pvar(path, list(p_values)))
             seconds = time.perf_counter() - t0
-            cells = [convention, depth] + [f"{v:.4f}" for v in values] + [f"{seconds:.2f}"]
+            cells = [convention, n_layers] + [f"{v:.4f}" for v in values] + [f"{seconds:.2f}"]
             print(_format_row(cells, widths), file=out, flush=True)
     print(
         "\nUnder 'increments' the 1-variation grows like sqrt(L) while p > 2 stays bounded;"
@@ -48,40 +50,40 @@ def _pvar_table(depths, width, p_values, seed, out) -> None:
     )
 
 
-def _signature_table(depth, width, seed, out) -> None:
+def _signature_table(n_layers, width, seed, out) -> None:
     import numpy as np
 
     import streamrough as sr
 
-    weights = sr.brownian_weights(depth, width, seed=seed)
+    weights = sr.brownian_weights(n_layers, width, seed=seed)
     path = sr.weight_path(weights, "increments")
     dim = path.shape[1]
     level2 = {
-        kind: sr.sig_level(sr.signature(path, 2, kind=kind), dim, 2, 2) for kind in ("iterated", "geometric")
+        lift: sr.sig_level(sr.signature(path, 2, lift=lift), dim, 2, 2) for lift in sr.LIFTS
     }
-    increments = weights.reshape(depth, dim)
+    increments = weights.reshape(n_layers, dim)
     half_qv = 0.5 * np.linalg.norm(increments.T @ increments)
-    print(f"\nLevel 2 of the signature over the whole network (depth {depth}, increments convention)", file=out)
+    print(f"\nLevel 2 of the signature over the whole network ({n_layers} layers, increments convention)", file=out)
     print(f"  |XX|  iterated sums (the network's own lift)   {np.linalg.norm(level2['iterated']):.6f}", file=out)
     print(f"  |S2|  geometric (piecewise-linear path)        {np.linalg.norm(level2['geometric']):.6f}", file=out)
     print(f"  |S2 - XX| = half the quadratic variation       {np.linalg.norm(level2['geometric'] - level2['iterated']):.6f}", file=out)
     print(f"  |sum_k W_k (x) W_k| / 2, computed directly      {half_qv:.6f}", file=out)
 
 
-def _rough_table(depths, width, p_values, seed, out) -> None:
+def _rough_table(sizes, width, p_values, seed, out) -> None:
     import streamrough as sr
 
     print("\nRough path (increments convention, iterated-sums lift): level 1, level 2 and |||X|||_p", file=out)
-    header = ["depth L", "p", "||x||_p-var", "||XX||_p/2", "|||X|||_p", "route", "seconds"]
+    header = ["layers L", "p", "||x||_p-var", "||XX||_p/2", "|||X|||_p", "route", "seconds"]
     widths = [8, 5, 12, 12, 10, 7, 8]
     print(_format_row(header, widths), file=out)
-    for depth in depths:
-        weights = sr.brownian_weights(depth, width, seed=seed)
+    for n_layers in sizes:
+        weights = sr.brownian_weights(n_layers, width, seed=seed)
         t0 = time.perf_counter()
         results = sr.rough_pvar(weights, list(p_values), convention="increments")
         seconds = time.perf_counter() - t0
-        for res in results:
-            cells = [depth, f"{res.p:g}", f"{res.level1:.4f}", f"{res.level2:.4f}", f"{res.norm:.4f}", res.route]
+        for res in results:  # one RoughResult per p
+            cells = [n_layers, f"{res.p:g}", f"{res.level1:.4f}", f"{res.level2:.4f}", f"{res.norm:.4f}", res.route]
             print(_format_row(cells + [f"{seconds:.2f}"], widths), file=out, flush=True)
     print(
         "\n|||X|||_p stays in a constant band as L grows (the rough-path bounds stay finite),"
@@ -90,11 +92,11 @@ def _rough_table(depths, width, p_values, seed, out) -> None:
     )
 
 
-def run_demo(depths=DEMO_DEPTHS, width=16, p_values=DEMO_P, rough_p=DEMO_ROUGH_P, seed=0, out=None) -> None:
+def run_demo(n_layers=DEMO_N_LAYERS, width=16, p_values=DEMO_P, rough_p=DEMO_ROUGH_P, seed=0, out=None) -> None:
     """Print the demo tables for Brownian-scaled weight paths.
 
-    Level-1 p-variation by depth and convention; level 2 of both signature kinds for the
-    deepest network; level-2 p-variation and the homogeneous norm by depth. Timings of the
+    Level-1 p-variation by number of layers and convention; level 2 of both signature lifts for the
+    deepest network; level-2 p-variation and the homogeneous norm by number of layers. Timings of the
     first row of each table include one-time JIT compilation.
     """
     out = sys.stdout if out is None else out
@@ -103,13 +105,16 @@ def run_demo(depths=DEMO_DEPTHS, width=16, p_values=DEMO_P, rough_p=DEMO_ROUGH_P
         "\n(the first row of each table includes one-time JIT compilation)\n",
         file=out,
     )
-    _pvar_table(depths, width, p_values, seed, out)
-    _signature_table(max(depths), width, seed, out)
-    _rough_table(depths, width, rough_p, seed, out)
+    _pvar_table(n_layers, width, p_values, seed, out)
+    _signature_table(max(n_layers), width, seed, out)
+    _rough_table(n_layers, width, rough_p, seed, out)
 
 
-def run_pvar(path_file, p_values, norm="euclidean", power=False, partition=False, out=None) -> None:
-    """Print the p-variation of the path stored in `path_file` (a .npy file)."""
+def run_pvar(path_file, p_values, norm="euclidean", power=False, partition=False, convention=None, out=None) -> None:
+    """Print the p-variation of the path (or weight sequence) stored in `path_file` (a .npy file).
+
+    `convention` is None (the rule of :func:`streamrough.read_input`), "increments" or "values".
+    """
     out = sys.stdout if out is None else out
     import numpy as np
 
@@ -119,13 +124,17 @@ def run_pvar(path_file, p_values, norm="euclidean", power=False, partition=False
         x = np.load(path_file, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise SystemExit(f"streamrough pvar: cannot read {path_file!r} as a .npy array: {exc}") from None
-    print(f"{path_file}: {x.shape[0]} points of shape {x.shape[1:]}, norm {norm}", file=out)
-    for p in p_values:
-        res = sr.pvar(x, p, norm=norm, return_partition=True)
-        value = res.power if power else res.value
-        line = f"p = {p:g}: {'V_p' if power else '||x||_p-var'} = {value:.12g}"
+    results = sr.pvar(x, list(p_values), norm=norm, return_partition=True, convention=convention)
+    print(
+        f"{path_file}: {x.shape[0]} entries of shape {x.shape[1:]}, read as convention "
+        f"{results.convention!r} ({results.n_points} points), norm {norm}",
+        file=out,
+    )
+    for res in results:
+        value = res.level1_power if power else res.level1
+        line = f"p = {res.p:g}: {'V_p' if power else '||x||_p-var'} = {value:.12g}"
         if partition:
-            line += f"  partition ({len(res.partition)} points): {res.partition.tolist()}"
+            line += f"  partition ({len(res.partition1)} points): {res.partition1.tolist()}"
         print(line, file=out)
 
 
@@ -136,8 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="p-variation and rough-path norms of Brownian-scaled weight paths by depth")
-    demo.add_argument("--depths", type=int, nargs="+", default=list(DEMO_DEPTHS))
+    demo = sub.add_parser("demo", help="p-variation and rough-path norms of Brownian-scaled weight paths by number of layers")
+    demo.add_argument("--n-layers", type=int, nargs="+", default=list(DEMO_N_LAYERS), help="network sizes L")
     demo.add_argument("--width", type=int, default=16)
     demo.add_argument("--seed", type=int, default=0)
 
@@ -147,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     pv.add_argument("--norm", choices=["euclidean", "l1", "linf"], default="euclidean")
     pv.add_argument("--power", action="store_true", help="print V_p instead of V_p^(1/p)")
     pv.add_argument("--partition", action="store_true", help="also print an optimal partition")
+    pv.add_argument(
+        "--convention",
+        choices=["increments", "values"],
+        default=None,
+        help="read the array as a weight sequence in this convention (default: 3 or more axes "
+        "are weights under 'increments', 1 or 2 axes a path)",
+    )
     return parser
 
 
@@ -160,9 +176,12 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "demo":
-            run_demo(depths=args.depths, width=args.width, seed=args.seed)
+            run_demo(n_layers=args.n_layers, width=args.width, seed=args.seed)
         elif args.command == "pvar":
-            run_pvar(args.file, args.p, norm=args.norm, power=args.power, partition=args.partition)
+            run_pvar(
+                args.file, args.p, norm=args.norm, power=args.power, partition=args.partition,
+                convention=args.convention,
+            )
     except (ValueError, TypeError) as exc:
         print(f"streamrough {args.command}: error: {exc}", file=sys.stderr)
         return 2

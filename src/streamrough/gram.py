@@ -27,61 +27,22 @@ translation, so level 1 and level 2 are identical.
 from __future__ import annotations
 
 import math
-import numbers
-from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import _as_numeric_array, as_p_values, check_choice
-from .paths import CONVENTIONS
+from ._validation import _as_numeric_array, as_p_values, check_choice, check_int
+from .paths import CONVENTIONS, LIFTS
+from .results import RoughDistanceResult, RoughResult, collect, rough_result
 
 __all__ = [
-    "LIFTS",
-    "GramRoughResult",
     "layer_gram",
     "gram_rough_pvar",
     "gram_rough_distance",
     "random_projection",
 ]
 
-LIFTS = ("iterated", "geometric")
-
 # default feature-axis chunk: about this many float64 entries (L x chunk) per partial GEMM
 _CHUNK_ENTRIES = 1 << 21
-
-
-@dataclass(frozen=True)
-class GramRoughResult:
-    """Level-1 and level-2 p-variations (powers, not norms) computed by the Gram route.
-
-    Attributes
-    ----------
-    p : float or ndarray of shape (P,)
-        The exponents, as given (a float when a single number was given).
-    level1 : float or ndarray of shape (P,)
-        ``V_p(x) = max over partitions of sum |x_{t_i, t_{i+1}}|^p`` (for a distance: of
-        ``x - y``). ``||x||_{p-var} = level1 ** (1 / p)``.
-    level2 : float or ndarray of shape (P,)
-        ``V_{p/2}(XX) = max over partitions of sum |XX_{t_i, t_{i+1}}|^(p/2)`` (for a
-        distance: of ``XX - YY``). ``||XX||_{p/2-var} = level2 ** (2 / p)``.
-    partition1, partition2 : None, int64 ndarray, or list of int64 ndarrays
-        Optimal partitions (indices of the path's points, from 0 to ``n_points - 1``) for
-        level 1 and level 2; one array per exponent (a single array when `p` is a number);
-        None unless requested.
-    lift : {"iterated", "geometric"}
-    convention : {"increments", "values"}
-    n_points : int
-        Number of points of the path (L + 1 for "increments", L for "values").
-    """
-
-    p: float | np.ndarray
-    level1: float | np.ndarray
-    level2: float | np.ndarray
-    partition1: np.ndarray | list | None
-    partition2: np.ndarray | list | None
-    lift: str
-    convention: str
-    n_points: int
 
 
 # ------------------------------------------------------------------------------------------
@@ -119,9 +80,7 @@ def _float64_chunk(chunk, name: str, row0: int = 0, col0: int = 0) -> np.ndarray
 def _check_chunk_size(chunk_size, n_rows: int) -> int:
     if chunk_size is None:
         return max(1, _CHUNK_ENTRIES // max(n_rows, 1))
-    if not isinstance(chunk_size, numbers.Integral) or isinstance(chunk_size, bool) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    return int(chunk_size)
+    return check_int(chunk_size, "chunk_size")
 
 
 def _as_gram(gram, name: str, *, symmetric: bool) -> np.ndarray:
@@ -242,45 +201,38 @@ def _interval_norms(F, E, h: float, n_points: int):
     return sq1, sq2
 
 
-def _partition(links: np.ndarray) -> np.ndarray:
-    part = [links.shape[0] - 1]
-    while part[-1] != 0:
-        part.append(int(links[part[-1]]))
-    return np.array(part[::-1], dtype=np.int64)
-
-
 def _pvar_of_squares(sq: np.ndarray, exponents: np.ndarray, want_partitions: bool):
     """Max over partitions of sum sq(t_i, t_{i+1}) ** e for each e; overwrites `sq` with its log."""
     from ._kernels import gram as kernels
+    from ._kernels.pvar import follow_links
 
     with np.errstate(divide="ignore"):  # log 0 = -inf gives the weight 0, as it should
         np.log(sq, out=sq)
     values = np.zeros(exponents.shape[0])
     links = np.zeros((exponents.shape[0], sq.shape[0]), dtype=np.int64)
     kernels.dp_log_weights(sq, exponents, values, links)
-    parts = [_partition(row) for row in links] if want_partitions else None
+    parts = [follow_links(row, row.shape[0] - 1) for row in links] if want_partitions else None
     return values, parts
 
 
-def _result(sq1, sq2, p_values, scalar, return_partitions, lift, convention) -> GramRoughResult:
+def _result(sq1, sq2, p_values, scalar, return_partition, lift, convention, *, distance):
+    """One RoughResult (RoughDistanceResult) of the squared interval norms of both levels."""
     n_points = sq1.shape[0]
-    v1, parts1 = _pvar_of_squares(sq1, p_values / 2.0, return_partitions)
-    v2, parts2 = _pvar_of_squares(sq2, p_values / 4.0, return_partitions)
-    if scalar:
-        return GramRoughResult(
-            p=float(p_values[0]),
-            level1=float(v1[0]),
-            level2=float(v2[0]),
-            partition1=parts1[0] if return_partitions else None,
-            partition2=parts2[0] if return_partitions else None,
-            lift=lift,
-            convention=convention,
-            n_points=n_points,
+    v1, parts1 = _pvar_of_squares(sq1, p_values / 2.0, return_partition)
+    v2, parts2 = _pvar_of_squares(sq2, p_values / 4.0, return_partition)
+    results = [
+        rough_result(
+            p,
+            (v1[a], v1[a] ** (1.0 / p), parts1[a] if return_partition else None),
+            (v2[a], v2[a] ** (2.0 / p), parts2[a] if return_partition else None),
+            distance=distance, lift=lift, convention=convention, route="gram", n_points=n_points,
         )
-    return GramRoughResult(p_values, v1, v2, parts1, parts2, lift, convention, n_points)
+        for a, p in enumerate(p_values.tolist())
+    ]
+    return collect(RoughDistanceResult if distance else RoughResult, results, scalar)
 
 
-def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return_partitions=False):
+def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return_partition=False):
     """Exact level-1 and level-2 p-variation of a weight path given only its Gram matrix.
 
     With increments ``a_k`` of the path and ``G_ik = <a_i, a_k>``, every interval's norms are
@@ -308,14 +260,17 @@ def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return
         (L + 1 points); ``"values"``: the layers are the points ``x_k = W_k`` (L points;
         the increment Gram is then the second difference of `gram`, and level 1 uses
         ``|x_t - x_s|^2 = K_tt + K_ss - 2 K_st``). See the module notes on precision.
-    return_partitions : bool
-        Also return optimal partitions (indices of the path's points).
+    return_partition : bool
+        Also compute optimal partitions (indices of the path's points); otherwise
+        ``partition1`` and ``partition2`` are None.
 
     Returns
     -------
-    GramRoughResult
-        ``level1 = V_p(x)`` and ``level2 = V_{p/2}(XX)`` as powers (not roots): floats for a
-        single `p`, arrays of shape (P,) for a sequence.
+    RoughResult
+        The type :func:`streamrough.rough_pvar` returns (``route="gram"``): ``level1``,
+        ``level2``, ``norm`` are norms, ``level1_power = V_p(x)`` and ``level2_power =
+        V_{p/2}(XX)`` their p-th-power forms; floats for a single `p`, arrays of shape (P,)
+        for a sequence.
 
     Raises
     ------
@@ -328,7 +283,7 @@ def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return
     >>> import numpy as np
     >>> w = np.array([[1.0, 0.0], [0.0, 1.0]])  # two orthogonal unit steps
     >>> r = gram_rough_pvar(w @ w.T, 2)
-    >>> round(r.level1, 12), round(r.level2, 12)   # |x_{0,2}|^2 = 2, |a_0 (x) a_1| = 1
+    >>> round(r.level1_power, 12), round(r.level2_power, 12)   # |x_{0,2}|^2 = 2, |a_0 (x) a_1| = 1
     (2.0, 1.0)
     """
     g = _as_gram(gram, "gram", symmetric=True)
@@ -343,16 +298,17 @@ def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return
     sq1, sq2 = _interval_norms(inc[None, None], inc[None, None], h, n_points)
     if convention == "values":
         _point_distances_sq(g, sq1)
-    return _result(sq1, sq2, p_values, scalar, return_partitions, lift, convention)
+    return _result(sq1, sq2, p_values, scalar, return_partition, lift, convention, distance=False)
 
 
 def gram_rough_distance(
-    gram_xx, gram_xy, gram_yy, p, *, lift="iterated", convention="increments", return_partitions=False
+    gram_xx, gram_xy, gram_yy, p, *, lift="iterated", convention="increments", return_partition=False
 ):
     """Level-1 ``V_p(x - y)`` and level-2 ``V_{p/2}(XX - YY)`` of two weight paths from Gram blocks.
 
     The inhomogeneous rough-path distance of math.md 4 is
-    ``rho_p(X, Y) = level1 ** (1/p) + level2 ** (2/p)``. With ``c = a - b`` the difference of
+    ``rho_p(X, Y) = level1 + level2`` (the norms ``level1_power ** (1/p)`` and
+    ``level2_power ** (2/p)``). With ``c = a - b`` the difference of
     the increments, the level-2 difference is accumulated as
 
         XX_{s,t+1} - YY_{s,t+1} = (XX_{s,t} - YY_{s,t}) + x_{s,t} (x) c_t + (x - y)_{s,t} (x) b_t
@@ -367,20 +323,22 @@ def gram_rough_distance(
         Gram matrices of the layers of the two networks (same depth L).
     gram_xy : array_like, shape (L, L)
         Cross Gram ``<W^x_i, W^y_k>`` (e.g. ``layer_gram(wx, wy)``).
-    p, lift, convention, return_partitions
+    p, lift, convention, return_partition
         As in :func:`gram_rough_pvar`.
 
     Returns
     -------
-    GramRoughResult
-        ``level1 = V_p(x - y)``, ``level2 = V_{p/2}(XX - YY)`` (powers).
+    RoughDistanceResult
+        The type :func:`streamrough.rough_distance` returns (``route="gram"``):
+        ``level1_power = V_p(x - y)``, ``level2_power = V_{p/2}(XX - YY)``, their norms
+        ``level1``, ``level2`` and ``rho = level1 + level2``.
 
     Examples
     --------
     >>> import numpy as np
     >>> wx = np.array([[1.0, 0.0], [0.0, 1.0]]); wy = np.array([[1.0, 0.0], [0.0, 2.0]])
     >>> r = gram_rough_distance(wx @ wx.T, wx @ wy.T, wy @ wy.T, 2)
-    >>> round(r.level1, 12), round(r.level2, 12)   # x - y = (0, -1); XX - YY = -e1 (x) e2
+    >>> round(r.level1_power, 12), round(r.level2_power, 12)   # x - y = (0, -1); XX - YY = -e1 (x) e2
     (1.0, 1.0)
     """
     gxx = _as_gram(gram_xx, "gram_xx", symmetric=True)
@@ -410,7 +368,7 @@ def gram_rough_distance(
     sq1, sq2 = _interval_norms(F, E, h, n_points)
     if convention == "values":
         _point_distances_sq(gxx - gxy - gxy.T + gyy, sq1)
-    return _result(sq1, sq2, p_values, scalar, return_partitions, lift, convention)
+    return _result(sq1, sq2, p_values, scalar, return_partition, lift, convention, distance=True)
 
 
 # ------------------------------------------------------------------------------------------
@@ -455,11 +413,8 @@ def random_projection(weights, k, *, seed):
     ((50, 200), 7, True)
     """
     w = _as_layers(weights, "weights")
-    if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer (there is no default seed), got {seed!r}")
-    k, seed = int(k), int(seed)
+    k = check_int(k, "k")
+    seed = check_int(seed, "seed (required: there is no default seed)", 0)
     n_layers, d = w.shape
     proj_seq, sample_seq = np.random.SeedSequence(seed).spawn(2)
     proj_rng = np.random.default_rng(proj_seq)

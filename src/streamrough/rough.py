@@ -22,83 +22,20 @@ satisfy), or, for wide layers, the Gram route of :mod:`streamrough.gram`.
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 
 import numpy as np
 
-from ._validation import as_p_values, as_path, check_choice
-from .paths import CONVENTIONS, weight_path
+from ._validation import as_p_values, check_choice, check_positive
+from .paths import LIFTS, read_input, weight_path
+from .results import RoughDistanceResult, RoughRegimeWarning, RoughResult, collect, rough_result
 
-__all__ = ["RoughResult", "RoughRegimeWarning", "rough_pvar", "rough_distance"]
-
-LIFTS = ("iterated", "geometric")
+__all__ = ["rough_pvar", "rough_distance"]
 ROUTES = ("auto", "direct", "gram", "projection")
 METHODS = ("bnb", "dp")
 
 #: Default memory budget of the direct route: its prefix level-2 array holds N * D^2 float64.
 DEFAULT_MEMORY_BUDGET = 1 << 28  # 256 MiB
-
-
-class RoughRegimeWarning(UserWarning):
-    """p >= 3: a rough path needs levels 1..floor(p); levels 1 and 2 alone do not control it."""
-
-
-@dataclasses.dataclass(frozen=True)
-class RoughResult:
-    """Rough-path p-variation of one path (or of the difference of two), for one p.
-
-    Attributes
-    ----------
-    p : float
-    level1 : float
-        ``||x||_{p-var}`` (for a distance: ``||x - y||_{p-var}``).
-    level2 : float
-        ``||XX||_{p/2-var} = V_{p/2}(XX)^(2/p)`` (for a distance: of ``XX - YY``).
-    norm : float
-        ``|||X|||_p = level1 + sqrt(level2)``; for a distance (``kind == "distance"``)
-        ``rho_p(X, Y) = level1 + level2`` (math.md 4: the inhomogeneous distance).
-    omega : float
-        The control ``omega(0, N) = V_p(x) + V_{p/2}(XX)`` (p-th-power form).
-    level1_power, level2_power : float
-        ``V_p(x)`` and ``V_{p/2}(XX)``.
-    regime : str
-        ``"young"`` (p < 2: level 1 suffices), ``"rough"`` (2 <= p < 3: levels 1 and 2 are the
-        rough path) or ``"beyond"`` (p >= 3: level 2 is not enough).
-    lift : str
-        ``"iterated"`` or ``"geometric"``.
-    convention : str or None
-        ``"increments"`` / ``"values"`` for a weight sequence, None for a path.
-    route : str
-        ``"direct"``, ``"gram"`` or ``"projection"`` (approximate).
-    partition1, partition2 : tuple of int
-        Optimal partitions of levels 1 and 2, as indices of path points (for the increments
-        convention point k is the path after layer k - 1).
-    kind : str
-        ``"norm"`` or ``"distance"``.
-    projection : dict or None
-        For ``route="projection"``: ``{"dim", "seed", "distortion"}``; None when exact.
-    """
-
-    p: float
-    level1: float
-    level2: float
-    norm: float
-    omega: float
-    level1_power: float
-    level2_power: float
-    regime: str
-    lift: str
-    convention: str | None
-    route: str
-    partition1: tuple
-    partition2: tuple
-    kind: str = "norm"
-    projection: dict | None = None
-
-
-def _regime(p: float) -> str:
-    return "young" if p < 2 else ("rough" if p < 3 else "beyond")
 
 
 def _warn_beyond(ps) -> None:
@@ -111,36 +48,11 @@ def _warn_beyond(ps) -> None:
         )
 
 
-def _ndim(x, name):
-    try:
-        return np.ndim(x)
-    except ValueError:  # ragged nested sequences
-        raise ValueError(f"{name} is ragged: all points must have the same shape") from None
-
-
-def _input_path(x, convention, name):
-    """(path, weights or None, convention or None) from a path or a weight sequence."""
-    if convention is None and _ndim(x, name) >= 3:
-        convention = "increments"
-    if convention is None:
-        return as_path(x, name), None, None
-    check_choice(convention, "convention", CONVENTIONS)
-    weights = as_path(x, name)
-    return weight_path(weights, convention), weights, convention
-
-
 def _layers(path, weights, convention):
     """Layers and Gram convention for gram.py: the weights as given, or a path's increments."""
     if weights is not None:
         return weights, convention
     return np.ascontiguousarray(np.diff(path, axis=0)), "increments"
-
-
-def _partition(link, last):
-    part = [int(last)]
-    while part[-1] != 0:
-        part.append(int(link[part[-1]]))
-    return tuple(part[::-1])
 
 
 def _chen_prefix(path, geometric, scale):
@@ -171,6 +83,7 @@ def _times_power_of_two(v, e):
 def _level2_direct(x_path, y_path, qs, lift, method):
     """[(V_q, V_q^(1/q), partition)] of |XX - YY| (y_path None: of |XX|) per exponent q."""
     from ._kernels import rough as kernels
+    from ._kernels.pvar import follow_links
 
     geometric = lift == "geometric"
     k = _unit_exponent(x_path) if y_path is None else _unit_exponent(x_path, y_path)
@@ -189,11 +102,11 @@ def _level2_direct(x_path, y_path, qs, lift, method):
     if method == "dp":
         runs = [kernels.level2_pvar_dp(p2, xs, ys, has_y, geometric, q) for q in qs]
         pvs = [pv[-1] for pv, _ in runs]
-        parts = [_partition(link, n - 1) for _, link in runs]
+        parts = [follow_links(link, n - 1) for _, link in runs]
     else:
         pv, link, _ = kernels.level2_pvar_bnb(p2, xs, ys, has_y, geometric, qs, abs_tol)
         pvs = [pv[k, -1] for k in range(len(qs))]
-        parts = [_partition(link[k], n - 1) for k in range(len(qs))]
+        parts = [follow_links(link[k], n - 1) for k in range(len(qs))]
     # |XX| scales like c^2 = 2^(-2k): V_q(XX) like 2^(-2kq), ||XX||_{q-var} like 2^(-2k)
     return [
         (_times_power_of_two(v, 2.0 * k * q), _times_power_of_two(v ** (1.0 / q), 2.0 * k), part)
@@ -205,10 +118,8 @@ def _level1(path, ps):
     """[(V_p, ||x||_p-var, partition)] per p, from streamrough.pvar (one pass, every p)."""
     from .variation import pvar
 
-    return [
-        (float(r.power), float(r.value), tuple(int(i) for i in r.partition))
-        for r in pvar(path, ps, power=True, return_partition=True)
-    ]
+    res = pvar(path, ps, return_partition=True)
+    return list(zip(res.level1_power.tolist(), res.level1.tolist(), res.partition1))
 
 
 #: Measured cost per unit (Brownian weights, 2 cores): the direct route spends about
@@ -234,31 +145,10 @@ def _with_roots(pairs, ps, level):
     return [(float(v), float(v) ** (level / float(p)), part) for (v, part), p in zip(pairs, ps)]
 
 
-def _results(ps, levels1, levels2, *, kind, lift, convention, route, projection=None):
-    """RoughResults from [(power, root, partition)] per p for each level."""
-    results = []
-    for p, (v1, l1, part1), (v2, l2, part2) in zip(ps, levels1, levels2):
-        p = float(p)
-        results.append(
-            RoughResult(
-                p=p,
-                level1=l1,
-                level2=l2,
-                norm=l1 + (l2 if kind == "distance" else np.sqrt(l2)),
-                omega=float(v1) + float(v2),
-                level1_power=float(v1),
-                level2_power=float(v2),
-                regime=_regime(p),
-                lift=lift,
-                convention=convention,
-                route=route,
-                partition1=part1,
-                partition2=part2,
-                kind=kind,
-                projection=projection,
-            )
-        )
-    return results
+def _results(ps, levels1, levels2, scalar, *, distance, **common):
+    """One RoughResult (RoughDistanceResult) from [(power, root, partition)] per p and level."""
+    results = [rough_result(p, l1, l2, distance=distance, **common) for p, l1, l2 in zip(ps, levels1, levels2)]
+    return collect(RoughDistanceResult if distance else RoughResult, results, scalar)
 
 
 def _check_common(p, lift, route, method, memory_budget):
@@ -266,8 +156,7 @@ def _check_common(p, lift, route, method, memory_budget):
     check_choice(lift, "lift", LIFTS)
     check_choice(route, "route", ROUTES)
     check_choice(method, "method", METHODS)
-    if not (isinstance(memory_budget, (int, float, np.integer, np.floating)) and memory_budget > 0):
-        raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
+    check_positive(memory_budget, "memory_budget")
     return ps, scalar
 
 
@@ -308,9 +197,11 @@ def rough_pvar(
         Exponents ``>= 1``.
     lift : {"iterated", "geometric"}
     convention : {None, "increments", "values"}
-        None (default): `x` is a path if it has at most 2 axes, and a weight sequence with
-        the ``"increments"`` convention (the seed paper's) if it has 3 or more.  Pass
-        ``"increments"`` or ``"values"`` to treat any input as a weight sequence.
+        How `x` is read (:func:`streamrough.read_input`, the rule of every function):
+        None (default) reads an array with 3 or more axes as a weight sequence under
+        ``"increments"`` (the seed paper's) and one with at most 2 axes as a path
+        (recorded as ``"values"``); ``"increments"`` or ``"values"`` read any input as a
+        weight sequence.
     route : {"auto", "direct", "gram", "projection"}
         ``"direct"``: Chen-bound branch and bound over prefix level-2 data, which holds
         ``N * D^2`` float64.  ``"gram"``: :func:`streamrough.gram.gram_rough_pvar` from the
@@ -329,7 +220,9 @@ def rough_pvar(
 
     Returns
     -------
-    RoughResult, or tuple of RoughResult (one per p, in order) when `p` is a sequence.
+    RoughResult
+        Float fields for a number `p`; for a sequence, one RoughResult whose fields are
+        arrays over p (``res[i]`` is the result for ``p[i]``; see :mod:`streamrough.results`).
 
     Warns
     -----
@@ -345,7 +238,7 @@ def rough_pvar(
     (1.0, 'rough')
     """
     ps, scalar = _check_common(p, lift, route, method, memory_budget)
-    path, weights, convention = _input_path(x, convention, "x")
+    path, weights, convention = read_input(x, convention, "x")
     _warn_beyond(ps)
     n, dim = path.shape
     route = _choose_route(route, n, dim, memory_budget)
@@ -359,11 +252,10 @@ def rough_pvar(
         path, projection = _project(path, weights, convention, projection_dim, seed)
         levels1 = _level1(path, ps)
         levels2 = _level2_direct(path, None, ps / 2, lift, method)
-    results = _results(
-        ps, levels1, levels2, kind="norm", lift=lift, convention=convention, route=route,
-        projection=projection,
+    return _results(
+        ps, levels1, levels2, scalar, distance=False, lift=lift, convention=convention,
+        route=route, n_points=n, projection=projection,
     )
-    return results[0] if scalar else tuple(results)
 
 
 def rough_distance(
@@ -397,27 +289,27 @@ def rough_distance(
 
     Returns
     -------
-    RoughResult (``kind="distance"``, ``norm`` = rho_p), or a tuple of them when `p` is a
-    sequence.
+    RoughDistanceResult
+        ``rho`` = rho_p(X, Y) = ``level1 + level2`` (not the homogeneous ``level1 +
+        sqrt(level2)`` of :attr:`RoughResult.norm`); arrays over p for a sequence of p.
 
     Examples
     --------
     >>> import numpy as np, streamrough as sr
     >>> x = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]])
-    >>> sr.rough_distance(x, x, 2.5).norm
+    >>> sr.rough_distance(x, x, 2.5).rho
     0.0
     """
     ps, scalar = _check_common(p, lift, route, method, memory_budget)
     if route == "projection":
         raise ValueError("route='projection' is not available for rough_distance")
-    _ndim(x, "x"), _ndim(y, "y")  # ragged input fails here, naming the argument
+    path_x, weights_x, conv = read_input(x, convention, "x")
+    path_y, weights_y, _ = read_input(y, convention, "y")
     if np.shape(x) != np.shape(y):
         raise ValueError(
             "x and y must have equal lengths and the same point (layer) shape, as two networks "
             f"of equal depth, got shapes {np.shape(x)} and {np.shape(y)}"
         )
-    path_x, weights_x, conv = _input_path(x, convention, "x")
-    path_y, weights_y, _ = _input_path(y, convention, "y")
     _warn_beyond(ps)
     n, dim = path_x.shape
     route = _choose_route(route, n, dim, memory_budget)
@@ -428,24 +320,24 @@ def rough_distance(
         levels1, levels2 = _gram_distance_levels(
             path_x, weights_x, path_y, weights_y, conv, ps, lift
         )
-    results = _results(
-        ps, levels1, levels2, kind="distance", lift=lift, convention=conv, route=route
+    return _results(
+        ps, levels1, levels2, scalar, distance=True, lift=lift, convention=conv, route=route,
+        n_points=n,
     )
-    return results[0] if scalar else tuple(results)
 
 
 
 def _gram_levels_of(res, ps, k):
-    """[(power, root, partition)] per p for both levels of a GramRoughResult (sequence of p)
+    """[(power, root, partition)] per p for both levels of a Gram result (sequence of p)
     computed from layers scaled by 2^-k: level-l roots scale back by 2^(l k), powers by
     2^(k p) (inf only if the power itself is not representable)."""
     return [
         [
             (_times_power_of_two(v[i], k * float(p)), float(np.ldexp((v[i] ** (level / float(p))), level * k)),
-             tuple(int(j) for j in parts[i]))
+             parts[i])
             for i, p in enumerate(ps)
         ]
-        for level, v, parts in ((1, res.level1, res.partition1), (2, res.level2, res.partition2))
+        for level, v, parts in ((1, res.level1_power, res.partition1), (2, res.level2_power, res.partition2))
     ]
 
 
@@ -460,11 +352,11 @@ def _gram_levels(path, weights, convention, ps, lift):
     from .gram import gram_rough_pvar, layer_gram
 
     if path.shape[0] == 1:
-        zero = [(0.0, 0.0, (0,))] * len(ps)
+        zero = [(0.0, 0.0, np.zeros(1, np.int64))] * len(ps)
         return zero, zero
     k = _unit_exponent(path)
     layers, conv = _scaled_layers(path, weights, convention, k)
-    res = gram_rough_pvar(layer_gram(layers), ps, lift=lift, convention=conv, return_partitions=True)
+    res = gram_rough_pvar(layer_gram(layers), ps, lift=lift, convention=conv, return_partition=True)
     return _gram_levels_of(res, ps, k)
 
 
@@ -473,14 +365,14 @@ def _gram_distance_levels(path_x, weights_x, path_y, weights_y, convention, ps, 
     from .gram import gram_rough_distance, layer_gram
 
     if path_x.shape[0] == 1:
-        zero = [(0.0, 0.0, (0,))] * len(ps)
+        zero = [(0.0, 0.0, np.zeros(1, np.int64))] * len(ps)
         return zero, zero
     k = _unit_exponent(path_x, path_y)
     lx, conv = _scaled_layers(path_x, weights_x, convention, k)
     ly, _ = _scaled_layers(path_y, weights_y, convention, k)
     res = gram_rough_distance(
         layer_gram(lx), layer_gram(lx, ly), layer_gram(ly), ps,
-        lift=lift, convention=conv, return_partitions=True,
+        lift=lift, convention=conv, return_partition=True,
     )
     return _gram_levels_of(res, ps, k)
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import _as_numeric_array, _check_finite, as_p_values, check_choice
-from .paths import CONVENTIONS
-from .rough import DEFAULT_MEMORY_BUDGET, LIFTS, _partition, _results, _warn_beyond, _with_roots
+from ._validation import _as_numeric_array, _check_finite, as_p_values, check_choice, check_int, check_positive
+from .paths import CONVENTIONS, LIFTS
+from .rough import DEFAULT_MEMORY_BUDGET, _results, _warn_beyond, _with_roots
 
 __all__ = ["RoughStream"]
 
@@ -96,15 +96,9 @@ class RoughStream:
         _warn_beyond(self._ps)
         self.lift = check_choice(lift, "lift", LIFTS)
         self.convention = check_choice(convention, "convention", CONVENTIONS)
-        if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
-            raise ValueError(f"depth must be a positive integer, got {depth!r}")
-        if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < 1:
-            raise ValueError(f"capacity must be a positive integer, got {capacity!r}")
-        if not (isinstance(memory_budget, (int, float, np.integer, np.floating)) and memory_budget > 0):
-            raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
-        self.depth = int(depth)
-        self._capacity = int(capacity)
-        self._budget = memory_budget
+        self.depth = check_int(depth, "depth")
+        self._capacity = check_int(capacity, "capacity")
+        self._budget = check_positive(memory_budget, "memory_budget")
         self._level1 = PVarStream(self._ps if not self._scalar else float(self._ps[0]))
         self._sig = None
         self._shape = None
@@ -131,7 +125,7 @@ class RoughStream:
         self._stack_z = np.zeros(64, dtype=np.int64)
         self._origin = None  # "values": the first layer (the path is kept relative to it)
         self._last = np.zeros(d)  # "increments": the last point (x_0 = 0)
-        self._sig = SigStream(d, self.depth, kind=self.lift)
+        self._sig = SigStream(d, self.depth, lift=self.lift)
 
     def _check_budget(self, cap):
         if 8 * cap * self._d * self._d > self._budget:
@@ -259,7 +253,7 @@ class RoughStream:
     def _level1_power(self):
         if self._n == 0:
             return np.zeros(len(self._ps))
-        return np.atleast_1d(np.asarray(self._level1.power, dtype=np.float64))
+        return np.atleast_1d(np.asarray(self._level1.level1_power, dtype=np.float64))
 
     def _out(self, values):
         return float(values[0]) if self._scalar else values
@@ -291,25 +285,24 @@ class RoughStream:
 
         Returns
         -------
-        RoughResult, or tuple of RoughResult when `p` is a sequence.
+        RoughResult
+            Float fields for a number `p`, arrays over p for a sequence (``route="direct"``).
         """
+        from ._kernels.pvar import follow_links
+
         if self._n == 0:
             raise ValueError("RoughStream.result(): no layer pushed yet")
-        parts = self._level1.partition
+        parts = self._level1.partition1
         parts = [parts] if self._scalar else list(parts)
-        levels1 = _with_roots(
-            [(v, tuple(int(i) for i in part)) for v, part in zip(self._level1_power(), parts)],
-            self._ps, 1.0,
-        )
+        levels1 = _with_roots(list(zip(self._level1_power(), parts)), self._ps, 1.0)
         levels2 = _with_roots(
-            [(v, _partition(link, self._n - 1)) for v, link in zip(self._level2_power(), self._link)],
+            [(v, follow_links(link, self._n - 1)) for v, link in zip(self._level2_power(), self._link)],
             self._ps, 2.0,
         )
-        results = _results(
-            self._ps, levels1, levels2, kind="norm", lift=self.lift,
-            convention=self.convention, route="direct",
+        return _results(
+            self._ps, levels1, levels2, self._scalar, distance=False, lift=self.lift,
+            convention=self.convention, route="direct", n_points=self._n,
         )
-        return results[0] if self._scalar else tuple(results)
 
     def __repr__(self) -> str:
         ps = float(self._ps[0]) if self._scalar else self._ps.tolist()

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import _as_numeric_array, check_choice
-from .signatures import KINDS, _check_int, _kernels, sig_length
+from ._validation import _as_numeric_array, check_choice, check_int
+from .paths import LIFTS
+from .signatures import _kernels, sig_length
 
 __all__ = ["SigStream"]
 
@@ -32,7 +33,7 @@ class SigStream:
         Dimension ``d`` of the points.
     depth : int
         Truncation depth ``n``.
-    kind : {"geometric", "iterated"}
+    lift : {"geometric", "iterated"}
         As in :func:`streamrough.signature`.
     window : int, optional
         If given, ``value`` is the signature of the last `window` increments (the last
@@ -66,17 +67,17 @@ class SigStream:
     array([0., 2., 0., 0., 0., 2.])
     """
 
-    def __init__(self, dim, depth, *, kind="geometric", window=None, capacity=1024):
-        check_choice(kind, "kind", KINDS)
-        self.dim = _check_int(dim, "dim")
-        self.depth = _check_int(depth, "depth")
-        self.kind = kind
+    def __init__(self, dim, depth, *, lift="geometric", window=None, capacity=1024):
+        check_choice(lift, "lift", LIFTS)
+        self.dim = check_int(dim, "dim")
+        self.depth = check_int(depth, "depth")
+        self.lift = lift
         self.length = sig_length(self.dim, self.depth)
-        self.window = None if window is None else _check_int(window, "window")
-        capacity = _check_int(capacity, "capacity")
+        self.window = None if window is None else check_int(window, "window")
+        capacity = check_int(capacity, "capacity")
         if self.window is not None:
             capacity = max(capacity, 2 * (self.window + 1))
-        self._k = _kernels(self.dim, self.depth, kind)
+        self._k = _kernels(self.dim, self.depth, lift)
         self._pts = np.empty((capacity, self.dim))
         # [points in the buffer, 1 if the running signature is updated on push]
         self._count = np.array([0, 1 if self.window is None else 0], dtype=np.int64)
@@ -157,15 +158,15 @@ class SigStream:
         """Signature of the pushed points ``x_s, ..., x_t`` (``0 <= s <= t < n_points``).
 
         Computed exactly from the stored points and the chunk tree (see the module
-        docstring), in the stream's kind. ``query(0, n_points - 1)`` equals ``value``.
+        docstring), in the stream's lift. ``query(0, n_points - 1)`` equals ``value``.
 
         Raises
         ------
         ValueError
             If ``s > t``, an index is out of range, or (with a window) ``s`` was dropped.
         """
-        s = _check_int(s, "s", 0)
-        t = _check_int(t, "t", 0)
+        s = check_int(s, "s", 0)
+        t = check_int(t, "t", 0)
         n = self.n_points
         if not s <= t < n:
             raise ValueError(f"need 0 <= s <= t < n_points = {n}, got s={s}, t={t}")
@@ -191,4 +192,4 @@ class SigStream:
 
     def __repr__(self) -> str:
         win = "" if self.window is None else f", window={self.window}"
-        return f"SigStream(dim={self.dim}, depth={self.depth}, kind={self.kind!r}{win}, n_points={self.n_points})"
+        return f"SigStream(dim={self.dim}, depth={self.depth}, lift={self.lift!r}{win}, n_points={self.n_points})"

@@ -16,24 +16,23 @@ Two lifts of a path ``x_0, ..., x_N`` with increments ``a_k = x_{k+1} - x_k``:
     ``sum_{i_1 < ... < i_k} a_{i_1} (x) ... (x) a_{i_k}`` (the lift of a residual network,
     an Euler scheme).
 
-Level 2 of the two kinds differs by half the bracket, ``Sig_geo^(2) = XX + D / 2`` with
-``D = sum_k a_k (x) a_k``; get it with ``sig_level(signature(x, 2, kind=...), d, 2, 2)``,
+Level 2 of the two lifts differs by half the bracket, ``Sig_geo^(2) = XX + D / 2`` with
+``D = sum_k a_k (x) a_k``; get it with ``sig_level(signature(x, 2, lift=...), d, 2, 2)``,
 a ``(..., d, d)`` view.
 """
 
 from __future__ import annotations
 
 import contextlib
-import numbers
 
 import numba
 import numpy as np
 from numba import get_num_threads
 
-from ._validation import _as_numeric_array, _check_finite, as_batch_of_paths, check_choice
+from ._validation import _as_numeric_array, _check_finite, as_batch_of_paths, check_choice, check_int
+from .paths import LIFTS
 
 __all__ = [
-    "KINDS",
     "sig_length",
     "signature",
     "sig_combine",
@@ -42,8 +41,6 @@ __all__ = [
     "sig_join",
     "sig_level",
 ]
-
-KINDS = ("geometric", "iterated")
 
 #: refuse tensors with more entries than this (8 GB in float64 per signature)
 MAX_SIG_LENGTH = 10**9
@@ -62,12 +59,6 @@ _F32 = np.dtype(np.float32)
 _LOADED: dict = {}
 
 
-def _check_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def sig_length(dim, depth) -> int:
@@ -99,8 +90,8 @@ def sig_length(dim, depth) -> int:
     >>> sig_length(10, 4)
     11110
     """
-    d = _check_int(dim, "dim")
-    n = _check_int(depth, "depth")
+    d = check_int(dim, "dim")
+    n = check_int(depth, "depth")
     length = n if d == 1 else (d ** (n + 1) - d) // (d - 1)
     if length > MAX_SIG_LENGTH:
         raise ValueError(
@@ -144,15 +135,15 @@ def _with_scalar(out: np.ndarray, scalar_term: bool) -> np.ndarray:
     return res
 
 
-def signature(x, depth, *, kind="geometric", stream=False, scalar_term=False, stride=1):
+def signature(x, depth, *, lift="geometric", stream=False, scalar_term=False, stride=1):
     """Truncated signature of one path or a batch of paths.
 
     For points ``x_0, ..., x_{N-1}`` with increments ``a_k = x_{k+1} - x_k``:
 
-    - ``kind="geometric"``: ``S = exp(a_0) (x) exp(a_1) (x) ... (x) exp(a_{N-2})``, the
+    - ``lift="geometric"``: ``S = exp(a_0) (x) exp(a_1) (x) ... (x) exp(a_{N-2})``, the
       signature of the piecewise-linear path, level ``k`` =
       ``int_{t_1 < ... < t_k} dx_{t_1} (x) ... (x) dx_{t_k}`` (iisignature's ``sig``);
-    - ``kind="iterated"``: ``S = (1 + a_0) (x) ... (x) (1 + a_{N-2})``, the iterated-sums
+    - ``lift="iterated"``: ``S = (1 + a_0) (x) ... (x) (1 + a_{N-2})``, the iterated-sums
       signature, level ``k`` = ``sum_{i_1 < ... < i_k} a_{i_1} (x) ... (x) a_{i_k}``.
 
     Parameters
@@ -162,7 +153,9 @@ def signature(x, depth, *, kind="geometric", stream=False, scalar_term=False, st
         is computed in float32, float64 and integer input in float64.
     depth : int
         Truncation depth ``n >= 1``.
-    kind : {"geometric", "iterated"}
+    lift : {"geometric", "iterated"}
+        The lift (:data:`streamrough.LIFTS`); signatures default to ``"geometric"``, the
+        signature of the piecewise-linear path (the values of iisignature and pySigLib).
     stream : bool
         If True, return every prefix signature ``S(x_0 .. x_j)``.
     scalar_term : bool
@@ -183,8 +176,8 @@ def signature(x, depth, *, kind="geometric", stream=False, scalar_term=False, st
     -----
     Levels are laid out as in iisignature / pysiglib / signatory. Level ``k`` of a result
     ``s`` is ``sig_level(s, d, depth, k)``, an array of shape ``(..., d, ..., d)``; in
-    particular the level-2 ``d x d`` block of either kind is
-    ``sig_level(signature(x, 2, kind=kind), d, 2, 2)``, and for the same path
+    particular the level-2 ``d x d`` block of either lift is
+    ``sig_level(signature(x, 2, lift=lift), d, 2, 2)``, and for the same path
     ``geometric - iterated = D / 2`` with ``D = sum_k a_k (x) a_k``.
 
     A long single path is split into chunks whose signatures are computed in parallel and
@@ -196,7 +189,7 @@ def signature(x, depth, *, kind="geometric", stream=False, scalar_term=False, st
     >>> x = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 2.0]])
     >>> signature(x, 2)                       # S^1 = (1, 2), S^2 = [[1/2, 2], [0, 2]]
     array([1. , 2. , 0.5, 2. , 0. , 2. ])
-    >>> signature(x, 2, kind="iterated")      # S^2 = a_0 (x) a_1 = [[0, 2], [0, 0]]
+    >>> signature(x, 2, lift="iterated")      # S^2 = a_0 (x) a_1 = [[0, 2], [0, 0]]
     array([1., 2., 0., 2., 0., 0.])
     """
     if (  # fast path for float C-contiguous input: no copy, no separate finiteness pass
@@ -208,7 +201,7 @@ def signature(x, depth, *, kind="geometric", stream=False, scalar_term=False, st
         and type(depth) is int
         and x.flags.c_contiguous
     ):
-        k = _LOADED.get((x.shape[-1], depth, kind))
+        k = _LOADED.get((x.shape[-1], depth, lift))
         if k is not None and 2 <= x.shape[-2]:
             if stream:  # every prefix of one path; the last one's level 1 sums all increments
                 out = np.empty((1, x.shape[0] - 1, k.LENGTH), dtype=x.dtype)
@@ -231,9 +224,9 @@ def signature(x, depth, *, kind="geometric", stream=False, scalar_term=False, st
                 # level 1 sums the increments: NaN or inf anywhere in x makes it non-finite
                 if np.isfinite(out[:, : x.shape[-1]]).all():
                     return out.reshape(x.shape[:-2] + (k.LENGTH,))
-    check_choice(kind, "kind", KINDS)
-    n = _check_int(depth, "depth")
-    stride = _check_int(stride, "stride")
+    check_choice(lift, "lift", LIFTS)
+    n = check_int(depth, "depth")
+    stride = check_int(stride, "stride")
     arr = _as_numeric_array(x, "x")
     dtype = _float_dtype(arr.dtype, "x")
     if arr.ndim < 2:
@@ -241,7 +234,7 @@ def signature(x, depth, *, kind="geometric", stream=False, scalar_term=False, st
     batch_shape, paths = as_batch_of_paths(arr, "x", dtype=dtype)
     nb, npts, d = paths.shape
     length = sig_length(d, n)
-    k = _kernels(d, n, kind)
+    k = _kernels(d, n, lift)
     if stream:
         m = (npts - 1) // stride
         out = np.empty((nb, m, length), dtype=dtype)
@@ -297,8 +290,8 @@ def sig_combine(a, b, dim, depth):
 
     With no scalar term stored, level ``k`` of the product is
     ``a_k + b_k + sum_{j=1}^{k-1} a_j (x) b_{k-j}``. If ``a = S(x_s..x_t)`` and
-    ``b = S(x_t..x_u)`` (same kind), the product is ``S(x_s..x_u)`` (Chen's identity, both
-    kinds). Associative, not commutative.
+    ``b = S(x_t..x_u)`` (same lift), the product is ``S(x_s..x_u)`` (Chen's identity, both
+    lifts). Associative, not commutative.
 
     Parameters
     ----------
@@ -366,13 +359,13 @@ def sig_combine_many(sigs, dim, depth):
     return out.reshape(batch_shape + (length,))
 
 
-def sig_inverse(s, dim, depth, *, kind="geometric"):
+def sig_inverse(s, dim, depth, *, lift="geometric"):
     """Inverse in the truncated tensor algebra (batched): ``s (x) sig_inverse(s) = identity``.
 
-    - ``kind="geometric"``: the signature of the reversed path, by the antipode: level
+    - ``lift="geometric"``: the signature of the reversed path, by the antipode: level
       ``k`` word ``(i_1 ... i_k)`` of the inverse is ``(-1)^k s_(i_k ... i_1)``. Exact and
       cheap, valid for geometric signatures (group-like elements) and their products.
-    - ``kind="iterated"``: the general inverse ``sum_m (-(s - 1))^((x) m)``, computed by the
+    - ``lift="iterated"``: the general inverse ``sum_m (-(s - 1))^((x) m)``, computed by the
       recursion ``t_k = -s_k - sum_{j=1}^{k-1} s_j (x) t_{k-j}``; for an iterated-sums
       signature it is ``(1 + a_{N-1})^(-1) (x) ... (x) (1 + a_0)^(-1)`` (valid for any input).
 
@@ -380,7 +373,7 @@ def sig_inverse(s, dim, depth, *, kind="geometric"):
     ----------
     s : array_like, shape (..., L)
     dim, depth : int
-    kind : {"geometric", "iterated"}
+    lift : {"geometric", "iterated"}
 
     Returns
     -------
@@ -393,11 +386,11 @@ def sig_inverse(s, dim, depth, *, kind="geometric"):
     >>> bool(np.allclose(sig_inverse(signature(x, 3), 2, 3), signature(x[::-1], 3)))
     True
     """
-    check_choice(kind, "kind", KINDS)
+    check_choice(lift, "lift", LIFTS)
     length = sig_length(dim, depth)
     s = _as_sigs(s, "s", length)
     dtype = _float_dtype(s.dtype, "s")
-    if kind == "geometric":
+    if lift == "geometric":
         out = np.empty(s.shape, dtype=dtype)
         for k in range(1, depth + 1):
             lev = sig_level(s, dim, depth, k)
@@ -411,12 +404,12 @@ def sig_inverse(s, dim, depth, *, kind="geometric"):
     return out.reshape(s.shape)
 
 
-def sig_join(s, increment, dim, depth, *, kind="geometric"):
+def sig_join(s, increment, dim, depth, *, lift="geometric"):
     """Append one increment to a signature (batched): ``s (x) exp(a)`` or ``s (x) (1 + a)``.
 
-    ``sig_join(signature(x, n, kind=k), y - x[-1], d, n, kind=k)`` equals
-    ``signature(concat(x, y), n, kind=k)``: one step of the streaming update, with the
-    Horner scheme for the geometric kind.
+    ``sig_join(signature(x, n, lift=k), y - x[-1], d, n, lift=k)`` equals
+    ``signature(concat(x, y), n, lift=k)``: one step of the streaming update, with the
+    Horner scheme for the geometric lift.
 
     Parameters
     ----------
@@ -424,7 +417,7 @@ def sig_join(s, increment, dim, depth, *, kind="geometric"):
     increment : array_like, shape (..., dim)
         Batch axes broadcast against those of `s`.
     dim, depth : int
-    kind : {"geometric", "iterated"}
+    lift : {"geometric", "iterated"}
 
     Returns
     -------
@@ -437,7 +430,7 @@ def sig_join(s, increment, dim, depth, *, kind="geometric"):
     >>> bool(np.allclose(sig_join(signature(x[:2], 2), x[2] - x[1], 2, 2), signature(x, 2)))
     True
     """
-    check_choice(kind, "kind", KINDS)
+    check_choice(lift, "lift", LIFTS)
     length = sig_length(dim, depth)
     s = _as_sigs(s, "s", length)
     inc = _as_numeric_array(increment, "increment")
@@ -447,7 +440,7 @@ def sig_join(s, increment, dim, depth, *, kind="geometric"):
     dtype = _float_dtype(np.result_type(s.dtype, inc.dtype), "s, increment")
     batch_shape, (ps, pa) = _broadcast_rows([s, inc], ["s", "increment"], [length, dim], dtype)
     out = np.empty_like(ps)
-    k = _kernels(dim, depth, kind)
+    k = _kernels(dim, depth, lift)
     (k.batch_join_par if _parallel(len(ps), len(ps) * length) else k.batch_join)(ps, pa, out)
     return out.reshape(batch_shape + (length,))
 
@@ -462,12 +455,12 @@ def sig_level(s, dim, depth, level):
     --------
     >>> import numpy as np
     >>> x = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 2.0]])
-    >>> sig_level(signature(x, 2, kind="iterated"), 2, 2, 2)   # the level-2 d x d block
+    >>> sig_level(signature(x, 2, lift="iterated"), 2, 2, 2)   # the level-2 d x d block
     array([[0., 2.],
            [0., 0.]])
     """
     length = sig_length(dim, depth)
-    k = _check_int(level, "level")
+    k = check_int(level, "level")
     if k > depth:
         raise ValueError(f"level must be <= depth = {depth}, got {level}")
     s = np.asarray(s)

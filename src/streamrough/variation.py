@@ -29,43 +29,16 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
-
 import numpy as np
 
-from ._validation import as_batch_of_paths, as_p_values, as_path, check_choice
+from ._validation import as_batch_of_paths, as_p_values, check_choice
+from .paths import read_input
+from .results import PVarResult, collect
 
-__all__ = ["PVarResult", "pvar", "pvar_running", "pvar_batch", "NORMS", "METHODS"]
+__all__ = ["pvar", "pvar_running", "pvar_batch", "NORMS", "METHODS"]
 
 NORMS = ("euclidean", "l1", "linf")
 METHODS = ("auto", "dp", "bnb", "1d")
-
-
-@dataclass(frozen=True)
-class PVarResult:
-    """The p-variation of a path with an optimal partition.
-
-    Attributes
-    ----------
-    value : float
-        ||x||_{p-var} = V_p^(1/p).
-    power : float
-        V_p = sum over the partition of |x_{t_{i+1}} - x_{t_i}|^p.
-    p : float
-    partition : ndarray of int64
-        Indices 0 = t_0 < ... < t_m = N-1 of an optimal partition (optimal partitions are
-        not unique; this one reproduces `power`).
-    norm : str
-    method : str
-        The method that computed it: "dp", "bnb", "1d", or "sum" (p = 1 under "auto").
-    """
-
-    value: float
-    power: float
-    p: float
-    partition: np.ndarray
-    norm: str
-    method: str
 
 
 def _kernels():
@@ -217,7 +190,7 @@ def _compute(X, ps, norm, method, want_partition):
     return out
 
 
-def pvar(x, p, *, power=False, norm="euclidean", method="auto", return_partition=False):
+def pvar(x, p, *, power=False, norm="euclidean", method="auto", return_partition=False, convention=None):
     """Exact p-variation of a path.
 
     V_p(x) = max over partitions 0 = t_0 < ... < t_m = N-1 of sum_i |x_{t_{i+1}} - x_{t_i}|^p,
@@ -225,9 +198,10 @@ def pvar(x, p, *, power=False, norm="euclidean", method="auto", return_partition
 
     Parameters
     ----------
-    x : array_like, shape (N,), (N, d) or (N, m1, m2, ...)
-        The points along axis 0; trailing axes are flattened row-major (a matrix-valued path
-        with the default norm uses the Frobenius norm). Any real dtype, computed in float64.
+    x : array_like, shape (N,), (N, d), or a weight sequence (L, m1, m2, ...)
+        A path (points along axis 0) or a weight sequence, read as `convention` says;
+        trailing axes are flattened row-major (matrix-valued points with the default norm
+        use the Frobenius norm). Any real dtype, computed in float64.
     p : float >= 1, or a sequence of them
         Several p share one pass over the data and the block summaries.
     power : bool
@@ -236,12 +210,18 @@ def pvar(x, p, *, power=False, norm="euclidean", method="auto", return_partition
     method : {"auto", "dp", "bnb", "1d"}
         See the module docstring; all are exact. "1d" requires d = 1.
     return_partition : bool
-        Return a `PVarResult` (value, power, p, optimal partition, norm, method) instead of a
-        number; for a sequence of p, a list of them (one per p, in order).
+        Return a :class:`~streamrough.PVarResult` (``level1``, ``level1_power``,
+        ``partition1``, ``method``, ``convention``, ...) instead of a number; for a sequence
+        of p, one PVarResult whose fields are arrays over p (see :mod:`streamrough.results`).
+    convention : {None, "increments", "values"}
+        How `x` is read (:func:`streamrough.read_input`, the same rule in every function):
+        None reads an array with 3 or more axes as a weight sequence under ``"increments"``
+        and one with at most 2 axes as a path; ``"increments"`` / ``"values"`` read any
+        array as a weight sequence (:func:`streamrough.weight_path`).
 
     Returns
     -------
-    float, ndarray of shape (k,), PVarResult or list of PVarResult
+    float, ndarray of shape (k,), or PVarResult
 
     Raises
     ------
@@ -267,8 +247,11 @@ def pvar(x, p, *, power=False, norm="euclidean", method="auto", return_partition
     5.656854249492381
     >>> sr.pvar([0.0, 2.0, 1.0, 3.0], p=[1, 2], power=True).tolist()
     [5.0, 9.0]
+    >>> res = sr.pvar([0.0, 3.0, 2.0, 4.0], p=2, return_partition=True)
+    >>> res.level1_power, res.partition1.tolist(), res.convention   # |4 - 0|^2 beats 9 + 1 + 4
+    (16.0, [0, 3], 'values')
     """
-    X = as_path(x, "x")
+    X, _, convention = read_input(x, convention, "x")
     ps, scalar = as_p_values(p, "p")
     check_choice(norm, "norm", NORMS)
     check_choice(method, "method", METHODS)
@@ -279,13 +262,18 @@ def pvar(x, p, *, power=False, norm="euclidean", method="auto", return_partition
         out = []
         for a, (pv_s, e, part, used) in enumerate(res):
             value, pw = _unscale(pv_s, e, float(ps[a]))
-            out.append(PVarResult(value, pw, float(ps[a]), part, norm, used))
-        return out[0] if scalar else out
+            out.append(
+                PVarResult(
+                    p=float(ps[a]), level1=value, level1_power=pw, partition1=part, method=used,
+                    point_norm=norm, convention=convention, n_points=X.shape[0],
+                )
+            )
+        return collect(PVarResult, out, scalar)
     vals = np.array([_unscale(pv_s, e, float(ps[a]))[1 if power else 0] for a, (pv_s, e, _, _) in enumerate(res)])
     return float(vals[0]) if scalar else vals
 
 
-def pvar_running(x, p, *, norm="euclidean"):
+def pvar_running(x, p, *, norm="euclidean", convention=None):
     """All prefix p-variations V_p(x; 0, j), j = 0..N-1 (p-th powers, as the DP produces them).
 
     V_p(x; 0, j) = max over partitions of [0, j] of sum |x_{t_{i+1}} - x_{t_i}|^p; non-decreasing
@@ -293,9 +281,11 @@ def pvar_running(x, p, *, norm="euclidean"):
 
     Parameters
     ----------
-    x : array_like, shape (N,), (N, d) or (N, m1, ...)
+    x : array_like, shape (N,), (N, d), or a weight sequence (L, m1, ...)
     p : float >= 1 or sequence of them
     norm : {"euclidean", "l1", "linf"}
+    convention : {None, "increments", "values"}
+        How `x` is read, as in :func:`pvar`.
 
     Returns
     -------
@@ -307,7 +297,7 @@ def pvar_running(x, p, *, norm="euclidean"):
     >>> sr.pvar_running([0.0, 1.0, 0.0, 2.0], p=2).tolist()
     [0.0, 1.0, 2.0, 6.0]
     """
-    X = as_path(x, "x")
+    X, _, _ = read_input(x, convention, "x")
     ps, scalar = as_p_values(p, "p")
     check_choice(norm, "norm", NORMS)
     kernels = _kernels()
@@ -334,6 +324,8 @@ def pvar_batch(x, p, *, power=False, norm="euclidean"):
     x : array_like, shape (..., N, d)
         Leading axes index paths, axis -2 indexes points, and the LAST axis is the point
         (a batch of scalar paths needs a trailing axis of length 1: ``x[..., None]``).
+        Paths only (``"values"``): turn weight sequences into paths with
+        :func:`streamrough.weight_path` first.
     p : float >= 1 or sequence of them
     power : bool
         Return V_p instead of V_p^(1/p).

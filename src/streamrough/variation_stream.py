@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_p_values, as_path, check_choice
+from ._validation import as_p_values, as_path, check_choice, check_int
+from .results import PVarResult, collect
 from .variation import NORMS, _unscale
 
 __all__ = ["PVarStream"]
@@ -22,14 +23,14 @@ _MIN_CAPACITY = 64
 class PVarStream:
     """Exact p-variation of a growing path, for one or several p at once.
 
-    After every `push` / `extend`, `value`, `power` and `partition` equal what
+    After every `push` / `extend`, `level1`, `level1_power` and `partition1` equal what
     ``pvar(points_so_far, p, ...)`` returns (to rounding; ties may pick another optimal
     partition).
 
     Parameters
     ----------
     p : float >= 1, or a sequence of them
-        With a sequence, `value` and `power` are arrays and `partition` a list of arrays.
+        With a sequence, `level1` and `level1_power` are arrays and `partition1` a tuple of arrays.
     dim : int, optional
         The dimension of a point (points of shape (m1, m2, ...) are flattened). Taken from the
         first point if not given.
@@ -49,10 +50,10 @@ class PVarStream:
     >>> s = sr.PVarStream(p=2)
     >>> for point in [0.0, 1.0, 0.0, 1.0]:
     ...     s.push([point])
-    >>> s.power, s.n_points, s.partition.tolist()
+    >>> s.level1_power, s.n_points, s.partition1.tolist()
     (3.0, 4, [0, 1, 2, 3])
     >>> s.extend([[3.0], [2.0]])
-    >>> s.power   # 0 -> 1 -> 0 -> 3 -> 2
+    >>> s.level1_power   # 0 -> 1 -> 0 -> 3 -> 2
     12.0
     """
 
@@ -75,9 +76,7 @@ class PVarStream:
         self._push = specialised.stream_push
         self._extend = specialised.stream_extend
         if dim is not None:
-            if int(dim) != dim or dim < 1:
-                raise ValueError(f"dim must be a positive integer, got {dim!r}")
-            self._allocate(int(dim))
+            self._allocate(check_int(dim, "dim"))
 
     def _allocate(self, d):
         self._d = d
@@ -142,7 +141,8 @@ class PVarStream:
         return self._n
 
     @property
-    def norm(self) -> str:
+    def point_norm(self) -> str:
+        """The norm of the points (``"euclidean"``, ``"l1"`` or ``"linf"``)."""
         return self._norm
 
     def _pairs(self):
@@ -152,24 +152,41 @@ class PVarStream:
         return [_unscale(float(self._pv[a, self._n - 1]), e, float(self._ps[a])) for a in range(self._ps.size)]
 
     @property
-    def value(self):
+    def level1(self):
         """||x||_{p-var} of the points so far (float, or ndarray for several p)."""
         vals = np.array([v for v, _ in self._pairs()])
         return float(vals[0]) if self._scalar else vals
 
     @property
-    def power(self):
+    def level1_power(self):
         """V_p of the points so far (float, or ndarray for several p)."""
         vals = np.array([w for _, w in self._pairs()])
         return float(vals[0]) if self._scalar else vals
 
     @property
-    def partition(self):
-        """An optimal partition of the points so far (int64 array, or a list for several p)."""
+    def partition1(self):
+        """An optimal partition of the points so far (int64 array, or a tuple for several p)."""
         if self._n == 0:
             raise ValueError("the stream is empty: push a point first")
-        parts = [self._kernels.follow_links(self._link[a, : self._n], self._n - 1) for a in range(self._ps.size)]
+        parts = tuple(
+            self._kernels.follow_links(self._link[a, : self._n], self._n - 1) for a in range(self._ps.size)
+        )
         return parts[0] if self._scalar else parts
+
+    def result(self) -> PVarResult:
+        """The current values as :func:`streamrough.pvar` with ``return_partition=True`` returns
+        them (``method="stream"``): one :class:`~streamrough.PVarResult`, with arrays over p for
+        a sequence of p."""
+        parts = self.partition1
+        parts = (parts,) if self._scalar else parts
+        results = [
+            PVarResult(
+                p=float(self._ps[a]), level1=value, level1_power=power, partition1=parts[a],
+                method="stream", point_norm=self._norm, convention="values", n_points=self._n,
+            )
+            for a, (value, power) in enumerate(self._pairs())
+        ]
+        return collect(PVarResult, results, self._scalar)
 
     @property
     def distance_evaluations(self) -> int:
