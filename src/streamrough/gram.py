@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _config
+from ._parallel import launch, resolve_n_jobs
 from ._validation import _as_numeric_array, as_p_values, check_choice
 from .paths import CONVENTIONS
 
@@ -45,9 +47,6 @@ __all__ = [
 ]
 
 LIFTS = ("iterated", "geometric")
-
-# default feature-axis chunk: about this many float64 entries (L x chunk) per partial GEMM
-_CHUNK_ENTRIES = 1 << 21
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,7 @@ def _float64_chunk(chunk, name: str, row0: int = 0, col0: int = 0) -> np.ndarray
 
 def _check_chunk_size(chunk_size, n_rows: int) -> int:
     if chunk_size is None:
-        return max(1, _CHUNK_ENTRIES // max(n_rows, 1))
+        return max(1, _config.GRAM_CHUNK_ENTRIES // max(n_rows, 1))
     if not isinstance(chunk_size, numbers.Integral) or isinstance(chunk_size, bool) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     return int(chunk_size)
@@ -233,12 +232,12 @@ def _point_distances_sq(k: np.ndarray, out: np.ndarray) -> None:
 # p-variation of the level-1 and level-2 norm matrices
 
 
-def _interval_norms(F, E, h: float, n_points: int):
+def _interval_norms(F, E, h: float, n_points: int, jobs: int):
     from ._kernels import gram as kernels
 
     sq1 = np.zeros((n_points, n_points))
     sq2 = np.zeros((n_points, n_points))
-    kernels.interval_norms_sq(F, E, h, sq1, sq2)
+    launch(kernels.interval_norms_sq, jobs, F, E, h, sq1, sq2, _config.GRAM_ROW_BLOCK, _config.GRAM_TASKS)
     return sq1, sq2
 
 
@@ -249,7 +248,7 @@ def _partition(links: np.ndarray) -> np.ndarray:
     return np.array(part[::-1], dtype=np.int64)
 
 
-def _pvar_of_squares(sq: np.ndarray, exponents: np.ndarray, want_partitions: bool):
+def _pvar_of_squares(sq: np.ndarray, exponents: np.ndarray, want_partitions: bool, jobs: int):
     """Max over partitions of sum sq(t_i, t_{i+1}) ** e for each e; overwrites `sq` with its log."""
     from ._kernels import gram as kernels
 
@@ -257,15 +256,15 @@ def _pvar_of_squares(sq: np.ndarray, exponents: np.ndarray, want_partitions: boo
         np.log(sq, out=sq)
     values = np.zeros(exponents.shape[0])
     links = np.zeros((exponents.shape[0], sq.shape[0]), dtype=np.int64)
-    kernels.dp_log_weights(sq, exponents, values, links)
+    launch(kernels.dp_log_weights, min(jobs, exponents.shape[0]), sq, exponents, values, links)
     parts = [_partition(row) for row in links] if want_partitions else None
     return values, parts
 
 
-def _result(sq1, sq2, p_values, scalar, return_partitions, lift, convention) -> GramRoughResult:
+def _result(sq1, sq2, p_values, scalar, return_partitions, lift, convention, jobs) -> GramRoughResult:
     n_points = sq1.shape[0]
-    v1, parts1 = _pvar_of_squares(sq1, p_values / 2.0, return_partitions)
-    v2, parts2 = _pvar_of_squares(sq2, p_values / 4.0, return_partitions)
+    v1, parts1 = _pvar_of_squares(sq1, p_values / 2.0, return_partitions, jobs)
+    v2, parts2 = _pvar_of_squares(sq2, p_values / 4.0, return_partitions, jobs)
     if scalar:
         return GramRoughResult(
             p=float(p_values[0]),
@@ -280,7 +279,7 @@ def _result(sq1, sq2, p_values, scalar, return_partitions, lift, convention) -> 
     return GramRoughResult(p_values, v1, v2, parts1, parts2, lift, convention, n_points)
 
 
-def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return_partitions=False):
+def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return_partitions=False, n_jobs=None):
     """Exact level-1 and level-2 p-variation of a weight path given only its Gram matrix.
 
     With increments ``a_k`` of the path and ``G_ik = <a_i, a_k>``, every interval's norms are
@@ -310,6 +309,11 @@ def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return
         ``|x_t - x_s|^2 = K_tt + K_ss - 2 K_st``). See the module notes on precision.
     return_partitions : bool
         Also return optimal partitions (indices of the path's points).
+    n_jobs : int or None
+        Threads for the interval recursion (parallel over start points) and the DP (parallel
+        over exponents): None = ``numba.get_num_threads()`` in the main thread and 1 in any
+        other thread (a Dask task); -1 = all of Numba's threads; 1 = serial kernels only.
+        The same values for every `n_jobs`.
 
     Returns
     -------
@@ -334,20 +338,21 @@ def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return
     g = _as_gram(gram, "gram", symmetric=True)
     p_values, scalar = as_p_values(p)
     h = _check_lift_convention(lift, convention)
+    jobs = resolve_n_jobs(n_jobs)
     if convention == "increments":
         inc = g
         n_points = g.shape[0] + 1
     else:
         inc = _second_difference(g)
         n_points = g.shape[0]
-    sq1, sq2 = _interval_norms(inc[None, None], inc[None, None], h, n_points)
+    sq1, sq2 = _interval_norms(inc[None, None], inc[None, None], h, n_points, jobs)
     if convention == "values":
         _point_distances_sq(g, sq1)
-    return _result(sq1, sq2, p_values, scalar, return_partitions, lift, convention)
+    return _result(sq1, sq2, p_values, scalar, return_partitions, lift, convention, jobs)
 
 
 def gram_rough_distance(
-    gram_xx, gram_xy, gram_yy, p, *, lift="iterated", convention="increments", return_partitions=False
+    gram_xx, gram_xy, gram_yy, p, *, lift="iterated", convention="increments", return_partitions=False, n_jobs=None
 ):
     """Level-1 ``V_p(x - y)`` and level-2 ``V_{p/2}(XX - YY)`` of two weight paths from Gram blocks.
 
@@ -367,7 +372,7 @@ def gram_rough_distance(
         Gram matrices of the layers of the two networks (same depth L).
     gram_xy : array_like, shape (L, L)
         Cross Gram ``<W^x_i, W^y_k>`` (e.g. ``layer_gram(wx, wy)``).
-    p, lift, convention, return_partitions
+    p, lift, convention, return_partitions, n_jobs
         As in :func:`gram_rough_pvar`.
 
     Returns
@@ -394,6 +399,7 @@ def gram_rough_distance(
         raise ValueError(f"gram_xy must have shape {gxx.shape} (cross Gram of the two paths), got {gxy.shape}")
     p_values, scalar = as_p_values(p)
     h = _check_lift_convention(lift, convention)
+    jobs = resolve_n_jobs(n_jobs)
     if convention == "increments":
         aa, ab, bb = gxx, gxy, gyy
         n_points = gxx.shape[0] + 1
@@ -407,10 +413,10 @@ def gram_rough_distance(
     # left factors f = (a, c), right factors e = (c, b); blocks [r][q] = <f^r_i, f^q_k>
     F = np.array([[aa, ac], [ac.T, cc]])
     E = np.array([[cc, cb], [cb.T, bb]])
-    sq1, sq2 = _interval_norms(F, E, h, n_points)
+    sq1, sq2 = _interval_norms(F, E, h, n_points, jobs)
     if convention == "values":
         _point_distances_sq(gxx - gxy - gxy.T + gyy, sq1)
-    return _result(sq1, sq2, p_values, scalar, return_partitions, lift, convention)
+    return _result(sq1, sq2, p_values, scalar, return_partitions, lift, convention, jobs)
 
 
 # ------------------------------------------------------------------------------------------
@@ -495,7 +501,7 @@ def random_projection(weights, k, *, seed):
 
 def _layer_sum(w, s: int, t: int) -> np.ndarray:
     """W_s + ... + W_{t-1} in float64, converting a bounded block of layers at a time."""
-    rows = max(1, _CHUNK_ENTRIES // w.shape[1])
+    rows = max(1, _config.GRAM_CHUNK_ENTRIES // w.shape[1])
     total = np.zeros((1, w.shape[1]))
     for r0 in range(s, t, rows):
         total += _float64_chunk(w[r0 : min(r0 + rows, t)], "weights", r0).sum(axis=0)
