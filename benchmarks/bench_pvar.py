@@ -22,7 +22,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _harness import fmt_time, print_row, time_alternating, time_call  # noqa: E402
 
 import streamrough as sr  # noqa: E402
-from streamrough.variation import _run_bnb, _spare_core  # noqa: E402  (work counts; the route taken)
+from streamrough import _config  # noqa: E402  (the chunked route's threshold)
+from streamrough.variation import _run_bnb  # noqa: E402  (work counts)
 
 
 def cpu_time(fn, repeat=3):
@@ -36,21 +37,8 @@ def cpu_time(fn, repeat=3):
 
 
 def evaluations_per_point(x, p):
-    _, _, stats = _run_bnb(x, 1.0, np.array([float(p)]), 0, threads=1)  # Euclidean, unscaled: same work
+    _, _, stats = _run_bnb(x, 1.0, np.array([float(p)]), 0, 1)  # Euclidean, unscaled, one job: same work
     return stats[0] / len(x), stats[1] / len(x)
-
-
-def with_threads(k, fn):
-    """fn run with k Numba threads (the setting is restored afterwards)."""
-
-    def run():
-        numba.set_num_threads(min(k, numba.config.NUMBA_NUM_THREADS))
-        try:
-            return fn()
-        finally:
-            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-
-    return run
 
 
 def bench_offline_d10(n, repeat):
@@ -59,12 +47,12 @@ def bench_offline_d10(n, repeat):
     small = sr.brownian_path(n // 10, 10)
     for p in (1.5, 2.0, 2.5, 3.0):
         res = time_alternating(
-            {"2": with_threads(2, lambda: sr.pvar(x, p)), "1": with_threads(1, lambda: sr.pvar(x, p))}, repeat=repeat
+            {"2": lambda: sr.pvar(x, p, n_jobs=2), "1": lambda: sr.pvar(x, p, n_jobs=1)}, repeat=repeat
         )
-        route = "chunked" if _spare_core() else "serial: no spare core"
+        route = "chunked" if n >= _config.CHUNKED_MIN_N else "serial: N below CHUNKED_MIN_N"
         dp_small, _ = time_call(lambda: sr.pvar(small, p, method="dp"), repeat=1)
         evals, tests = evaluations_per_point(x, p)
-        cpu = cpu_time(with_threads(1, lambda: sr.pvar(x, p)))
+        cpu = cpu_time(lambda: sr.pvar(x, p, n_jobs=1))
         print_row(
             f"pvar d=10 N={n} p={p} (2 threads)",
             res["2"][0],

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 import naive
 import streamrough as sr
+from streamrough import _config
 from streamrough import gram as gram_module
 
 P_LIST = [1.0, 1.5, 2.0, 2.5, 3.0]
@@ -376,7 +377,7 @@ def test_random_projection_is_seeded_and_reports_distortion(rng, monkeypatch):
     other, _ = sr.random_projection(w, 800, seed=4)
     assert not np.allclose(proj, other)
     # the projection matrix does not depend on the feature chunking
-    monkeypatch.setattr(gram_module, "_CHUNK_ENTRIES", 300)
+    monkeypatch.setattr(_config, "GRAM_CHUNK_ENTRIES", 300)
     chunked, info3 = sr.random_projection(w.astype(np.float32), 800, seed=3)
     np.testing.assert_allclose(chunked, proj, rtol=1e-5, atol=1e-5)
     assert info3["max_rel_error_increments"] == pytest.approx(info["max_rel_error_increments"], abs=1e-5)

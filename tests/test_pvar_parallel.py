@@ -3,7 +3,8 @@
 Two routes run on several Numba threads: several p in parallel (``bnb_many``, one serial run
 per p) and the exact chunked DP for one p (``bnb_chunked``, math.md 2.4). Both must give the
 values of the serial route exactly (the same candidate values are compared, only the order
-and the pruning differ), and the values of the naive DP.
+and the pruning differ), and the values of the naive DP. Each kernel is run both as its
+parallel and as its serial twin (the same body compiled without ``parallel=True``).
 """
 
 import os
@@ -13,7 +14,7 @@ import pytest
 from naive import partition_sum, pvar_brute, pvar_dp, sample_path
 
 import streamrough as sr
-from streamrough import variation
+from streamrough import _config
 from streamrough._kernels import pvar as kernels
 from streamrough.variation import _run_bnb
 
@@ -23,20 +24,20 @@ NORMS = {"euclidean": kernels.EUCLIDEAN, "l1": kernels.L1, "linf": kernels.LINF}
 
 
 def serial(x, p, code):
-    pv, link, _ = _run_bnb(x, 1.0, np.array([p]), code, threads=1)
+    pv, link, _ = _run_bnb(x, 1.0, np.array([p]), code, 1)
     return pv[0], link[0]
 
 
-def chunked(x, p, code, lb, parts):
-    """The chunked kernel called directly, with chunks of 2^lb points."""
+def chunked(x, p, code, lb, parts, twin="parallel"):
+    """The chunked kernel called directly, with chunks of 2^lb points (its parallel or serial twin)."""
     n, d = x.shape
     specialised = kernels.for_norm(code)
     summ = np.zeros((kernels.summary_rows(n), d + 1))
-    specialised.build_summaries(x, summ, parts)
+    getattr(specialised.build_summaries, twin)(x, summ, parts)
     pv = np.zeros((1, n))
     link = np.zeros((1, n), np.int64)
     stats = np.zeros(2, np.int64)
-    specialised.bnb_chunked(x, 1.0, p, pv, link, summ, lb, parts, stats)
+    getattr(specialised.bnb_chunked, twin)(x, 1.0, p, pv, link, summ, lb, parts, stats)
     return pv[0], link[0]
 
 
@@ -65,6 +66,9 @@ def test_chunked_equals_dp_and_serial_across_chunk_boundaries(kind, norm):
                 np.testing.assert_allclose(pv, s_pv, rtol=rtol_serial, atol=0)
                 if parts == 2:
                     check_links(x, p, norm, pv, link)
+                    twin = chunked(x, p, NORMS[norm], lb, parts, "serial")
+                    np.testing.assert_array_equal(twin[0], pv)
+                    np.testing.assert_array_equal(twin[1], link)
 
 
 def test_chunked_brute_force_small_paths():
@@ -89,17 +93,16 @@ def test_one_and_two_point_paths_every_route():
             for lb in (0, 3):
                 pv, link = chunked(x, p, kernels.EUCLIDEAN, lb, 2)
                 assert pv[-1] == pytest.approx(expected, rel=RTOL) and link[-1] == 0
-        for threads in (1, 2):
-            pv, link, _ = _run_bnb(x, 1.0, np.array([1.0, 2.0, 3.0]), kernels.EUCLIDEAN, threads=threads)
+        for jobs in (1, 2):
+            pv, link, _ = _run_bnb(x, 1.0, np.array([1.0, 2.0, 3.0]), kernels.EUCLIDEAN, jobs)
             np.testing.assert_allclose(pv[:, -1], [0.0] * 3 if n == 1 else [5.0, 25.0, 125.0], rtol=RTOL)
 
 
 @pytest.fixture
 def small_chunks(monkeypatch):
     """The chunked route for every length, with chunks of 8 points."""
-    monkeypatch.setattr(kernels, "CHUNKED_MIN_N", 2)
-    monkeypatch.setattr(kernels, "CHUNK_LOG", 3)
-    monkeypatch.setattr(variation, "_spare_core", lambda: True)
+    monkeypatch.setattr(_config, "CHUNKED_MIN_N", 2)
+    monkeypatch.setattr(_config, "CHUNK_LOG", 3)
 
 
 @pytest.mark.parametrize("norm", ["euclidean", "l1"])
@@ -107,14 +110,14 @@ def test_routes_agree_exactly(small_chunks, norm):
     x = sr.brownian_path(700 if JIT else 120, 4, seed=7)
     ps = np.array([3.0, 1.0, 1.03, 2.5, 1.5, 2.0, 4.0, 2.25])  # unsorted on purpose
     code = NORMS[norm]
-    one = _run_bnb(x, 1.0, ps, code, threads=1)
-    for threads in (2, 3):
-        many = _run_bnb(x, 1.0, ps, code, threads=threads)
+    one = _run_bnb(x, 1.0, ps, code, 1)
+    for jobs in (2, 3):
+        many = _run_bnb(x, 1.0, ps, code, jobs)
         np.testing.assert_array_equal(many[0], one[0])
         np.testing.assert_array_equal(many[1], one[1])
         assert many[2][0] == one[2][0]  # the same work: one serial run per p either way
         for a, p in enumerate(ps):
-            single = _run_bnb(x, 1.0, ps[a : a + 1], code, threads=threads)  # the chunked route
+            single = _run_bnb(x, 1.0, ps[a : a + 1], code, jobs)  # the chunked route
             np.testing.assert_array_equal(single[0][0], one[0][a])
     refs = np.array([pvar_dp(x[: 80 if JIT else 40], p, norm)[0] for p in ps[:4]])
     np.testing.assert_allclose(one[0][:4, : refs.shape[1]], refs, rtol=RTOL, atol=0)
@@ -139,27 +142,38 @@ def test_ties_on_a_lattice_every_route(small_chunks):
     x = np.cumsum(rng.integers(-1, 2, size=(300 if JIT else 80, 2)), axis=0).astype(float)
     for p in (1.0, 1.5, 2.0, 3.0):
         ref = pvar_dp(x, p)[0]
-        for threads in (1, 2):
-            pv, link, _ = _run_bnb(x, 1.0, np.array([p]), kernels.EUCLIDEAN, threads=threads)
+        for jobs in (1, 2):
+            pv, link, _ = _run_bnb(x, 1.0, np.array([p]), kernels.EUCLIDEAN, jobs)
             np.testing.assert_allclose(pv[0], ref, rtol=RTOL, atol=0)
             check_links(x, p, "euclidean", pv[0], link[0])
 
 
-def test_chunked_route_only_with_a_spare_core(monkeypatch):
-    monkeypatch.setattr(variation.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
-    monkeypatch.setattr(variation.os, "cpu_count", lambda: 2)
-    assert variation._spare_core()
-    monkeypatch.setattr(variation.os, "getloadavg", lambda: (1.7, 0.0, 0.0))
-    assert not variation._spare_core()
-
-    def no_load():
-        raise OSError("no load average")
-
-    monkeypatch.setattr(variation.os, "getloadavg", no_load)
-    assert variation._spare_core()
-    # busy machine: the serial route, the same values
-    monkeypatch.setattr(variation, "_spare_core", lambda: False)
-    monkeypatch.setattr(kernels, "CHUNKED_MIN_N", 2)
+def test_route_depends_on_n_jobs_and_size_only(monkeypatch):
+    """The chunked kernel runs exactly when n_jobs > 1 and N >= CHUNKED_MIN_N; n_jobs = 1 never
+    touches a parallel twin (they are replaced by stubs that fail)."""
     x = sr.brownian_path(200, 3, seed=2)
-    busy = _run_bnb(x, 1.0, np.array([2.5]), kernels.EUCLIDEAN, threads=2)
-    np.testing.assert_array_equal(busy[0], _run_bnb(x, 1.0, np.array([2.5]), kernels.EUCLIDEAN, threads=1)[0])
+    specialised = kernels.for_norm(kernels.EUCLIDEAN)
+    calls = []
+
+    class Spy:
+        def __init__(self, twin, name):
+            self.serial = twin.serial
+            self.twin, self.name = twin, name
+
+        @property
+        def parallel(self):
+            calls.append(self.name)
+            return self.twin.parallel
+
+    for name in ("build_summaries", "bnb_chunked", "bnb_many"):
+        monkeypatch.setattr(specialised, name, Spy(getattr(specialised, name), name))
+    ref = sr.pvar(x, 2.5, n_jobs=1)
+    sr.pvar(x, [2.0, 2.5], n_jobs=1)
+    assert calls == []
+    monkeypatch.setattr(_config, "CHUNKED_MIN_N", 201)
+    assert sr.pvar(x, 2.5, n_jobs=2) == ref
+    assert calls == []  # too short for the chunked route
+    monkeypatch.setattr(_config, "CHUNKED_MIN_N", 200)
+    for _ in range(2):  # the same route every time
+        assert sr.pvar(x, 2.5, n_jobs=2) == ref
+    assert calls == ["build_summaries", "bnb_chunked"] * 2

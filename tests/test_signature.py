@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import streamrough as sr
-from streamrough import signatures as sigmod
+from streamrough import _config
 
 
 def assert_sig_close(got, want, d, depth, rtol=1e-12):
@@ -136,14 +136,13 @@ def test_parallel_batch_lanes(lift, rng, monkeypatch):
     into LANES pieces side by side."""
     from streamrough._kernels.signature import LANE_MIN_STEPS, LANES
 
-    monkeypatch.setattr(sigmod, "_PARALLEL_WORK", 0)
-    monkeypatch.setattr(sigmod, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(_config, "SIG_PARALLEL_WORK", 0)
     x = rng.standard_normal((LANES + 3, 6, 2))
-    s = sr.signature(x, 4, lift=lift)
+    s = sr.signature(x, 4, lift=lift, n_jobs=2)
     for b in (0, LANES // 2, LANES + 2):
         assert_sig_close(s[b], naive.sig_brute(x[b], 4, lift), 2, 4)
     y = naive.sample_path(rng, 3 * (LANES * LANE_MIN_STEPS + 2), 2, "walk").reshape(3, -1, 2)
-    s = sr.signature(y, 2, lift=lift)
+    s = sr.signature(y, 2, lift=lift, n_jobs=2)
     for b in range(3):
         want = np.zeros(6)
         for t in range(y.shape[1] - 1):
@@ -177,14 +176,16 @@ def test_parallel_paths_agree_with_serial(lift, rng, monkeypatch):
     serial = sr.signature(x, 3, lift=lift)
     serial_one = sr.signature(x[0], 3, lift=lift)
     serial_stream = sr.signature(x, 2, lift=lift, stream=True)
-    monkeypatch.setattr(sigmod, "_PARALLEL_WORK", 0)
-    monkeypatch.setattr(sigmod, "get_num_threads", lambda: 3)
-    np.testing.assert_allclose(sr.signature(x, 3, lift=lift), serial, rtol=1e-13, atol=1e-13)
-    assert_sig_close(sr.signature(x[0], 3, lift=lift), serial_one, 3, 3)  # chunked + Chen
-    np.testing.assert_array_equal(sr.signature(x, 2, lift=lift, stream=True), serial_stream)
+    monkeypatch.setattr(_config, "SIG_PARALLEL_WORK", 0)
+    monkeypatch.setattr(_config, "SIG_CHUNKED_WORK", 0)
+    np.testing.assert_allclose(sr.signature(x, 3, lift=lift, n_jobs=3), serial, rtol=1e-13, atol=1e-13)
+    assert_sig_close(sr.signature(x[0], 3, lift=lift, n_jobs=3), serial_one, 3, 3)  # chunked + Chen
+    np.testing.assert_array_equal(sr.signature(x, 2, lift=lift, stream=True, n_jobs=3), serial_stream)
     a, b = serial, sr.signature(x[:, :, ::-1], 3, lift=lift)  # coordinates permuted
     np.testing.assert_allclose(
-        sr.sig_combine(a, b, 3, 3), np.stack([naive.tensor_mul_brute(p, q, 3, 3) for p, q in zip(a, b)]), rtol=1e-12
+        sr.sig_combine(a, b, 3, 3, n_jobs=3),
+        np.stack([naive.tensor_mul_brute(p, q, 3, 3) for p, q in zip(a, b)]),
+        rtol=1e-12,
     )
 
 

@@ -30,6 +30,8 @@ import math
 
 import numpy as np
 
+from . import _config
+from ._parallel import launch, resolve_n_jobs
 from ._validation import _as_numeric_array, as_p_values, check_choice, check_int
 from .paths import CONVENTIONS, LIFTS
 from .results import RoughDistanceResult, RoughResult, collect, rough_result
@@ -41,8 +43,6 @@ __all__ = [
     "random_projection",
 ]
 
-# default feature-axis chunk: about this many float64 entries (L x chunk) per partial GEMM
-_CHUNK_ENTRIES = 1 << 21
 
 
 # ------------------------------------------------------------------------------------------
@@ -79,7 +79,7 @@ def _float64_chunk(chunk, name: str, row0: int = 0, col0: int = 0) -> np.ndarray
 
 def _check_chunk_size(chunk_size, n_rows: int) -> int:
     if chunk_size is None:
-        return max(1, _CHUNK_ENTRIES // max(n_rows, 1))
+        return max(1, _config.GRAM_CHUNK_ENTRIES // max(n_rows, 1))
     return check_int(chunk_size, "chunk_size")
 
 
@@ -192,16 +192,16 @@ def _point_distances_sq(k: np.ndarray, out: np.ndarray) -> None:
 # p-variation of the level-1 and level-2 norm matrices
 
 
-def _interval_norms(F, E, h: float, n_points: int):
+def _interval_norms(F, E, h: float, n_points: int, jobs: int):
     from ._kernels import gram as kernels
 
     sq1 = np.zeros((n_points, n_points))
     sq2 = np.zeros((n_points, n_points))
-    kernels.interval_norms_sq(F, E, h, sq1, sq2)
+    launch(kernels.interval_norms_sq, jobs, F, E, h, sq1, sq2, _config.GRAM_ROW_BLOCK, _config.GRAM_TASKS)
     return sq1, sq2
 
 
-def _pvar_of_squares(sq: np.ndarray, exponents: np.ndarray, want_partitions: bool):
+def _pvar_of_squares(sq: np.ndarray, exponents: np.ndarray, want_partitions: bool, jobs: int):
     """Max over partitions of sum sq(t_i, t_{i+1}) ** e for each e; overwrites `sq` with its log."""
     from ._kernels import gram as kernels
     from ._kernels.pvar import follow_links
@@ -210,16 +210,16 @@ def _pvar_of_squares(sq: np.ndarray, exponents: np.ndarray, want_partitions: boo
         np.log(sq, out=sq)
     values = np.zeros(exponents.shape[0])
     links = np.zeros((exponents.shape[0], sq.shape[0]), dtype=np.int64)
-    kernels.dp_log_weights(sq, exponents, values, links)
+    launch(kernels.dp_log_weights, min(jobs, exponents.shape[0]), sq, exponents, values, links)
     parts = [follow_links(row, row.shape[0] - 1) for row in links] if want_partitions else None
     return values, parts
 
 
-def _result(sq1, sq2, p_values, scalar, return_partition, lift, convention, *, distance):
+def _result(sq1, sq2, p_values, scalar, return_partition, lift, convention, jobs, *, distance):
     """One RoughResult (RoughDistanceResult) of the squared interval norms of both levels."""
     n_points = sq1.shape[0]
-    v1, parts1 = _pvar_of_squares(sq1, p_values / 2.0, return_partition)
-    v2, parts2 = _pvar_of_squares(sq2, p_values / 4.0, return_partition)
+    v1, parts1 = _pvar_of_squares(sq1, p_values / 2.0, return_partition, jobs)
+    v2, parts2 = _pvar_of_squares(sq2, p_values / 4.0, return_partition, jobs)
     results = [
         rough_result(
             p,
@@ -232,7 +232,7 @@ def _result(sq1, sq2, p_values, scalar, return_partition, lift, convention, *, d
     return collect(RoughDistanceResult if distance else RoughResult, results, scalar)
 
 
-def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return_partition=False):
+def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return_partition=False, n_jobs=None):
     """Exact level-1 and level-2 p-variation of a weight path given only its Gram matrix.
 
     With increments ``a_k`` of the path and ``G_ik = <a_i, a_k>``, every interval's norms are
@@ -263,6 +263,11 @@ def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return
     return_partition : bool
         Also compute optimal partitions (indices of the path's points); otherwise
         ``partition1`` and ``partition2`` are None.
+    n_jobs : int or None
+        Threads for the interval recursion (parallel over start points) and the DP (parallel
+        over exponents): None = ``numba.get_num_threads()`` in the main thread and 1 in any
+        other thread (a Dask task); -1 = all of Numba's threads; 1 = serial kernels only.
+        The same values for every `n_jobs`.
 
     Returns
     -------
@@ -289,20 +294,21 @@ def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return
     g = _as_gram(gram, "gram", symmetric=True)
     p_values, scalar = as_p_values(p)
     h = _check_lift_convention(lift, convention)
+    jobs = resolve_n_jobs(n_jobs)
     if convention == "increments":
         inc = g
         n_points = g.shape[0] + 1
     else:
         inc = _second_difference(g)
         n_points = g.shape[0]
-    sq1, sq2 = _interval_norms(inc[None, None], inc[None, None], h, n_points)
+    sq1, sq2 = _interval_norms(inc[None, None], inc[None, None], h, n_points, jobs)
     if convention == "values":
         _point_distances_sq(g, sq1)
-    return _result(sq1, sq2, p_values, scalar, return_partition, lift, convention, distance=False)
+    return _result(sq1, sq2, p_values, scalar, return_partition, lift, convention, jobs, distance=False)
 
 
 def gram_rough_distance(
-    gram_xx, gram_xy, gram_yy, p, *, lift="iterated", convention="increments", return_partition=False
+    gram_xx, gram_xy, gram_yy, p, *, lift="iterated", convention="increments", return_partition=False, n_jobs=None
 ):
     """Level-1 ``V_p(x - y)`` and level-2 ``V_{p/2}(XX - YY)`` of two weight paths from Gram blocks.
 
@@ -323,7 +329,7 @@ def gram_rough_distance(
         Gram matrices of the layers of the two networks (same depth L).
     gram_xy : array_like, shape (L, L)
         Cross Gram ``<W^x_i, W^y_k>`` (e.g. ``layer_gram(wx, wy)``).
-    p, lift, convention, return_partition
+    p, lift, convention, return_partition, n_jobs
         As in :func:`gram_rough_pvar`.
 
     Returns
@@ -352,6 +358,7 @@ def gram_rough_distance(
         raise ValueError(f"gram_xy must have shape {gxx.shape} (cross Gram of the two paths), got {gxy.shape}")
     p_values, scalar = as_p_values(p)
     h = _check_lift_convention(lift, convention)
+    jobs = resolve_n_jobs(n_jobs)
     if convention == "increments":
         aa, ab, bb = gxx, gxy, gyy
         n_points = gxx.shape[0] + 1
@@ -365,10 +372,10 @@ def gram_rough_distance(
     # left factors f = (a, c), right factors e = (c, b); blocks [r][q] = <f^r_i, f^q_k>
     F = np.array([[aa, ac], [ac.T, cc]])
     E = np.array([[cc, cb], [cb.T, bb]])
-    sq1, sq2 = _interval_norms(F, E, h, n_points)
+    sq1, sq2 = _interval_norms(F, E, h, n_points, jobs)
     if convention == "values":
         _point_distances_sq(gxx - gxy - gxy.T + gyy, sq1)
-    return _result(sq1, sq2, p_values, scalar, return_partition, lift, convention, distance=True)
+    return _result(sq1, sq2, p_values, scalar, return_partition, lift, convention, jobs, distance=True)
 
 
 # ------------------------------------------------------------------------------------------
@@ -450,7 +457,7 @@ def random_projection(weights, k, *, seed):
 
 def _layer_sum(w, s: int, t: int) -> np.ndarray:
     """W_s + ... + W_{t-1} in float64, converting a bounded block of layers at a time."""
-    rows = max(1, _CHUNK_ENTRIES // w.shape[1])
+    rows = max(1, _config.GRAM_CHUNK_ENTRIES // w.shape[1])
     total = np.zeros((1, w.shape[1]))
     for r0 in range(s, t, rows):
         total += _float64_chunk(w[r0 : min(r0 + rows, t)], "weights", r0).sum(axis=0)

@@ -26,6 +26,9 @@ import warnings
 
 import numpy as np
 
+from . import _config
+from ._config import DEFAULT_MEMORY_BUDGET
+from ._parallel import resolve_n_jobs
 from ._validation import as_p_values, check_choice, check_positive
 from .paths import LIFTS, read_input, weight_path
 from .results import RoughDistanceResult, RoughRegimeWarning, RoughResult, collect, rough_result
@@ -33,9 +36,6 @@ from .results import RoughDistanceResult, RoughRegimeWarning, RoughResult, colle
 __all__ = ["rough_pvar", "rough_distance"]
 ROUTES = ("auto", "direct", "gram", "projection")
 METHODS = ("bnb", "dp")
-
-#: Default memory budget of the direct route: its prefix level-2 array holds N * D^2 float64.
-DEFAULT_MEMORY_BUDGET = 1 << 28  # 256 MiB
 
 
 def _warn_beyond(ps) -> None:
@@ -114,21 +114,12 @@ def _level2_direct(x_path, y_path, qs, lift, method):
     ]
 
 
-def _level1(path, ps):
+def _level1(path, ps, jobs):
     """[(V_p, ||x||_p-var, partition)] per p, from streamrough.pvar (one pass, every p)."""
     from .variation import pvar
 
-    res = pvar(path, ps, return_partition=True)
+    res = pvar(path, ps, return_partition=True, n_jobs=jobs)
     return list(zip(res.level1_power.tolist(), res.level1.tolist(), res.partition1))
-
-
-#: Measured cost per unit (Brownian weights, 2 cores): the direct route spends about
-#: 700 x (Gram route's unit) per N * D^2, the Gram route one unit per N^3, so the direct route
-#: wins while 700 N D^2 <= N^3 (D = 16: from N ~ 400 on; D = 64: from N ~ 1700 on).
-#: Below _DIRECT_ALWAYS_WORK both take milliseconds and the direct route (no Gram
-#: cancellation, see streamrough.gram) is preferred.
-_DIRECT_COST_RATIO = 700
-_DIRECT_ALWAYS_WORK = 1 << 16
 
 
 def _choose_route(route, n, dim, memory_budget):
@@ -136,7 +127,8 @@ def _choose_route(route, n, dim, memory_budget):
         return route
     fits = n * dim * dim * 8 <= memory_budget
     work = n * dim * dim
-    cheaper = work <= _DIRECT_ALWAYS_WORK or _DIRECT_COST_RATIO * work <= n**3
+    # measured costs and thresholds: streamrough._config (DIRECT_COST_RATIO, DIRECT_ALWAYS_WORK)
+    cheaper = work <= _config.DIRECT_ALWAYS_WORK or _config.DIRECT_COST_RATIO * work <= n**3
     return "direct" if fits and cheaper else "gram"
 
 
@@ -171,6 +163,7 @@ def rough_pvar(
     memory_budget=DEFAULT_MEMORY_BUDGET,
     projection_dim=None,
     seed=None,
+    n_jobs=None,
 ):
     r"""Level-1 and level-2 p-variation of the rough path lifted from `x` (math.md 4).
 
@@ -217,6 +210,11 @@ def rough_pvar(
         Bytes the direct route may use for its prefix data (default 256 MiB).
     projection_dim, seed : int
         For ``route="projection"`` (both required there; there is no default seed).
+    n_jobs : int or None
+        Threads for level 1 and the Gram route: None = ``numba.get_num_threads()`` in the
+        main thread and 1 in any other thread (a Dask task); -1 = all of Numba's threads;
+        1 = serial kernels only. The same values for every `n_jobs` (the route never depends
+        on it).
 
     Returns
     -------
@@ -238,19 +236,20 @@ def rough_pvar(
     (1.0, 'rough')
     """
     ps, scalar = _check_common(p, lift, route, method, memory_budget)
+    jobs = resolve_n_jobs(n_jobs)
     path, weights, convention = read_input(x, convention, "x")
     _warn_beyond(ps)
     n, dim = path.shape
     route = _choose_route(route, n, dim, memory_budget)
     projection = None
     if route == "direct":
-        levels1 = _level1(path, ps)
+        levels1 = _level1(path, ps, jobs)
         levels2 = _level2_direct(path, None, ps / 2, lift, method)
     elif route == "gram":
-        levels1, levels2 = _gram_levels(path, weights, convention, ps, lift)
+        levels1, levels2 = _gram_levels(path, weights, convention, ps, lift, jobs)
     else:
         path, projection = _project(path, weights, convention, projection_dim, seed)
-        levels1 = _level1(path, ps)
+        levels1 = _level1(path, ps, jobs)
         levels2 = _level2_direct(path, None, ps / 2, lift, method)
     return _results(
         ps, levels1, levels2, scalar, distance=False, lift=lift, convention=convention,
@@ -268,6 +267,7 @@ def rough_distance(
     route="auto",
     method="bnb",
     memory_budget=DEFAULT_MEMORY_BUDGET,
+    n_jobs=None,
 ):
     r"""Inhomogeneous rough-path distance ``rho_p(X, Y)`` (math.md 4).
 
@@ -284,7 +284,7 @@ def rough_distance(
     x, y : array_like
         Two paths (or weight sequences) of the same shape, read as in :func:`rough_pvar`
         (two networks of equal depth and layer shape).
-    p, lift, convention, route, method, memory_budget
+    p, lift, convention, route, method, memory_budget, n_jobs
         As in :func:`rough_pvar` (no projection route).
 
     Returns
@@ -303,6 +303,7 @@ def rough_distance(
     ps, scalar = _check_common(p, lift, route, method, memory_budget)
     if route == "projection":
         raise ValueError("route='projection' is not available for rough_distance")
+    jobs = resolve_n_jobs(n_jobs)
     path_x, weights_x, conv = read_input(x, convention, "x")
     path_y, weights_y, _ = read_input(y, convention, "y")
     if np.shape(x) != np.shape(y):
@@ -314,11 +315,11 @@ def rough_distance(
     n, dim = path_x.shape
     route = _choose_route(route, n, dim, memory_budget)
     if route == "direct":
-        levels1 = _level1(path_x - path_y, ps)
+        levels1 = _level1(path_x - path_y, ps, jobs)
         levels2 = _level2_direct(path_x, path_y, ps / 2, lift, method)
     else:
         levels1, levels2 = _gram_distance_levels(
-            path_x, weights_x, path_y, weights_y, conv, ps, lift
+            path_x, weights_x, path_y, weights_y, conv, ps, lift, jobs
         )
     return _results(
         ps, levels1, levels2, scalar, distance=True, lift=lift, convention=conv, route=route,
@@ -346,7 +347,7 @@ def _scaled_layers(path, weights, convention, k):
     return np.ldexp(layers, -k), conv
 
 
-def _gram_levels(path, weights, convention, ps, lift):
+def _gram_levels(path, weights, convention, ps, lift, jobs):
     """Levels 1 and 2 from the L x L Gram matrix of the layers (streamrough.gram), computed on
     layers scaled by an exact power of two so that Gram entries cannot overflow."""
     from .gram import gram_rough_pvar, layer_gram
@@ -356,11 +357,11 @@ def _gram_levels(path, weights, convention, ps, lift):
         return zero, zero
     k = _unit_exponent(path)
     layers, conv = _scaled_layers(path, weights, convention, k)
-    res = gram_rough_pvar(layer_gram(layers), ps, lift=lift, convention=conv, return_partition=True)
+    res = gram_rough_pvar(layer_gram(layers), ps, lift=lift, convention=conv, return_partition=True, n_jobs=jobs)
     return _gram_levels_of(res, ps, k)
 
 
-def _gram_distance_levels(path_x, weights_x, path_y, weights_y, convention, ps, lift):
+def _gram_distance_levels(path_x, weights_x, path_y, weights_y, convention, ps, lift, jobs):
     """Levels 1 and 2 of the difference from the joint Gram blocks of both layer sequences."""
     from .gram import gram_rough_distance, layer_gram
 
@@ -372,7 +373,7 @@ def _gram_distance_levels(path_x, weights_x, path_y, weights_y, convention, ps, 
     ly, _ = _scaled_layers(path_y, weights_y, convention, k)
     res = gram_rough_distance(
         layer_gram(lx), layer_gram(lx, ly), layer_gram(ly), ps,
-        lift=lift, convention=conv, return_partition=True,
+        lift=lift, convention=conv, return_partition=True, n_jobs=jobs,
     )
     return _gram_levels_of(res, ps, k)
 

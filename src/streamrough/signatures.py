@@ -27,8 +27,9 @@ import contextlib
 
 import numba
 import numpy as np
-from numba import get_num_threads
 
+from . import _config
+from ._parallel import resolve_n_jobs, run_parallel
 from ._validation import _as_numeric_array, _check_finite, as_batch_of_paths, check_choice, check_int
 from .paths import LIFTS
 
@@ -44,11 +45,6 @@ __all__ = [
 
 #: refuse tensors with more entries than this (8 GB in float64 per signature)
 MAX_SIG_LENGTH = 10**9
-
-# below this many scalar multiply-adds a call stays on one thread (a parallel launch costs
-# several microseconds); a single path is split into chunks above _CHUNKED_WORK
-_PARALLEL_WORK = 200_000
-_CHUNKED_WORK = 1_600_000
 
 # kernels run as plain Python (coverage runs): numpy then warns about NaN/inf arithmetic
 _PLAIN_PYTHON = numba.config.DISABLE_JIT
@@ -122,8 +118,12 @@ def _kernels(dim: int, depth: int, kind: str):
     return k
 
 
-def _parallel(batch: int, work: float) -> bool:
-    return batch >= 2 and work >= _PARALLEL_WORK and get_num_threads() > 1
+def _batched(serial, parallel, jobs: int, batch: int, work: float, *args):
+    """The serial kernel, or its parallel twin on `jobs` threads for a batch of >= 2 entries
+    and >= ``_config.SIG_PARALLEL_WORK`` multiply-adds (a parallel launch costs microseconds)."""
+    if jobs > 1 and batch >= 2 and work >= _config.SIG_PARALLEL_WORK:
+        return run_parallel(parallel, jobs, *args)
+    return serial(*args)
 
 
 def _with_scalar(out: np.ndarray, scalar_term: bool) -> np.ndarray:
@@ -135,7 +135,7 @@ def _with_scalar(out: np.ndarray, scalar_term: bool) -> np.ndarray:
     return res
 
 
-def signature(x, depth, *, lift="geometric", stream=False, scalar_term=False, stride=1):
+def signature(x, depth, *, lift="geometric", stream=False, scalar_term=False, stride=1, n_jobs=None):
     """Truncated signature of one path or a batch of paths.
 
     For points ``x_0, ..., x_{N-1}`` with increments ``a_k = x_{k+1} - x_k``:
@@ -163,6 +163,10 @@ def signature(x, depth, *, lift="geometric", stream=False, scalar_term=False, st
     stride : int
         With ``stream=True``, return only the prefixes ending at points
         ``stride, 2 stride, ...`` (bounds memory on long paths).
+    n_jobs : int or None
+        Threads: None = ``numba.get_num_threads()`` in the main thread and 1 in any other
+        thread (a Dask task); -1 = all of Numba's threads; 1 = serial kernels only. The same
+        values for every `n_jobs` (to rounding when a single path is split into chunks).
 
     Returns
     -------
@@ -180,8 +184,9 @@ def signature(x, depth, *, lift="geometric", stream=False, scalar_term=False, st
     ``sig_level(signature(x, 2, lift=lift), d, 2, 2)``, and for the same path
     ``geometric - iterated = D / 2`` with ``D = sum_k a_k (x) a_k``.
 
-    A long single path is split into chunks whose signatures are computed in parallel and
-    multiplied in order (Chen's identity); a batch is computed in parallel over paths.
+    With ``n_jobs > 1``, a long single path is split into `n_jobs` chunks whose signatures
+    are computed in parallel and multiplied in order (Chen's identity), and a large batch is
+    computed in parallel over paths (thresholds in ``streamrough._config``).
 
     Examples
     --------
@@ -202,6 +207,8 @@ def signature(x, depth, *, lift="geometric", stream=False, scalar_term=False, st
         and x.flags.c_contiguous
     ):
         k = _LOADED.get((x.shape[-1], depth, lift))
+        if n_jobs is not None:
+            resolve_n_jobs(n_jobs)  # validate
         if k is not None and 2 <= x.shape[-2]:
             if stream:  # every prefix of one path; the last one's level 1 sums all increments
                 out = np.empty((1, x.shape[0] - 1, k.LENGTH), dtype=x.dtype)
@@ -209,7 +216,7 @@ def signature(x, depth, *, lift="geometric", stream=False, scalar_term=False, st
                     k.batch_stream(x[None], 1, out)
                 if np.isfinite(out[0, -1, : x.shape[1]]).all():
                     return out[0]
-            elif x.ndim == 2 and x.shape[0] * k.LENGTH < _CHUNKED_WORK:  # one small path
+            elif x.ndim == 2 and x.shape[0] * k.LENGTH < _config.SIG_CHUNKED_WORK:  # one small path
                 out = np.zeros(k.LENGTH, dtype=x.dtype)
                 with np.errstate(all="ignore") if _PLAIN_PYTHON else _NO_CONTEXT:  # NaN/inf: checked below
                     bad = k.one_sig(x, out)
@@ -218,15 +225,16 @@ def signature(x, depth, *, lift="geometric", stream=False, scalar_term=False, st
             elif x.ndim > 2 and x.size // (x.shape[-2] * x.shape[-1]) >= 2:  # a batch
                 paths = x.reshape(-1, x.shape[-2], x.shape[-1])
                 out = np.zeros((paths.shape[0], k.LENGTH), dtype=x.dtype)
-                par = _parallel(paths.shape[0], paths.shape[0] * paths.shape[1] * k.LENGTH)
+                work = paths.shape[0] * paths.shape[1] * k.LENGTH
                 with np.errstate(all="ignore") if _PLAIN_PYTHON else _NO_CONTEXT:
-                    (k.batch_sig_par if par else k.batch_sig)(paths, out)
+                    _batched(k.batch_sig, k.batch_sig_par, resolve_n_jobs(n_jobs), paths.shape[0], work, paths, out)
                 # level 1 sums the increments: NaN or inf anywhere in x makes it non-finite
                 if np.isfinite(out[:, : x.shape[-1]]).all():
                     return out.reshape(x.shape[:-2] + (k.LENGTH,))
     check_choice(lift, "lift", LIFTS)
     n = check_int(depth, "depth")
     stride = check_int(stride, "stride")
+    jobs = resolve_n_jobs(n_jobs)
     arr = _as_numeric_array(x, "x")
     dtype = _float_dtype(arr.dtype, "x")
     if arr.ndim < 2:
@@ -239,24 +247,23 @@ def signature(x, depth, *, lift="geometric", stream=False, scalar_term=False, st
         m = (npts - 1) // stride
         out = np.empty((nb, m, length), dtype=dtype)
         if m:
-            par = _parallel(nb, nb * npts * length)
-            (k.batch_stream_par if par else k.batch_stream)(paths, stride, out)
+            _batched(k.batch_stream, k.batch_stream_par, jobs, nb, nb * npts * length, paths, stride, out)
         return _with_scalar(out.reshape(batch_shape + (m, length)), scalar_term)
     out = np.zeros((nb, length), dtype=dtype)
     work = npts * length
     if npts >= 2:
-        if nb == 1 and work >= _CHUNKED_WORK and get_num_threads() > 1:
-            _chunked_single(k, paths[0], out, get_num_threads())
+        if nb == 1 and work >= _config.SIG_CHUNKED_WORK and jobs > 1:
+            _chunked_single(k, paths[0], out, jobs)
         else:
-            (k.batch_sig_par if _parallel(nb, nb * work) else k.batch_sig)(paths, out)
+            _batched(k.batch_sig, k.batch_sig_par, jobs, nb, nb * work, paths, out)
     return _with_scalar(out.reshape(batch_shape + (length,)), scalar_term)
 
 
-def _chunked_single(k, path: np.ndarray, out: np.ndarray, threads: int) -> None:
-    """One long path: chunk signatures in parallel, then their ordered Chen product."""
-    bounds = np.linspace(0, path.shape[0] - 1, threads + 1).round().astype(np.int64)
-    chunks = np.zeros((1, threads, out.shape[1]), dtype=out.dtype)
-    k.chunk_sigs_par(path, bounds, chunks[0])
+def _chunked_single(k, path: np.ndarray, out: np.ndarray, jobs: int) -> None:
+    """One long path: `jobs` chunk signatures in parallel, then their ordered Chen product."""
+    bounds = np.linspace(0, path.shape[0] - 1, jobs + 1).round().astype(np.int64)
+    chunks = np.zeros((1, jobs, out.shape[1]), dtype=out.dtype)
+    run_parallel(k.chunk_sigs_par, jobs, path, bounds, chunks[0])
     k.batch_mul_many(chunks, out)
 
 
@@ -285,7 +292,7 @@ def _broadcast_rows(arrays, names, widths, dtype):
     return batch_shape, rows
 
 
-def sig_combine(a, b, dim, depth):
+def sig_combine(a, b, dim, depth, *, n_jobs=None):
     """Chen product ``a (x) b`` of truncated signatures (batched).
 
     With no scalar term stored, level ``k`` of the product is
@@ -298,6 +305,8 @@ def sig_combine(a, b, dim, depth):
     a, b : array_like, shape (..., L)
         ``L = sig_length(dim, depth)``; batch axes broadcast against each other.
     dim, depth : int
+    n_jobs : int or None
+        Threads, as in :func:`signature` (large batches run in parallel).
 
     Returns
     -------
@@ -318,11 +327,12 @@ def sig_combine(a, b, dim, depth):
     batch_shape, (pa, pb) = _broadcast_rows([a, b], ["a", "b"], [length, length], dtype)
     out = np.empty_like(pa)
     k = _kernels(dim, depth, "geometric")
-    (k.batch_mul_par if _parallel(len(pa), len(pa) * length * depth) else k.batch_mul)(pa, pb, out)
+    jobs = resolve_n_jobs(n_jobs)
+    _batched(k.batch_mul, k.batch_mul_par, jobs, len(pa), len(pa) * length * depth, pa, pb, out)
     return out.reshape(batch_shape + (length,))
 
 
-def sig_combine_many(sigs, dim, depth):
+def sig_combine_many(sigs, dim, depth, *, n_jobs=None):
     """Ordered Chen product ``s_0 (x) s_1 (x) ... (x) s_{K-1}`` along axis -2.
 
     Parameters
@@ -330,6 +340,8 @@ def sig_combine_many(sigs, dim, depth):
     sigs : array_like, shape (..., K, L)
         ``K >= 0`` signatures per batch entry, in path order (e.g. of consecutive chunks).
     dim, depth : int
+    n_jobs : int or None
+        Threads, as in :func:`signature` (large batches run in parallel over entries).
 
     Returns
     -------
@@ -355,11 +367,12 @@ def sig_combine_many(sigs, dim, depth):
     out = np.zeros((nb, length), dtype=dtype)
     k = _kernels(dim, depth, "geometric")
     work = rows.shape[0] * rows.shape[1] * length * depth
-    (k.batch_mul_many_par if _parallel(rows.shape[0], work) else k.batch_mul_many)(rows, out)
+    jobs = resolve_n_jobs(n_jobs)
+    _batched(k.batch_mul_many, k.batch_mul_many_par, jobs, rows.shape[0], work, rows, out)
     return out.reshape(batch_shape + (length,))
 
 
-def sig_inverse(s, dim, depth, *, lift="geometric"):
+def sig_inverse(s, dim, depth, *, lift="geometric", n_jobs=None):
     """Inverse in the truncated tensor algebra (batched): ``s (x) sig_inverse(s) = identity``.
 
     - ``lift="geometric"``: the signature of the reversed path, by the antipode: level
@@ -374,6 +387,8 @@ def sig_inverse(s, dim, depth, *, lift="geometric"):
     s : array_like, shape (..., L)
     dim, depth : int
     lift : {"geometric", "iterated"}
+    n_jobs : int or None
+        Threads, as in :func:`signature` (the iterated lift's large batches run in parallel).
 
     Returns
     -------
@@ -387,6 +402,7 @@ def sig_inverse(s, dim, depth, *, lift="geometric"):
     True
     """
     check_choice(lift, "lift", LIFTS)
+    jobs = resolve_n_jobs(n_jobs)
     length = sig_length(dim, depth)
     s = _as_sigs(s, "s", length)
     dtype = _float_dtype(s.dtype, "s")
@@ -400,11 +416,11 @@ def sig_inverse(s, dim, depth, *, lift="geometric"):
     rows = np.ascontiguousarray(s, dtype=dtype).reshape(-1, length)
     out = np.empty_like(rows)
     k = _kernels(dim, depth, "geometric")
-    (k.batch_inverse_par if _parallel(len(rows), len(rows) * length * depth) else k.batch_inverse)(rows, out)
+    _batched(k.batch_inverse, k.batch_inverse_par, jobs, len(rows), len(rows) * length * depth, rows, out)
     return out.reshape(s.shape)
 
 
-def sig_join(s, increment, dim, depth, *, lift="geometric"):
+def sig_join(s, increment, dim, depth, *, lift="geometric", n_jobs=None):
     """Append one increment to a signature (batched): ``s (x) exp(a)`` or ``s (x) (1 + a)``.
 
     ``sig_join(signature(x, n, lift=k), y - x[-1], d, n, lift=k)`` equals
@@ -418,6 +434,8 @@ def sig_join(s, increment, dim, depth, *, lift="geometric"):
         Batch axes broadcast against those of `s`.
     dim, depth : int
     lift : {"geometric", "iterated"}
+    n_jobs : int or None
+        Threads, as in :func:`signature` (large batches run in parallel).
 
     Returns
     -------
@@ -441,7 +459,8 @@ def sig_join(s, increment, dim, depth, *, lift="geometric"):
     batch_shape, (ps, pa) = _broadcast_rows([s, inc], ["s", "increment"], [length, dim], dtype)
     out = np.empty_like(ps)
     k = _kernels(dim, depth, lift)
-    (k.batch_join_par if _parallel(len(ps), len(ps) * length) else k.batch_join)(ps, pa, out)
+    jobs = resolve_n_jobs(n_jobs)
+    _batched(k.batch_join, k.batch_join_par, jobs, len(ps), len(ps) * length, ps, pa, out)
     return out.reshape(batch_shape + (length,))
 
 

@@ -28,9 +28,10 @@ in magnitude (differences of coordinates must be finite).
 from __future__ import annotations
 
 import math
-import os
 import numpy as np
 
+from . import _config
+from ._parallel import launch, resolve_n_jobs
 from ._validation import as_batch_of_paths, as_p_values, check_choice
 from .paths import read_input
 from .results import PVarResult, collect
@@ -90,35 +91,17 @@ def _resolve(method, p, d):
     return "1d" if d == 1 else "bnb"
 
 
-def _spare_core():
-    """True unless the 1-minute load average says every core is busy.
-
-    The chunked route synchronises its threads once per chunk: with no spare core a thread
-    waits a scheduler time slice at each synchronisation (measured: 5 to 10 times slower
-    than one thread while another job kept the machine busy). The serial route gives the
-    same values, so this choice changes only the speed.
-    """
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # no load average on this platform
-        return True
-    return load <= (os.cpu_count() or 1) - 1
-
-
-def _run_bnb(Xk, qs, ps, code, threads=None):
+def _run_bnb(Xk, qs, ps, code, jobs):
     """pv (k, N) scaled running values and link (k, N) by branch and bound (p = 1: one pass).
 
-    With several Numba threads: several p run in parallel (one serial run per p, sharing the
-    read-only block summaries), and a single p on a long path runs the exact chunked DP of
-    math.md 2.4 with its parallel phase when a core is spare. Every route gives the same values.
+    The route depends on `jobs` (a resolved ``n_jobs``) and the input's size only: with
+    jobs > 1, several p run in parallel (one serial run per p, sharing the read-only block
+    summaries), and a single p > 1 on a path of N >= ``_config.CHUNKED_MIN_N`` points runs the
+    exact chunked DP of math.md 2.4; otherwise one serial run. Every route gives the same values.
     """
     kernels = _kernels()
     specialised = kernels.for_norm(code)
     n, d = Xk.shape
-    if threads is None:
-        import numba
-
-        threads = numba.get_num_threads()
     pv = np.empty((ps.size, n))
     link = np.empty((ps.size, n), np.int64)
     pv[:, 0] = 0.0
@@ -126,22 +109,23 @@ def _run_bnb(Xk, qs, ps, code, threads=None):
     stats = np.zeros(2, np.int64)
     needs = bool((ps != 1.0).any())
     summ = np.zeros((kernels.summary_rows(n) if needs else 1, d + 1))
-    many = ps.size > 1 and threads > 1
-    chunked = ps.size == 1 and needs and threads > 1 and n >= kernels.CHUNKED_MIN_N and _spare_core()
+    many = ps.size > 1 and jobs > 1
+    chunked = ps.size == 1 and needs and jobs > 1 and n >= _config.CHUNKED_MIN_N
     if not (many or chunked):
         specialised.bnb_advance(Xk, 1, n, qs, ps, pv, link, summ, stats)
         return pv, link, stats
     if needs:
-        specialised.build_summaries(Xk, summ, threads)
+        launch(specialised.build_summaries, jobs, Xk, summ, jobs)
     if chunked:
-        specialised.bnb_chunked(Xk, qs, float(ps[0]), pv, link, summ, kernels.CHUNK_LOG, threads, stats)
-    else:  # the smallest p (the costliest) first, dealt out to the threads in turn
+        launch(specialised.bnb_chunked, jobs, Xk, qs, float(ps[0]), pv, link, summ, _config.CHUNK_LOG, jobs, stats)
+    else:  # the smallest p (the costliest) first, dealt out to the parts in turn
         order = np.argsort(ps, kind="stable")
-        specialised.bnb_many(Xk, qs, ps, pv, link, summ, order, min(threads, ps.size), stats)
+        parts = min(jobs, ps.size)
+        launch(specialised.bnb_many, parts, Xk, qs, ps, pv, link, summ, order, parts, stats)
     return pv, link, stats
 
 
-def _compute(X, ps, norm, method, want_partition):
+def _compute(X, ps, norm, method, want_partition, jobs):
     """Per p: (scaled V_p, exponent e, partition or None, method used)."""
     kernels = _kernels()
     code = kernels.NORM_CODES[norm]
@@ -167,7 +151,7 @@ def _compute(X, ps, norm, method, want_partition):
             link = np.empty((sub.size, n), np.int64)
             kernels.for_norm(code).dp_run(Xk, qs, sub, pv, link)
         else:
-            pv, link, _ = _run_bnb(Xk, qs, sub, code)
+            pv, link, _ = _run_bnb(Xk, qs, sub, code, jobs)
         for r, a in enumerate(idx):
             part = kernels.follow_links(link[r], n - 1) if want_partition else None
             out[a] = (float(pv[r, n - 1]), e, part, used[a])
@@ -190,7 +174,9 @@ def _compute(X, ps, norm, method, want_partition):
     return out
 
 
-def pvar(x, p, *, power=False, norm="euclidean", method="auto", return_partition=False, convention=None):
+def pvar(
+    x, p, *, power=False, norm="euclidean", method="auto", return_partition=False, convention=None, n_jobs=None
+):
     """Exact p-variation of a path.
 
     V_p(x) = max over partitions 0 = t_0 < ... < t_m = N-1 of sum_i |x_{t_{i+1}} - x_{t_i}|^p,
@@ -218,6 +204,10 @@ def pvar(x, p, *, power=False, norm="euclidean", method="auto", return_partition
         None reads an array with 3 or more axes as a weight sequence under ``"increments"``
         and one with at most 2 axes as a path; ``"increments"`` / ``"values"`` read any
         array as a weight sequence (:func:`streamrough.weight_path`).
+    n_jobs : int or None
+        Threads for branch and bound: None = ``numba.get_num_threads()`` in the main thread
+        and 1 in any other thread (a Dask task); -1 = all of Numba's threads; 1 = serial
+        kernels only. The same values for every `n_jobs`.
 
     Returns
     -------
@@ -231,11 +221,10 @@ def pvar(x, p, *, power=False, norm="euclidean", method="auto", return_partition
 
     Notes
     -----
-    Branch and bound uses up to ``numba.get_num_threads()`` threads: several p run in
-    parallel, and one p on a long path (N >= 2^15) runs the exact chunked DP (math.md 2.4)
-    when the load average shows a spare core. All routes return the same values. Set
-    ``numba.set_num_threads(1)`` to stay on one core. Never call it from inside a Dask task
-    (parallel kernels there abort or oversubscribe); use one thread there.
+    With ``n_jobs > 1``, branch and bound runs several p in parallel, and one p on a long
+    path (N >= ``streamrough._config.CHUNKED_MIN_N`` = 2^15 points) runs the exact chunked DP
+    (math.md 2.4); otherwise one thread. The route depends on `n_jobs` and the input only,
+    and all routes return the same values. Safe to call from several threads at once.
 
     Examples
     --------
@@ -257,7 +246,7 @@ def pvar(x, p, *, power=False, norm="euclidean", method="auto", return_partition
     check_choice(method, "method", METHODS)
     if method == "1d" and X.shape[1] != 1:
         raise ValueError(f"method='1d' needs a one-dimensional path (d = 1), got d = {X.shape[1]}")
-    res = _compute(X, ps, norm, method, return_partition)
+    res = _compute(X, ps, norm, method, return_partition, resolve_n_jobs(n_jobs))
     if return_partition:
         out = []
         for a, (pv_s, e, part, used) in enumerate(res):
@@ -273,7 +262,7 @@ def pvar(x, p, *, power=False, norm="euclidean", method="auto", return_partition
     return float(vals[0]) if scalar else vals
 
 
-def pvar_running(x, p, *, norm="euclidean", convention=None):
+def pvar_running(x, p, *, norm="euclidean", convention=None, n_jobs=None):
     """All prefix p-variations V_p(x; 0, j), j = 0..N-1 (p-th powers, as the DP produces them).
 
     V_p(x; 0, j) = max over partitions of [0, j] of sum |x_{t_{i+1}} - x_{t_i}|^p; non-decreasing
@@ -286,6 +275,8 @@ def pvar_running(x, p, *, norm="euclidean", convention=None):
     norm : {"euclidean", "l1", "linf"}
     convention : {None, "increments", "values"}
         How `x` is read, as in :func:`pvar`.
+    n_jobs : int or None
+        Threads, as in :func:`pvar`.
 
     Returns
     -------
@@ -300,6 +291,7 @@ def pvar_running(x, p, *, norm="euclidean", convention=None):
     X, _, _ = read_input(x, convention, "x")
     ps, scalar = as_p_values(p, "p")
     check_choice(norm, "norm", NORMS)
+    jobs = resolve_n_jobs(n_jobs)
     kernels = _kernels()
     n = X.shape[0]
     scaled = _scaled_path(X, kernels.NORM_CODES[norm]) if n > 1 else None
@@ -307,7 +299,7 @@ def pvar_running(x, p, *, norm="euclidean", convention=None):
         out = np.zeros((ps.size, n))
     else:
         Xk, qs, e = scaled
-        out, _, _ = _run_bnb(Xk, qs, ps, kernels.NORM_CODES[norm])
+        out, _, _ = _run_bnb(Xk, qs, ps, kernels.NORM_CODES[norm], jobs)
         with np.errstate(over="ignore"):
             for a in range(ps.size):
                 ep = e * float(ps[a])
@@ -316,7 +308,7 @@ def pvar_running(x, p, *, norm="euclidean", convention=None):
     return out[0] if scalar else out
 
 
-def pvar_batch(x, p, *, power=False, norm="euclidean"):
+def pvar_batch(x, p, *, power=False, norm="euclidean", n_jobs=None):
     """Exact p-variation of many paths of the same length, in parallel over paths.
 
     Parameters
@@ -330,6 +322,8 @@ def pvar_batch(x, p, *, power=False, norm="euclidean"):
     power : bool
         Return V_p instead of V_p^(1/p).
     norm : {"euclidean", "l1", "linf"}
+    n_jobs : int or None
+        Threads, as in :func:`pvar` (1: the paths one after another on this thread).
 
     Returns
     -------
@@ -337,7 +331,7 @@ def pvar_batch(x, p, *, power=False, norm="euclidean"):
 
     Notes
     -----
-    Each path runs one serial kernel on its own thread (Numba ``prange``): branch and bound,
+    Each path runs one serial kernel, the paths spread over `n_jobs` threads: branch and bound,
     or the 1-d method when d = 1. Equal to ``pvar(path, p)`` for every path (to rounding).
 
     Examples
@@ -350,11 +344,12 @@ def pvar_batch(x, p, *, power=False, norm="euclidean"):
     batch_shape, Xb = as_batch_of_paths(x, "x", point_ndim=1)
     ps, scalar = as_p_values(p, "p")
     check_choice(norm, "norm", NORMS)
+    jobs = resolve_n_jobs(n_jobs)
     kernels = _kernels()
     nb = Xb.shape[0]
     out = np.empty((nb, ps.size))
     expo = np.empty(nb, np.int64)
-    kernels.for_norm(kernels.NORM_CODES[norm]).bnb_batch(Xb, ps, out, expo)
+    launch(kernels.for_norm(kernels.NORM_CODES[norm]).bnb_batch, jobs, Xb, ps, out, expo)
     res = np.empty_like(out)
     for b in range(nb):
         for a in range(ps.size):

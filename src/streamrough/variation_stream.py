@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _config
 from ._validation import as_p_values, as_path, check_choice, check_int
 from .results import PVarResult, collect
 from .variation import NORMS, _unscale
 
 __all__ = ["PVarStream"]
-
-_MIN_CAPACITY = 64
 
 
 class PVarStream:
@@ -81,10 +80,10 @@ class PVarStream:
     def _allocate(self, d):
         self._d = d
         self._x0 = np.zeros(d)
-        self._grow(_MIN_CAPACITY)
+        self._grow(_config.STREAM_MIN_CAPACITY)
 
     def _grow(self, needed):
-        cap = max(needed, 2 * self._cap, _MIN_CAPACITY)
+        cap = max(needed, 2 * self._cap, _config.STREAM_MIN_CAPACITY)
         k = self._ps.size
         n = self._n
         X = np.empty((cap, self._d))

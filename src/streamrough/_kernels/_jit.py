@@ -1,23 +1,31 @@
 """The decorators every kernel uses, so that caching and threading are set in one place.
 
-Numba's on-disk cache is opt-in (``STREAMROUGH_NUMBA_CACHE=1``): it has caused crashes
-under Dask and multiprocessing elsewhere, so the default is to compile in memory once per
-process and reuse the compiled kernel for every later call.
+Numba's on-disk cache is opt-in (``STREAMROUGH_NUMBA_CACHE=1``, read by
+``streamrough._config``): it has caused crashes under Dask and multiprocessing elsewhere, so
+the default is to compile in memory once per process and reuse the compiled kernel.
+
+Every kernel with a ``prange`` loop is a `Twin`: one body compiled twice, ``.parallel``
+(``parallel=True``, the loop runs on Numba's threads) and ``.serial`` (``prange`` runs as
+``range``; it never starts a parallel region, so it is safe in any thread, e.g. a Dask task).
+Eager code launches them through ``streamrough._parallel.launch`` only.
+
+Importing this module changes no environment variable. Numba's OpenMP layer spins idle
+threads by default; on a machine whose cores are held by other processes, setting
+``OMP_WAIT_POLICY=PASSIVE`` in the environment before the first parallel call makes parallel
+launches much cheaper (measured: 0.7-12 ms per launch with active waiting, 8 us passive).
+That is the user's choice (it also changes how other OpenMP libraries in the process wait).
 """
 
 from __future__ import annotations
 
-import os
+import functools
+import types
 
-# Numba's OpenMP threading layer reads this when it starts its thread pool (at the first
-# parallel call, after this import). With the default active wait, idle threads spin, and
-# when another process holds a core every parallel launch waits for a time slice: measured
-# here 0.7 to 12 ms per launch instead of 8 us with passive waiting. A user's own setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numba
 
-import numba  # noqa: E402  (must follow the environment default above)
+from .._config import numba_cache_enabled
 
-CACHE = os.environ.get("STREAMROUGH_NUMBA_CACHE", "0").lower() in {"1", "true", "yes", "on"}
+CACHE = numba_cache_enabled()
 
 
 def jit(func=None, **options):
@@ -30,6 +38,38 @@ def jit(func=None, **options):
 
 
 def parallel_jit(func=None, **options):
-    """Parallel kernel (``prange``). Never call one from inside a Dask task."""
+    """Parallel kernel (``prange``). Launch it through ``streamrough._parallel``, which
+    serialises parallel launches; call a serial kernel inside a Dask task."""
     options.setdefault("parallel", True)
     return jit(func, **options)
+
+
+class Twin:
+    """A ``prange`` kernel compiled twice from one body.
+
+    Attributes
+    ----------
+    parallel : numba dispatcher
+        Compiled with ``parallel=True``: the ``prange`` loops run on Numba's threads.
+    serial : numba dispatcher
+        Compiled without it: ``prange`` is ``range``, no parallel region is ever started.
+        Same arguments, same values.
+    """
+
+    def __init__(self, func, options):
+        self.parallel = parallel_jit(func, **options)
+        # a separate function object with its own qualified name: Numba's on-disk cache is
+        # keyed by the function, not by the compile flags, so the twins must not share it
+        copy = types.FunctionType(func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
+        functools.update_wrapper(copy, func)
+        copy.__qualname__ = func.__qualname__ + "_serial"
+        del copy.__wrapped__
+        self.serial = jit(copy, **options)
+        self.__doc__ = func.__doc__
+
+
+def twin_jit(func=None, **options):
+    """Decorator: a `Twin` (``.parallel`` and ``.serial``) of a kernel with ``prange`` loops."""
+    if func is None:
+        return lambda f: Twin(f, options)
+    return Twin(func, options)

@@ -25,6 +25,9 @@ Running recursion in t for fixed s (Gamma_{s,t+1} = Gamma_{s,t} + sum_r m^r_{s,t
 with <m^r_{s,j}, m^q_{s,t}> = V + h (Y + W) + h^2 F^{rq}_{jt}, where V = <X^r_{s,j}, X^q_{s,t}>,
 Y = <f^r_j, X^q_{s,t}>, W = <X^r_{s,j}, f^q_t>, all kept as running sums (O(L) state per s).
 Each row s is independent: O(L^2) work per s, O(L^3) in total, parallel over s.
+
+Both entry kernels are ``Twin`` objects (``.parallel`` and ``.serial``, one body); the block
+and task sizes are arguments (tunables of ``streamrough._config``).
 """
 
 from __future__ import annotations
@@ -34,14 +37,7 @@ import math
 import numpy as np
 from numba import prange
 
-from ._jit import jit, parallel_jit
-
-# Rows s are processed in blocks of _ROW_BLOCK consecutive starts, so that each row t of the
-# Gram blocks is read from memory once per block rather than once per s (the recursion is
-# memory-bound otherwise); blocks are dealt out cyclically to _TASKS independent tasks, so that
-# the triangular work (row s costs ~ (L - s)^2) is balanced across threads.
-_ROW_BLOCK = 8
-_TASKS = 16
+from ._jit import jit, twin_jit
 
 
 @jit
@@ -93,8 +89,8 @@ def _interval_norms_block(F, E, h, s0, s1, sq1, sq2):
             sq2[t + 1, s] = max(level2[b], 0.0)
 
 
-@parallel_jit
-def interval_norms_sq(F, E, h, sq1, sq2):
+@twin_jit
+def interval_norms_sq(F, E, h, sq1, sq2, row_block, n_tasks):
     """Squared level-1 and level-2 norms of every interval, from Gram blocks.
 
     Parameters
@@ -108,17 +104,22 @@ def interval_norms_sq(F, E, h, sq1, sq2):
         Lower triangle, row = end point: ``sq1[t, s] = |X^{R-1}_{s,t}|^2`` (the level-1
         increment of the last f-channel) and ``sq2[t, s] = |Gamma_{s,t}|^2`` for s < t.
         Tiny negative values from rounding are clamped to 0. Other entries are untouched.
+    row_block : int >= 1
+        Consecutive starts s computed together (each Gram row is then read once per block).
+    n_tasks : int >= 1
+        The blocks are dealt out cyclically to this many tasks (the ``prange`` loop), which
+        balances the triangular work. Neither changes a value.
     """
     n = F.shape[2]
-    blocks = (n + _ROW_BLOCK - 1) // _ROW_BLOCK
-    tasks = min(blocks, _TASKS)
+    blocks = (n + row_block - 1) // row_block
+    tasks = min(blocks, n_tasks)
     for task in prange(tasks):
         for blk in range(task, blocks, tasks):
-            s0 = blk * _ROW_BLOCK
-            _interval_norms_block(F, E, h, s0, min(s0 + _ROW_BLOCK, n), sq1, sq2)
+            s0 = blk * row_block
+            _interval_norms_block(F, E, h, s0, min(s0 + row_block, n), sq1, sq2)
 
 
-@parallel_jit
+@twin_jit
 def dp_log_weights(log_weights, exponents, values, links):
     """Exact p-variation DP (math.md 2.1) for several exponents over one weight matrix.
 

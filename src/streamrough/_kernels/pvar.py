@@ -28,6 +28,10 @@ thresholds deflated) by a relative 4e-12 so that rounding never prunes a winner.
 Norms: each entry kernel is built once per norm by ``for_norm`` (the norm is a compile-time
 constant there, so the distance loops vectorise). The ball bound holds for any norm.
 
+Threads: the kernels with ``prange`` loops (``build_summaries``, ``bnb_many``,
+``bnb_chunked``, ``bnb_batch``) are ``Twin`` objects, each compiled parallel and serial from
+one body (``.parallel``, ``.serial``); ``streamrough._parallel.launch`` picks one.
+
 Kernels only: every argument is checked by the public wrappers in ``streamrough.variation``
 and ``streamrough.variation_stream``.
 """
@@ -41,7 +45,7 @@ import numpy as np
 
 from numba import prange
 
-from ._jit import jit, parallel_jit
+from ._jit import jit, twin_jit
 from .pvar_1d import pvar_power_1d
 
 EUCLIDEAN = 0
@@ -52,8 +56,6 @@ NORM_CODES = {"euclidean": EUCLIDEAN, "l1": L1, "linf": LINF}
 LMIN = 3  # blocks of fewer than 2**LMIN points are scanned point by point
 DEFLATE = 1.0 - 4e-12  # relative slack on every pruning threshold (q units)
 INFLATE = 1.0 + 4e-12  # the same slack on a bound
-CHUNK_LOG = 10  # chunks of 2^CHUNK_LOG points in the parallel single-p DP (bnb_chunked)
-CHUNKED_MIN_N = 1 << 15  # paths shorter than this run serially (measured: no gain below)
 CHASE = 4  # previous optimal partition points tried before the scan
 STACK = 128  # depth of the explicit DFS stack (2 entries per level suffice)
 STREAM_STATE = 8 + 2 * STACK  # length of the streaming int64 state (see stream_push)
@@ -435,7 +437,7 @@ def _specialise(norm):
                 complete_blocks(X, j, summ)
 
 
-    @parallel_jit
+    @twin_jit
     def build_summaries(X, summ, parts):
         """The summaries of every complete block of [0, n), in parallel (offline: all points known)."""
         n = X.shape[0]
@@ -448,7 +450,7 @@ def _specialise(norm):
                 for b in range(t, n >> l, parts):
                     build_summary(X, summ, b * size, l, norm, box)
 
-    @parallel_jit
+    @twin_jit
     def bnb_many(X, qs, ps, pv, link, summ, order, parts, stats):
         """``step`` for j = 1..n-1, one serial run per p, the runs in `parts` parallel
         threads: thread t takes the rows order[t], order[t + parts], ... (summaries prebuilt,
@@ -469,7 +471,7 @@ def _specialise(norm):
             stats[0] += counts[t, 0]
             stats[1] += counts[t, 1]
 
-    @parallel_jit
+    @twin_jit
     def bnb_chunked(X, qs, p, pv, link, summ, lb, parts, stats):
         """Running values of one p > 1 by the exact chunked DP (math.md 2.4), with chunks
         [J, J + 2^lb) (lb <= 11; pv, link of shape (1, n), pv[0, 0] and link[0, 0] set by the caller;
@@ -577,7 +579,7 @@ def _specialise(norm):
                 link[a, j] = best_i
 
 
-    @parallel_jit
+    @twin_jit
     def bnb_batch(Xb, ps, out, expo):
         """Final scaled values of many paths, in parallel over paths (one serial run each:
         branch and bound, or the 1-d method when d = 1).

@@ -1,0 +1,71 @@
+"""Every tunable of the library in one place: route thresholds, chunk sizes, memory budgets.
+
+Tunables change speed or memory, never values: every route and chunking gives the same
+numbers. Kernels never read these names as globals (architecture.md): the eager modules
+read them at call time and pass them to the kernels as arguments, so a test can change one
+here (``monkeypatch.setattr(streamrough._config, NAME, value)``) without recompiling.
+Constants that define an algorithm (block sizes of the branch and bound, rounding slack,
+stack depths) stay in their kernel module as true, compile-time constants.
+
+This module imports nothing heavy (no Numba): ``import streamrough`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+
+# ----------------------------------------------------------------------------- environment
+
+#: Environment variable that opts in to Numba's on-disk cache ("1", "true", "yes", "on").
+CACHE_ENV = "STREAMROUGH_NUMBA_CACHE"
+
+
+def numba_cache_enabled() -> bool:
+    """True if the user opted in to Numba's on-disk cache (``STREAMROUGH_NUMBA_CACHE=1``).
+
+    Off by default: on-disk caches have crashed Dask and multiprocessing workers elsewhere,
+    so by default each process compiles a kernel once, on first use, in memory.
+    """
+    return os.environ.get(CACHE_ENV, "0").lower() in {"1", "true", "yes", "on"}
+
+
+# ----------------------------------------------------------------------------- p-variation
+
+#: The exact chunked DP (math.md 2.4) of one p runs in chunks of 2^CHUNK_LOG points.
+CHUNK_LOG = 10
+#: Paths with fewer points run one p on one thread (measured: no gain from threads below).
+CHUNKED_MIN_N = 1 << 15
+#: Initial capacity (points) of a PVarStream's buffers; they double when full.
+STREAM_MIN_CAPACITY = 64
+
+# ----------------------------------------------------------------------------- Gram route
+
+#: layer_gram / random_projection: about this many float64 entries (L x chunk) per partial GEMM.
+GRAM_CHUNK_ENTRIES = 1 << 21
+#: interval_norms_sq: consecutive starts s handled together, so that each row of the Gram
+#: blocks is read from memory once per block rather than once per s (memory-bound otherwise).
+GRAM_ROW_BLOCK = 8
+#: interval_norms_sq: blocks are dealt out cyclically to this many tasks, so that the
+#: triangular work (row s costs ~ (L - s)^2) is balanced across threads.
+GRAM_TASKS = 16
+
+# ----------------------------------------------------------------------------- rough paths
+
+#: Default memory budget of the direct route: its prefix level-2 array holds N * D^2 float64.
+DEFAULT_MEMORY_BUDGET = 1 << 28  # 256 MiB
+#: Measured cost per unit (Brownian weights, 2 cores): the direct route spends about
+#: 700 x (Gram route's unit) per N * D^2, the Gram route one unit per N^3, so the direct route
+#: wins while 700 N D^2 <= N^3 (D = 16: from N ~ 400 on; D = 64: from N ~ 1700 on).
+DIRECT_COST_RATIO = 700
+#: Below this N * D^2 both routes take milliseconds and the direct route (no Gram
+#: cancellation, see streamrough.gram) is preferred.
+DIRECT_ALWAYS_WORK = 1 << 16
+
+# ----------------------------------------------------------------------------- signatures
+
+#: Below this many scalar multiply-adds a batched signature call stays on one thread (a
+#: parallel launch costs several microseconds).
+SIG_PARALLEL_WORK = 200_000
+#: A single path is split into chunks computed in parallel (then multiplied in order) above
+#: this many scalar multiply-adds.
+SIG_CHUNKED_WORK = 1_600_000
