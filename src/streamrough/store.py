@@ -294,7 +294,7 @@ class WeightStore:
             _sync(self._store.clear())
             self._write_lock()  # clear() removed it with everything else
         try:
-            root = zarr.open_group(self._store, mode="r" if mode in ("r", "r+") else "a", zarr_format=3)
+            root = zarr.open_group(self._store, mode="a" if mode == "w" else mode, zarr_format=3)
         except (GroupNotFoundError, FileNotFoundError):
             raise MissingPathError(f"no weight store at {self.url!r}") from None
         except (ValueError, json.JSONDecodeError) as exc:
