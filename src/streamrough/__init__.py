@@ -48,6 +48,17 @@ _PUBLIC = {
     "gram_rough_pvar": "gram",
     "gram_rough_distance": "gram",
     "random_projection": "gram",
+    # model weights: discovery, store, ingest, tables
+    "find_paths": "discover",
+    "PathPlan": "discover",
+    "PathSpec": "discover",
+    "open_store": "store",
+    "WeightStore": "store",
+    "StoreError": "store",
+    "ingest": "ingest",
+    "WeightRecorder": "ingest",
+    "analyze": "analyze",
+    "to_xarray": "analyze",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

@@ -41,7 +41,7 @@ def _rows_of(result, ps):
             value = getattr(res, field)
             row[field] = value if per_p is not None else np.atleast_1d(value)[i]
         partition = res.partition1 if per_p is not None else res.partition1[i]
-        row["partition"] = np.asarray(partition, dtype=np.int64)
+        row["partition"] = tuple(int(i) for i in partition)
         row["regime"] = str(row["regime"])
         for field in FIELDS[:-1]:
             row[field] = float(row[field])
@@ -209,6 +209,7 @@ def _path_rows(store, run, step, role, ps, convention, lift, cache):
     for p_ in ps:
         fields = dict(found[p_])
         fields["p"] = p_
+        fields["partition"] = tuple(fields["partition"])  # the cache holds a list
         yield {
             "run": run, "checkpoint": info.checkpoint, "step": step, "role": role, "n_layers": info.n_layers,
             "layer_shape": info.layer_shape, "dtype": info.dtype, "convention": conv,

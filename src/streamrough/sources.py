@@ -210,12 +210,14 @@ def open_source(source) -> Source:
 
     Parameters
     ----------
-    source : ndarray, mapping, nn.Module, str or os.PathLike
-        A numpy array ``(L, ...)``; a ``state_dict`` or dict of arrays; a torch ``nn.Module``
+    source : Source, ndarray, mapping, nn.Module, str or os.PathLike
+        A Source (returned as is); a numpy array ``(L, ...)``; a ``state_dict`` or dict of arrays; a torch ``nn.Module``
         (its ``state_dict``); a ``.npy``/``.npz``/``.safetensors`` file; a PyTorch checkpoint
         (``.pt``, ``.pth``, ``.bin``, ``.ckpt``; ``torch.load(weights_only=True)``); or a
         folder of safetensors files (a sharded Hugging Face checkpoint with its index).
     """
+    if isinstance(source, Source):
+        return source
     if isinstance(source, np.ndarray):
         return ArraySource(source)
     if isinstance(source, Mapping):

@@ -394,6 +394,11 @@ class WeightStore:
     def __repr__(self):
         return f"WeightStore({self.url!r}, mode={self.mode!r})"
 
+    @property
+    def schema_version(self) -> int:
+        """Schema version the store was written with."""
+        return self._root.attrs[_ATTR]["schema_version"]
+
     def _require_writable(self):
         if not self.writable or (self._lock_token is None):
             raise StoreError(f"{self.url!r} is not open for writing (mode={self.mode!r}, or closed)")
