@@ -55,10 +55,10 @@ _PUBLIC = {
     "open_store": "store",
     "WeightStore": "store",
     "StoreError": "store",
-    "ingest": "ingest",
-    "WeightRecorder": "ingest",
-    "analyze": "analyze",
-    "to_xarray": "analyze",
+    "ingest": "ingestion",
+    "WeightRecorder": "ingestion",
+    "analyze": "analysis",
+    "to_xarray": "analysis",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
