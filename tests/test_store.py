@@ -40,6 +40,7 @@ def test_chunk_layout():
     assert st.chunk_layout((64, 64), 4) == ((1024, 64, 64), None)
     assert st.chunk_layout((1024, 1024), 4) == ((1, 1024, 1024), (4, 1024, 1024))
     assert st.chunk_layout((1024, 1024), 8) == ((1, 1024, 1024), (2, 1024, 1024))
+    assert st.chunk_layout((1024, 3072), 4) == ((1, 1024, 3072), None)  # a shard of one layer: none
     assert st.chunk_layout((8192, 1024), 4) == ((1, 4096, 1024), None)
     chunks, shards = st.chunk_layout((8192, 8192), 4)
     assert chunks == (1, 512, 8192) and shards is None
