@@ -120,7 +120,7 @@ def main(argv=None):
         largest = max(a[0].nbytes for a in stacked.values())
         chunk = max(
             (shards or chunks)[0] * int(np.prod((shards or chunks)[1:])) * 4
-            for chunks, shards in (chunk_layout(a.shape[1:], 4) for a in stacked.values())
+            for chunks, shards in (chunk_layout(a.shape[1:], 4, len(a)) for a in stacked.values())
         )
         t0 = time.perf_counter()
         out = subprocess.run(

@@ -152,3 +152,17 @@ def test_training_run_checkpoints_and_recorder(tmp_path):
     cube = sr.to_xarray(table[table.run == "train"])
     assert dict(cube.sizes) == {"checkpoint": 3, "role": 1, "p": 2}
     assert cube["step"].values.tolist() == [2, 4, 6]
+
+
+def test_bfloat16_safetensors_without_torch_conversion(tmp_path):
+    from safetensors.torch import save_file
+
+    state = {f"h.{k}.w": torch.randn(3, 5).to(torch.bfloat16) for k in range(3)}
+    state["h.0.b"] = torch.randn(4, dtype=torch.float64)
+    save_file(state, tmp_path / "bf16.safetensors")
+    from streamrough.sources import open_source
+
+    src = open_source(tmp_path / "bf16.safetensors")
+    np.testing.assert_array_equal(src.read("h.1.w"), state["h.1.w"].float().numpy())
+    assert src.read("h.0.b").dtype == np.float64
+    np.testing.assert_array_equal(src.read("h.0.b"), state["h.0.b"].numpy())

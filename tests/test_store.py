@@ -37,7 +37,10 @@ def test_roundtrip_keeps_dtype_and_values(tmp_path, rng, dtype, shape):
 
 
 def test_chunk_layout():
-    assert st.chunk_layout((64, 64), 4) == ((1024, 64, 64), None)
+    assert st.chunk_layout((64, 64), 4, n_layers=5000) == ((1024, 64, 64), None)
+    assert st.chunk_layout((64, 64), 4, n_layers=12) == ((12, 64, 64), None)  # no padded edge chunk
+    assert st.chunk_layout((64, 64), 4) == ((64, 64, 64), None)  # unknown length
+    assert st.chunk_layout((300, 300), 4, n_layers=3) == ((1, 300, 300), (3, 300, 300))
     assert st.chunk_layout((1024, 1024), 4) == ((1, 1024, 1024), (4, 1024, 1024))
     assert st.chunk_layout((1024, 1024), 8) == ((1, 1024, 1024), (2, 1024, 1024))
     assert st.chunk_layout((1024, 3072), 4) == ((1, 1024, 3072), None)  # a shard of one layer: none

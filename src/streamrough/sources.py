@@ -2,7 +2,7 @@
 
 Every source lists its tensors (name, shape, dtype) without loading them and reads one tensor
 on request, so that ingesting a model never holds a second copy of it.  torch is imported only
-for a PyTorch checkpoint file (and for bfloat16 safetensors, which numpy cannot represent).
+for a PyTorch checkpoint file.
 """
 
 from __future__ import annotations
@@ -144,8 +144,10 @@ class NpzSource(Source):
 class SafetensorsSource(Source):
     """One ``.safetensors`` file, or a folder of them with a ``*.safetensors.index.json``.
 
-    Read with the ``safetensors`` numpy interface (no torch); bfloat16 tensors go through
-    torch and become float32 (exactly).
+    The ``safetensors`` package (numpy interface, no torch) opens and validates each file and
+    lists its tensors; the data are then read as zero-copy views of a memory map of the file
+    (offsets from its header), so a tensor costs no memory beyond the page cache.  bfloat16
+    tensors become float32 exactly (a bfloat16 is the top half of a float32).
     """
 
     def __init__(self, path):
@@ -170,31 +172,38 @@ class SafetensorsSource(Source):
             shard_files = [os.path.join(path, f) for f in files]
         else:
             self._files = shard_files = [path]
-        self._handles = {}
         self._where = {}
-        self._dtypes = {}
         self._entries = []
         for file in shard_files:
-            handle = safe_open(file, framework="np")
-            self._handles[file] = handle
-            for name in handle.keys():
-                piece = handle.get_slice(name)
-                dtype = _SAFETENSORS_DTYPES.get(piece.get_dtype(), piece.get_dtype())
-                self._where[name] = file
-                self._dtypes[name] = dtype
-                self._entries.append((name, tuple(piece.get_shape()), dtype))
+            with safe_open(file, framework="np") as handle:
+                for name in handle.keys():
+                    piece = handle.get_slice(name)
+                    dtype = _SAFETENSORS_DTYPES.get(piece.get_dtype(), piece.get_dtype())
+                    self._entries.append((name, tuple(piece.get_shape()), dtype))
+                    self._where[name] = file
+        self._maps = {}
 
     def entries(self):
         return list(self._entries)
 
-    def read(self, name):
-        file = self._where[name]
-        if self._dtypes[name] != "bfloat16":
-            return self._handles[file].get_tensor(name)
-        from safetensors import safe_open
+    def _map(self, file):
+        if file not in self._maps:
+            with open(file, "rb") as f:
+                size = int.from_bytes(f.read(8), "little")
+                header = json.loads(f.read(size))
+            self._maps[file] = (np.memmap(file, dtype=np.uint8, mode="r"), 8 + size, header)
+        return self._maps[file]
 
-        with safe_open(file, framework="pt") as f:
-            return f.get_tensor(name).float().numpy()
+    def read(self, name):
+        data, base, header = self._map(self._where[name])
+        info = header[name]
+        start, end = info["data_offsets"]
+        raw = data[base + start : base + end]
+        if info["dtype"] == "BF16":
+            return (raw.view(np.uint16).astype(np.uint32) << 16).view(np.float32).reshape(info["shape"])
+        if info["dtype"] not in _SAFETENSORS_DTYPES:
+            raise TypeError(f"{name!r}: dtype {info['dtype']} is not a floating type this reader handles")
+        return raw.view(_SAFETENSORS_DTYPES[info["dtype"]]).reshape(info["shape"])
 
     def sha256(self):
         if len(self._files) == 1:

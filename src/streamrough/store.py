@@ -10,9 +10,10 @@ Layout (schema version 1; docs/store.md has the full description)::
     <root>/<run>/<checkpoint>/_results/   cached results, keyed by parameters + content hash
 
 A path array is chunked along the layer axis, about 16 MiB per chunk or shard
-(:func:`chunk_layout`): layers of 256 KiB..8 MiB go ``16 MiB // layer_bytes`` to a shard with
-one layer per inner chunk (a single layer reads without its neighbours); smaller layers go up
-to 1024 to a plain chunk; a layer of 8..16 MiB is one chunk; a layer larger than 16 MiB has chunks of one layer split along its
+(:func:`chunk_layout`), never more layers than the path is expected to have: layers of
+256 KiB..8 MiB go ``16 MiB // layer_bytes`` to a shard with one layer per inner chunk (a single
+layer reads without its neighbours); smaller layers go up to 1024 to a plain chunk; a layer of
+8..16 MiB is one chunk; a layer larger than 16 MiB has chunks of one layer split along its
 leading feature axes, unsharded.  Dtypes are
 kept as given (float16/32/64); uncompressed by default (weights barely compress), Zstandard
 on request.
@@ -61,6 +62,8 @@ TARGET_CHUNK_BYTES = 16 * 2**20
 #: Layers at least this large are sharded (one layer per inner chunk); smaller ones are not.
 SHARD_MIN_LAYER_BYTES = 256 * 2**10
 MAX_LAYERS_PER_CHUNK = 1024
+#: Layers per chunk assumed for a path of unknown length (see :func:`chunk_layout`).
+DEFAULT_EXPECTED_LAYERS = 64
 LOCK_KEY = ".streamrough.lock"
 DEFAULT_RUN = "model"
 DEFAULT_CHECKPOINT = "weights"
@@ -144,13 +147,18 @@ def checkpoint_name(step) -> str:
     return f"step_{int(step):09d}"
 
 
-def chunk_layout(layer_shape, itemsize, target=TARGET_CHUNK_BYTES):
+def chunk_layout(layer_shape, itemsize, n_layers=None, target=TARGET_CHUNK_BYTES):
     """(chunks, shards) of a path array with layers of `layer_shape` and `itemsize` bytes.
 
-    Layers of 256 KiB to `target / 2` bytes: shards of ``target // layer_bytes`` layers with
-    one layer per inner chunk (one layer reads alone); up to `target`: one layer per chunk.  Smaller layers: plain chunks of
-    ``min(target // layer_bytes, 1024)`` layers.  Larger layers: one layer per chunk, split along the leading
-    feature axes into pieces of at most `target` bytes, no sharding.
+    With ``k = target // layer_bytes`` layers fitting in `target`, capped by the expected
+    length `n_layers` (default 64 when unknown: Zarr stores an edge chunk at full size, and an
+    append rewrites the tail chunk):
+
+    - layers under 256 KiB: plain chunks of ``min(k, 1024, n_layers)`` layers;
+    - layers from 256 KiB while at least 2 fit: shards of that many layers, one layer per
+      inner chunk (one layer reads alone; few objects);
+    - otherwise, up to `target`: one layer per chunk; beyond: one layer per chunk, split along
+      the leading feature axes into pieces of at most `target` bytes.  No sharding.
 
     Examples
     --------
@@ -158,15 +166,18 @@ def chunk_layout(layer_shape, itemsize, target=TARGET_CHUNK_BYTES):
     ((1, 1024, 1024), (4, 1024, 1024))
     >>> chunk_layout((1024, 3072), 4)
     ((1, 1024, 3072), None)
-    >>> chunk_layout((64, 64), 4)
+    >>> chunk_layout((64, 64), 4, n_layers=2000)
     ((1024, 64, 64), None)
+    >>> chunk_layout((64, 64), 4, n_layers=12)
+    ((12, 64, 64), None)
     >>> chunk_layout((8192, 1024), 4)
     ((1, 4096, 1024), None)
     """
     layer_shape = tuple(int(s) for s in layer_shape)
     layer_bytes = int(np.prod(layer_shape, dtype=np.int64)) * itemsize
+    expected = DEFAULT_EXPECTED_LAYERS if not n_layers else int(n_layers)
     if layer_bytes <= target:
-        k = max(1, target // layer_bytes)
+        k = min(max(1, target // layer_bytes), expected)
         if layer_bytes >= SHARD_MIN_LAYER_BYTES and k >= 2:
             return (1, *layer_shape), (k, *layer_shape)
         return (min(k, MAX_LAYERS_PER_CHUNK), *layer_shape), None
@@ -581,7 +592,8 @@ class WeightStore:
         source, source_sha256 : str, optional
             Provenance recorded in the attributes.
         capacity : int
-            Expected number of layers (allocates the shape once; appends grow it anyway).
+            Expected number of layers: allocates the shape once and caps the layers per
+            chunk (:func:`chunk_layout`); appends may go past it.
         compression : {None, "zstd"}
             None (default): float weights are close to incompressible (Zstandard level 1
             saves about 8% of float32 Gaussian weights, at a sixth of the write speed;
@@ -611,7 +623,7 @@ class WeightStore:
             ckpt.attrs[_ATTR] = {"role": "checkpoint", "step": step, "created": _now()}
         if role in ckpt and not overwrite:
             raise StoreError(f"{self.url}/{run}/{name}/{role} exists: pass overwrite=True to replace it")
-        chunks, shards = chunk_layout(layer_shape, dtype.itemsize)
+        chunks, shards = chunk_layout(layer_shape, dtype.itemsize, capacity)
         meta = {
             "schema_version": SCHEMA_VERSION,
             "role": role,
