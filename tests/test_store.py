@@ -190,3 +190,11 @@ def test_reopened_writer_continues_after_committed_layers(tmp_path, rng):
         for layer in data[4:]:
             w.append(layer)
     np.testing.assert_array_equal(sr.open_store(tmp_path / "s").read("b.{k}.W"), data)
+
+
+def test_analyze_refuses_a_store_with_only_half_written_checkpoints(tmp_path, rng):
+    pytest.importorskip("pandas")
+    with sr.open_store(tmp_path / "s", mode="w") as store:  # a path written, its checkpoint never committed
+        store.create_path("b.{k}.W", (2,), "float64").append_many(_layers(rng, 3, (2,), "float64"))
+    with pytest.raises(st.CorruptStoreError, match=r"no complete checkpoint to analyse \(half-written: \['model/weights'\]\)"):
+        sr.analyze(tmp_path / "s", p=2.5)
