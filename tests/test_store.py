@@ -198,3 +198,13 @@ def test_analyze_refuses_a_store_with_only_half_written_checkpoints(tmp_path, rn
         store.create_path("b.{k}.W", (2,), "float64").append_many(_layers(rng, 3, (2,), "float64"))
     with pytest.raises(st.CorruptStoreError, match=r"no complete checkpoint to analyse \(half-written: \['model/weights'\]\)"):
         sr.analyze(tmp_path / "s", p=2.5)
+
+
+def test_analyze_reads_without_caching_while_a_writer_holds_the_lock(tmp_path, rng):
+    pytest.importorskip("pandas")
+    with sr.open_store(tmp_path / "s", mode="w") as store:
+        sr.ingest({f"b.{k}.W": rng.standard_normal(2) for k in range(3)}, store)
+        table = sr.analyze(str(tmp_path / "s"), p=[1.0])  # the writer is still open
+        assert table["n_layers"].tolist() == [3]
+        assert store.cache_get("b.{k}.W", {"fn": "rough_pvar", "p": 1.0, "lift": "iterated",
+                                           "convention": "increments", "version": 1}) is None

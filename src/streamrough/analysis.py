@@ -158,7 +158,7 @@ def _open_for_analysis(source, cache, storage_options):
     if cache:
         try:
             return open_store(source, mode="r+", storage_options=storage_options), True
-        except StoreLockedError:
+        except (StoreLockedError, PermissionError):  # a writer holds it, or no write access
             pass
     return open_store(source, mode="r", storage_options=storage_options), True
 
