@@ -17,7 +17,8 @@ import numpy as np
 import streamrough as sr
 
 url = sys.argv[1]
-SHAPES = {"big.{k}": (300, 300), "small.{k}": (4, 4)}
+# one chunk per layer; shards of 64 layers in inner chunks of 4; chunks of 64 layers
+SHAPES = {"big.{k}": (300, 300), "mid.{k}": (128, 128), "small.{k}": (4, 4)}
 
 def layer(role, k):
     return np.random.default_rng([k, len(role)]).standard_normal(SHAPES[role]).astype(np.float32)
@@ -52,8 +53,8 @@ def test_sigkill_during_appends_never_loses_committed_layers(tmp_path):
     script.write_text(WRITER)
     rng = np.random.default_rng(2026)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    committed = {"big.{k}": 0, "small.{k}": 0}
-    shapes = {"big.{k}": (300, 300), "small.{k}": (4, 4)}
+    shapes = {"big.{k}": (300, 300), "mid.{k}": (128, 128), "small.{k}": (4, 4)}
+    committed = dict.fromkeys(shapes, 0)
     for _ in range(20):
         proc = subprocess.Popen([sys.executable, str(script), url], stdout=subprocess.PIPE, text=True, env=env)
         first = proc.stdout.readline()  # appends have started: kill at a random point of them

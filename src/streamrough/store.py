@@ -10,11 +10,11 @@ Layout (schema version 1; docs/store.md has the full description)::
     <root>/<run>/<checkpoint>/_results/   cached results, keyed by parameters + content hash
 
 A path array is chunked along the layer axis, about 16 MiB per chunk or shard
-(:func:`chunk_layout`), never more layers than the path is expected to have: layers of
-256 KiB..8 MiB go ``16 MiB // layer_bytes`` to a shard with one layer per inner chunk (a single
-layer reads without its neighbours); smaller layers go up to 1024 to a plain chunk; a layer of
-8..16 MiB is one chunk; a layer larger than 16 MiB has chunks of one layer split along its
-leading feature axes, unsharded.  Dtypes are
+(:func:`chunk_layout`), never more layers than the path is expected to have: a layer of
+256 KiB..16 MiB is one chunk; smaller layers share chunks of up to 1024 layers, or shards with
+inner chunks of about 256 KiB when a chunk would hold more than that (one layer then reads
+without its whole chunk); a layer larger than 16 MiB has chunks of one layer split along its
+leading feature axes.  Dtypes are
 kept as given (float16/32/64); uncompressed by default (weights barely compress), Zstandard
 on request.
 
@@ -59,7 +59,8 @@ __all__ = [
 SCHEMA_VERSION = 1
 #: Target size of a chunk (or shard) along the layer axis, in bytes.
 TARGET_CHUNK_BYTES = 16 * 2**20
-#: Layers at least this large are sharded (one layer per inner chunk); smaller ones are not.
+#: Layers at least this large get a chunk each; smaller ones share chunks (or shards whose
+#: inner chunks are about this large).
 SHARD_MIN_LAYER_BYTES = 256 * 2**10
 MAX_LAYERS_PER_CHUNK = 1024
 #: Layers per chunk assumed for a path of unknown length (see :func:`chunk_layout`).
@@ -154,33 +155,36 @@ def chunk_layout(layer_shape, itemsize, n_layers=None, target=TARGET_CHUNK_BYTES
     length `n_layers` (default 64 when unknown: Zarr stores an edge chunk at full size, and an
     append rewrites the tail chunk):
 
-    - layers under 256 KiB: plain chunks of ``min(k, 1024, n_layers)`` layers;
-    - layers from 256 KiB while at least 2 fit: shards of that many layers, one layer per
-      inner chunk (one layer reads alone; few objects);
-    - otherwise, up to `target`: one layer per chunk; beyond: one layer per chunk, split along
-      the leading feature axes into pieces of at most `target` bytes.  No sharding.
+    - layers of 256 KiB up to `target`: one layer per chunk (a layer reads alone; writes need
+      no buffer);
+    - smaller layers: chunks of ``k`` layers (at most 1024); when one such chunk would hold
+      more than ``256 KiB // layer_bytes`` layers, a shard of ``k`` layers with inner chunks
+      of about 256 KiB instead, so that one layer reads without its whole chunk;
+    - layers over `target`: one layer per chunk, split along the leading feature axes into
+      pieces of at most `target` bytes.
 
     Examples
     --------
-    >>> chunk_layout((1024, 1024), 4)
-    ((1, 1024, 1024), (4, 1024, 1024))
     >>> chunk_layout((1024, 3072), 4)
     ((1, 1024, 3072), None)
-    >>> chunk_layout((64, 64), 4, n_layers=2000)
-    ((1024, 64, 64), None)
     >>> chunk_layout((64, 64), 4, n_layers=12)
     ((12, 64, 64), None)
+    >>> chunk_layout((64, 64), 4, n_layers=2000)
+    ((16, 64, 64), (1024, 64, 64))
     >>> chunk_layout((8192, 1024), 4)
     ((1, 4096, 1024), None)
     """
     layer_shape = tuple(int(s) for s in layer_shape)
     layer_bytes = int(np.prod(layer_shape, dtype=np.int64)) * itemsize
     expected = DEFAULT_EXPECTED_LAYERS if not n_layers else int(n_layers)
-    if layer_bytes <= target:
-        k = min(max(1, target // layer_bytes), expected)
-        if layer_bytes >= SHARD_MIN_LAYER_BYTES and k >= 2:
-            return (1, *layer_shape), (k, *layer_shape)
-        return (min(k, MAX_LAYERS_PER_CHUNK), *layer_shape), None
+    if SHARD_MIN_LAYER_BYTES <= layer_bytes <= target:
+        return (1, *layer_shape), None
+    if layer_bytes < SHARD_MIN_LAYER_BYTES:
+        k = min(target // layer_bytes, MAX_LAYERS_PER_CHUNK, expected)
+        inner = SHARD_MIN_LAYER_BYTES // layer_bytes
+        if k <= inner:
+            return (k, *layer_shape), None
+        return (inner, *layer_shape), (k - k % inner, *layer_shape)
     chunk = list(layer_shape)
     for axis in range(len(chunk)):
         rest = int(np.prod(chunk[axis + 1 :], dtype=np.int64)) * itemsize
