@@ -28,6 +28,8 @@ GROUPS = [
     ("Rough paths", ["rough_pvar", "rough_distance", "RoughStream"]),
     ("Gram route (wide layers)", ["layer_gram", "gram_rough_pvar", "gram_rough_distance", "random_projection"]),
     ("Results", ["PVarResult", "RoughResult", "RoughDistanceResult", "RoughRegimeWarning"]),
+    ("Weight stores and models", ["open_store", "WeightStore", "StoreError", "find_paths", "PathPlan", "PathSpec", "ingest", "WeightRecorder"]),
+    ("Tables", ["analyze", "to_xarray"]),
 ]
 
 
