@@ -52,7 +52,7 @@ def _entry(name: str) -> list[str]:
     if dataclasses.is_dataclass(obj):
         fields = ", ".join(f"`{f.name}`" for f in dataclasses.fields(obj))
         return [f"### `{name}`", "", _summary(obj), "", f"Fields: {fields}.", ""]
-    if inspect.isclass(obj) and issubclass(obj, Warning):
+    if inspect.isclass(obj) and issubclass(obj, Exception):  # warnings and errors
         return [f"### `{name}`", "", _summary(obj), ""]
     return [f"### `{name}{_plain_signature(obj)}`", "", _summary(obj), ""]
 
