@@ -64,7 +64,7 @@ def cases():
     for d, depth in [(2, 4), (5, 3), (10, 3)]:
 
         def combine_setup(d=d, depth=depth):
-            return sr.signature(brownian(64, 17, d).reshape(64 * 16, -1, d)[:, :2], depth).reshape(64, 16, -1)
+            return sr.signature(rng.standard_normal((64 * 16, 2, d)), depth).reshape(64, 16, -1)
 
         out[f"combine_many 64x16 d={d} n={depth}"] = (
             combine_setup,
