@@ -70,7 +70,7 @@ def render(template: str, **fields) -> str:
 
     Examples
     --------
-    >>> print(render("def f(x):\\n    $body\\n    return ${out}", body=["y = x", "y += 1"], out="y"))
+    >>> print(render("def f(x):\\n    $body\\n    return ${out}", body=["y = x", "y += 1"], out="y"), end="")
     def f(x):
         y = x
         y += 1
