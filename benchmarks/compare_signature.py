@@ -92,11 +92,17 @@ def cases():
     return out
 
 
-def worker():
+def selected(only: str) -> dict:
+    """The cases whose name contains one of the comma-separated substrings of `only` (all if empty)."""
+    keys = [k.strip() for k in only.split(",") if k.strip()]
+    return {name: case for name, case in cases().items() if not keys or any(k in name for k in keys)}
+
+
+def worker(only: str):
     import numba
 
     numba.set_num_threads(1)
-    table = cases()
+    table = selected(only)
     args = {}
     for name, (setup, call) in table.items():  # compile everything first
         args[name] = setup()
@@ -133,19 +139,20 @@ def main():
     parser.add_argument("old_src")
     parser.add_argument("new_src")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--only", default="", help="comma-separated substrings: run only the cases naming one")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    if "--worker" in sys.argv:
-        return worker()
     args = parser.parse_args()
+    if args.worker:
+        return worker(args.only)
     procs = {}
     for label, src in (("old", args.old_src), ("new", args.new_src)):
         env = dict(os.environ, PYTHONPATH=os.path.abspath(src), NUMBA_NUM_THREADS="2")
         procs[label] = subprocess.Popen(
-            [sys.executable, __file__, "x", "x", "--worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
+            [sys.executable, __file__, "x", "x", "--worker", "--only", args.only], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
         )
     for p in procs.values():
         assert p.stdout.readline().strip() == "ready"
-    names = list(cases())
+    names = list(selected(args.only))
     times = {name: {"old": [], "new": []} for name in names}
     for r in range(args.rounds):
         for name in names:
