@@ -7,6 +7,7 @@ follows its definition in ``shared design math.md`` literally; none is optimised
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
@@ -266,7 +267,7 @@ def sig_levels_brute(x, depth, lift="geometric"):
         for idx in words:
             weight = 1.0
             for m in set(idx):
-                weight /= float(np.prod(np.arange(1, idx.count(m) + 1)))
+                weight /= math.factorial(idx.count(m))  # exact (an int64 product overflows past 20!)
             total = total + weight * _tensor([a[i] for i in idx], d)
         levels.append(total)
     return levels

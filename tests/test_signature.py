@@ -506,17 +506,84 @@ def test_matches_iisignature_live(d, depth, rng):
 
 def test_generated_kernels_load_from_a_file_when_caching(tmp_path, monkeypatch, rng):
     """With STREAMROUGH_NUMBA_CACHE=1 the generated source is a file (so Numba can cache it)."""
-    from streamrough._kernels import signature as ks
+    from streamrough._kernels import _jit, sig_codegen
 
-    monkeypatch.setattr(ks, "CACHE", True)
+    monkeypatch.setattr(_jit, "CACHE", True)
     monkeypatch.setenv("STREAMROUGH_CACHE_DIR", str(tmp_path))
-    mod = ks.kernels.__wrapped__(6, 1, "iterated")  # bypass the per-process memo
+    mod = sig_codegen.generated_module.__wrapped__(6, 1, "iterated")  # bypass the per-process memo
     files = list((tmp_path / "generated").glob("sig_iterated_d6_n1_*.py"))
     assert len(files) == 1 and mod.__file__ == str(files[0])
-    assert files[0].read_text() == ks.generate_source(6, 1, "iterated")
-    x = rng.standard_normal((1, 9, 6))
-    out = np.zeros((1, 6))
-    mod.batch_sig(x, out)
-    np.testing.assert_allclose(out[0], x[0, -1] - x[0, 0], rtol=1e-12, atol=1e-12)
-    ks.kernels.__wrapped__(6, 1, "iterated")  # same text, same file: reused
+    assert files[0].read_text() == sig_codegen.generate_source(6, 1, "iterated")
+    x = rng.standard_normal((9, 6))
+    out = np.zeros(6)
+    mod.path_into(x, 0, 8, out, np.empty(8))
+    np.testing.assert_allclose(out, x[-1] - x[0], rtol=1e-12, atol=1e-12)
+    sig_codegen.generated_module.__wrapped__(6, 1, "iterated")  # same text, same file: reused
     assert len(list((tmp_path / "generated").glob("*.py"))) == 1
+
+
+# ------------------------------------------------------------------ kernel building blocks
+
+
+def test_render_fills_blocks_and_fields():
+    from streamrough._kernels.sig_codegen import render
+
+    text = render("def f(x):\n    $body\n    return ${out} + $k\n", body=["y = x", "y *= 2"], out="y", k="1")
+    assert text == "def f(x):\n    y = x\n    y *= 2\n    return y + 1\n"
+    with pytest.raises(KeyError):
+        render("$missing", body=[])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_deep_d1_uses_loop_kernels(kind, rng):
+    """d = 1 at depth 64: the generated straight-line source would grow like depth^2 and take
+    minutes to compile; the plain loop kernels serve it instead."""
+    from streamrough._kernels import sig_codegen
+
+    source = sig_codegen.generate_source(1, 64, kind)
+    assert (source.count("\n") > sig_codegen.MAX_SOURCE_LINES) == (kind == "geometric")
+    x = np.cumsum(rng.uniform(0.5, 1.5, (4, 1)), axis=0)  # monotone: no cancellation in the reference
+    assert_sig_close(sr.signature(x, 64, kind=kind), naive.sig_brute(x, 64, kind), 1, 64)
+    pre = sr.signature(x, 64, kind=kind, stream=True)
+    assert_sig_close(pre[1], naive.sig_brute(x[:3], 64, kind), 1, 64)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("d,depth", [(1, 3), (2, 3), (3, 2), (70, 1)])
+def test_loop_kernels_against_explicit(kind, d, depth, rng):
+    """The plain loop kernels (step and path) against the brute-force signature, and the
+    algebra (product, inverse) against its definition."""
+    from streamrough._kernels.sig_algebra import algebra, loop_kernels
+
+    k = loop_kernels(d, depth, kind)
+    length = sr.sig_length(d, depth)
+    x = rng.standard_normal((5, d))
+    buf = np.empty(d ** (depth - 1) + d)
+    s = np.zeros(length)
+    k.path_into(x, 0, 2, s, buf)
+    for t in (2, 3):
+        k.step(s, x[t + 1] - x[t], buf)
+    assert_sig_close(s, naive.sig_brute(x, depth, kind), d, depth)
+    alg = algebra(d, depth)
+    p, q = rng.standard_normal((2, length))
+    prod = p.copy()
+    alg.mul_into(prod, q)
+    np.testing.assert_allclose(prod, naive.tensor_mul_brute(p, q, d, depth), rtol=1e-12, atol=1e-12)
+    inv = np.empty(length)
+    alg.inverse_into(p, inv)
+    np.testing.assert_allclose(naive.tensor_mul_brute(p, inv, d, depth), np.zeros(length), atol=1e-12)
+
+
+def test_generated_variants_cover_the_size_classes():
+    """Which kernels are generated: straight-line, straight-line + top-level loop, loops on a
+    reversed-word copy; lanes kernels for short signatures; none for depth 1 of many letters."""
+    from streamrough._kernels import sig_codegen
+
+    def kernels_in(d, depth):
+        source = sig_codegen.generate_source(d, depth, "geometric")
+        return None if source is None else {name for name in ("step", "prefixes", "rstep", "lanes_into") if f"def {name}(" in source}
+
+    assert kernels_in(2, 3) == {"step", "lanes_into"}
+    assert kernels_in(3, 4) == {"step", "prefixes", "lanes_into"}
+    assert kernels_in(13, 3) == {"prefixes", "rstep"}
+    assert kernels_in(70, 1) is None

@@ -1,0 +1,562 @@
+"""Source generation of the specialised signature kernels of one ``(d, n, kind)``.
+
+Only what gains from being specialised is generated: the step body (straight-line code on
+scalar locals, or loops of literal trip counts) and the three kernels built around it,
+``path_into`` (one path), ``prefixes`` (every prefix of one path) and ``lanes_into`` (paths
+side by side, one per SIMD lane). Everything else (algebra, drivers, stream, tree) is plain
+code in ``sig_algebra``, ``sig_drivers`` and ``sig_tree``.
+
+One templating method: a kernel is a template text passed to :func:`render`, whose ``$name``
+fields are replaced by a value: a line that holds a field alone takes a list of statements,
+indented to the field's column; any other field takes a string. The statements themselves
+(one multiply-add each) come from :func:`step_lines` and :func:`level_loops`.
+
+Variants (chosen by the signature length ``L`` and the length of levels ``1..n-1``):
+
+- ``L <= UNROLL_FULL``: the whole step is straight-line code; along a path the signature
+  stays in registers;
+- levels ``1..n-1`` within ``UNROLL_MAX`` numbers: those levels straight-line, the top level
+  (the bulk of the work) a vectorised loop taking the outer products of ``GROUP`` steps at
+  once;
+- larger: loops over a reversed-word working copy (word ``(i_1 ... i_k)`` at
+  ``i_k d^(k-1) + ... + i_1``), where every outer product ``v (x) a`` is ``d`` contiguous
+  axpys, with the same grouped top-level update;
+- ``L <= LANE_MAX`` also get ``lanes_into``.
+
+The generated text grows like ``n^2`` with the depth (the Horner chains): above
+``MAX_SOURCE_LINES`` nothing is generated and the plain loop kernels of ``sig_algebra`` are
+used instead (d = 1 at depth 64 would otherwise take minutes to compile).
+
+Generated modules are memoised per process. With ``STREAMROUGH_NUMBA_CACHE=1`` the source is
+written to a file under the cache directory (``STREAMROUGH_CACHE_DIR``, default
+``~/.cache/streamrough``), named by a hash of its text, and imported from there, so Numba's
+on-disk cache reuses the compiled code across processes.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import linecache
+import os
+import string
+import sys
+
+from . import _jit
+from .sig_algebra import level_offsets
+
+#: signatures up to this length get fully unrolled straight-line step code
+UNROLL_FULL = 64
+#: up to this many entries, levels 1..n-1 are straight-line code and level n a vectorised loop
+UNROLL_MAX = 160
+#: steps whose outer products update the top level together (loop kernels)
+GROUP = 8
+#: paths of a batch computed side by side, one per SIMD lane (signatures up to LANE_MAX)
+LANES = 16
+LANE_MAX = 160
+#: steps whose points the lanes kernel transposes at a time
+LANE_STEPS = 32
+#: longer generated sources are not compiled: the plain loop kernels are used instead
+MAX_SOURCE_LINES = 4000
+
+
+def render(template: str, **fields) -> str:
+    """Fill the ``$name`` fields of `template`.
+
+    A line holding only ``$name`` is replaced by the statements of the list ``fields[name]``,
+    each indented like the field; elsewhere ``$name`` / ``${name}`` is replaced by the string
+    ``fields[name]`` (``string.Template`` syntax). A missing field raises ``KeyError``.
+
+    Examples
+    --------
+    >>> print(render("def f(x):\\n    $body\\n    return ${out}", body=["y = x", "y += 1"], out="y"), end="")
+    def f(x):
+        y = x
+        y += 1
+        return y
+    """
+    text = {k: v for k, v in fields.items() if isinstance(v, str)}
+    out = []
+    for line in template.splitlines():
+        field = line.strip()
+        if field.startswith("$") and isinstance(fields.get(field[1:]), list):
+            indent = line[: len(line) - len(line.lstrip())]
+            out.extend(indent + stmt for stmt in fields[field[1:]])
+        else:
+            out.append(string.Template(line).substitute(text))
+    return "\n".join(out) + "\n"
+
+
+def rev_digits(w: int, k: int, d: int) -> int:
+    """Index of word w of length k (base-d digits) with its letters in reverse order."""
+    r = 0
+    for _ in range(k):
+        r, w = r * d + w % d, w // d
+    return r
+
+
+def step_lines(d: int, n: int, kind: str, state=None, top=None) -> list:
+    """Straight-line statements of one step ``S <- S (x) step(a)`` on scalars ``a<i>``.
+
+    ``state(j)`` is the expression of entry j of the state (standard layout; default the
+    local ``s<j>``). With ``top(w, v)`` (a function returning a statement) level n is not
+    updated: the vector v with level n of the step = ``S_n + v (x) a`` goes to that statement.
+    Geometric: Horner scheme top level down, ``S_k += ((...((a/k + S_1) (x) a/(k-1) + S_2)
+    ...) + S_{k-1}) (x) a``; iterated: ``S_k += S_{k-1} (x) a``; then ``S_1 += a``."""
+    state = state or (lambda j: f"s{j}")
+    offs = level_offsets(d, n)
+    lines = []
+    names = (f"h{i}" for i in range(10**9))
+    if kind == "geometric":
+        # the scaled increments a / j do not depend on the state: computing them first keeps
+        # the Horner chains short, b <- (b + s_m) (x) (a / (k - m)), one add and one multiply
+        # per stage on the critical path
+        scaled = {1: [f"a{i}" for i in range(d)]}
+        for j in range(2, n + 1):
+            scaled[j] = []
+            for i in range(d):
+                scaled[j].append(next(names))
+                lines.append(f"{scaled[j][-1]} = a{i} * {1.0 / j!r}")
+    for k in range(n, 1, -1):
+        if kind == "geometric":
+            b = scaled[k]  # level-1 chain start a / k
+            for m in range(1, k - 1):
+                nb = []
+                for w in range(d**m):
+                    name = next(names)
+                    lines.append(f"{name} = {b[w]} + {state(offs[m] + w)}")
+                    for i in range(d):
+                        nb.append(next(names))
+                        lines.append(f"{nb[-1]} = {name} * {scaled[k - m][i]}")
+                b = nb
+            vec = []
+            for w in range(d ** (k - 1)):
+                vec.append(next(names))
+                lines.append(f"{vec[-1]} = {b[w]} + {state(offs[k - 1] + w)}")
+        else:
+            vec = [state(offs[k - 1] + w) for w in range(d ** (k - 1))]
+        for w, v in enumerate(vec):
+            if k == n and top is not None:
+                lines.append(top(w, v))
+            else:
+                lines += [f"{state(offs[k] + w * d + i)} += {v} * a{i}" for i in range(d)]
+    lines += [f"{state(i)} += a{i}" for i in range(d)]
+    return lines
+
+
+def level_loops(d: int, n: int, kind: str, k: int, out: str | None) -> list:
+    """Loops of level k of one step in the reversed-word layout (state r, increment
+    ``a[ao + i]``, scratch b1, b2).
+
+    With ``out=None`` they add the outer product v (x) a to level k of r; otherwise they store
+    v (the vector multiplied by a) at ``u[out + w]``."""
+    offs = level_offsets(d, n)
+    lines = []
+    size = d ** (k - 1)
+    if kind == "geometric":
+        # Horner chain: b1 <- a / k, then b1 <- ((b1 + r_m) / (k - m)) (x) a for m = 1..k-2
+        lines += [f"for i in range({d}):", f"    b1[i] = a[ao + i] * {1.0 / k!r}"]
+        for m in range(1, k - 1):
+            sz = d**m
+            lines += [
+                f"for w in range({sz}):",
+                f"    b2[w] = (b1[w] + r[{offs[m]} + w]) * {1.0 / (k - m)!r}",
+                f"for i in range({d}):",
+                "    ai = a[ao + i]",
+                f"    for w in range({sz}):",
+                f"        b1[i * {sz} + w] = b2[w] * ai",
+            ]
+        vec = f"b1[w] + r[{offs[k - 1]} + w]"
+    else:
+        vec = f"r[{offs[k - 1]} + w]"
+    if out is not None:
+        return lines + [f"for w in range({size}):", f"    u[{out} + w] = {vec}"]
+    return lines + [
+        f"for w in range({size}):",
+        f"    b2[w] = {vec}",
+        f"for i in range({d}):",
+        "    ai = a[ao + i]",
+        f"    for w in range({size}):",
+        f"        r[{offs[k]} + i * {size} + w] += b2[w] * ai",
+    ]
+
+
+# ------------------------------------------------------------------------------ templates
+
+_HEADER = '''"""Generated by streamrough._kernels.sig_codegen: ${kind} kernels, d = ${d}, n = ${n}. Do not edit."""
+import numpy as np
+
+from streamrough._kernels._jit import jit
+from streamrough._kernels.sig_algebra import from_reversed, rev, to_reversed
+
+D = ${d}
+N = ${n}
+OFFS = ${offs}
+TOP = OFFS[N]
+LENGTH = OFFS[N + 1]
+NBUF = ${nbuf}
+GROUP = ${group}
+LANES = ${lanes}
+LANE_STEPS = ${lane_steps}
+FMA = {"contract"}  # fused multiply-add: rounding at least as good, NaN/inf semantics kept
+'''
+
+_UNROLLED = '''
+
+@jit(fastmath=FMA)
+def step(s, a, buf):
+    """s <- s (x) step(a), in place (straight-line code; buf unused)."""
+    $load
+    $load_a
+    $step
+    $store
+
+
+@jit(fastmath=FMA)
+def path_into(x, t0, t1, s, buf):
+    """s <- s (x) S(x[t0 .. t1]) for one path x (N, d); the signature stays in registers."""
+    $load
+    for t in range(t0, t1):
+        $inc
+        $step
+    $store
+'''
+
+_HYBRID = '''
+
+@jit(fastmath=FMA)
+def step(s, a, buf):
+    """s <- s (x) step(a), in place; buf: scratch of SCRATCH numbers."""
+    u = buf
+    $load_low
+    $load_a
+    $step_u
+    $store_low
+    for w in range(NBUF):
+        v = u[w]
+        for i in range(D):
+            s[TOP + w * D + i] += v * a[i]
+
+
+@jit(fastmath=FMA)
+def path_into(x, t0, t1, s, buf):
+    """s <- s (x) S(x[t0 .. t1]) for one path x (N, d); buf: scratch of SCRATCH numbers.
+
+    Levels 1..N-1 stay in registers; for each step the vector u_g with
+    level N += u_g (x) a_g is stored, and every GROUP steps level N (a reversed-word copy)
+    takes the sum of the GROUP outer products in one vectorised pass."""
+    u = buf[: GROUP * NBUF]
+    ag = buf[GROUP * NBUF : GROUP * NBUF + GROUP * D]
+    r = buf[GROUP * NBUF + GROUP * D : GROUP * NBUF + GROUP * D + D * NBUF]
+    for w in range(GROUP * NBUF):
+        u[w] = 0.0
+    for w in range(D * NBUF):
+        r[rev(w, N, D)] = s[TOP + w]
+    $load_low
+    t = t0
+    while t < t1:
+        ng = min(GROUP, t1 - t)
+        for g in range(ng):
+            $inc_g
+            $store_ag
+            uo = g * NBUF
+            $step_group
+        for g in range(ng * D, GROUP * D):
+            ag[g] = 0.0
+        for i in range(D):
+            $load_c
+            base = i * NBUF
+            for w in range(NBUF):
+                r[base + w] += ${terms}
+        t += ng
+    $store_low
+    for w in range(D * NBUF):
+        s[TOP + w] = r[rev(w, N, D)]
+
+
+@jit(fastmath=FMA)
+def prefixes(x, stride, out, buf):
+    """out[j] = S(x[0 .. (j + 1) stride]) for one path x (N, d); out (M, LENGTH).
+
+    Levels 1..N-1 in registers as in path_into; the top level is built in the standard
+    layout right in the output, row j = row j - 1 + the outer products of its steps."""
+    u = buf[:NBUF]
+    if out.shape[0] > 0:
+        for w in range(TOP, LENGTH):
+            out[0, w] = 0.0
+    $zero_low
+    for j in range(out.shape[0]):
+        jp = max(j - 1, 0)  # the row the first step adds to (row 0 starts from zeros)
+        for t in range(j * stride, (j + 1) * stride):
+            $inc
+            $step_u
+            for w in range(NBUF):
+                v = u[w]
+                base = TOP + w * D
+                $load_p
+                $store_p
+            jp = j
+        $out_low
+'''
+
+_LOOPS = '''
+
+@jit(fastmath=FMA)
+def rlower(r, a, ao, b1, b2):
+    """Levels N-1..1 of r <- r (x) step(a[ao:ao + D]), reversed-word layout, in place."""
+    $lower
+
+
+@jit(fastmath=FMA)
+def rstep(r, a, ao, b1, b2):
+    """r <- r (x) step(a[ao:ao + D]) in the reversed-word layout, top level down, in place."""
+    $top
+    rlower(r, a, ao, b1, b2)
+
+
+@jit(fastmath=FMA)
+def path_into(x, t0, t1, s, buf):
+    """s <- s (x) S(x[t0 .. t1]) for one path x (N, d); buf: scratch of SCRATCH numbers.
+
+    Steps go in groups of GROUP: the lower levels are stepped one by one, keeping the vectors
+    u_g whose outer products with the increments a_g update the top level; the top level then
+    takes all GROUP in one pass (1 / GROUP of the memory traffic on the largest level)."""
+    b1 = buf[:NBUF]
+    b2 = buf[NBUF : 2 * NBUF]
+    r = buf[2 * NBUF : 2 * NBUF + LENGTH]
+    a = buf[2 * NBUF + LENGTH : 2 * NBUF + LENGTH + GROUP * D]
+    u = buf[2 * NBUF + LENGTH + GROUP * D :]
+    to_reversed(s, r, OFFS, D)
+    t = t0
+    while t + GROUP <= t1:
+        $group_steps
+        t += GROUP
+    while t < t1:
+        for i in range(D):
+            a[i] = x[t + 1, i] - x[t, i]
+        rstep(r, a, 0, b1, b2)
+        t += 1
+    from_reversed(r, s, OFFS, D)
+
+
+@jit(fastmath=FMA)
+def prefixes(x, stride, out, buf):
+    """out[j] = S(x[0 .. (j + 1) stride]) for one path x (N, d); out (M, LENGTH).
+
+    Levels 1..N-1 are stepped in the reversed-word copy r and permuted into each row; the
+    top level, the bulk of each row, is built in the standard layout right in the output,
+    row j = row j - 1 + the outer products of its steps (no permutation of the top level)."""
+    b1 = buf[:NBUF]
+    b2 = buf[NBUF : 2 * NBUF]
+    r = buf[2 * NBUF : 2 * NBUF + LENGTH]
+    a = buf[2 * NBUF + LENGTH : 2 * NBUF + LENGTH + D]
+    u = buf[2 * NBUF + LENGTH + GROUP * D : 2 * NBUF + LENGTH + GROUP * D + NBUF]
+    perm = np.empty(LENGTH, dtype=np.int64)  # standard index -> reversed index
+    for k in range(1, N + 1):
+        for w in range(OFFS[k + 1] - OFFS[k]):
+            perm[OFFS[k] + w] = OFFS[k] + rev(w, k, D)
+    for w in range(LENGTH):
+        r[w] = 0.0
+    if out.shape[0] > 0:
+        for w in range(TOP, LENGTH):
+            out[0, w] = 0.0
+    for j in range(out.shape[0]):
+        jp = max(j - 1, 0)  # the row the first step adds to (row 0 starts from zeros)
+        for t in range(j * stride, (j + 1) * stride):
+            for i in range(D):
+                a[i] = x[t + 1, i] - x[t, i]
+            uo = 0
+            ao = 0
+            $top_vec
+            for w in range(NBUF):
+                v = u[perm[OFFS[N - 1] + w] - OFFS[N - 1]]
+                base = TOP + w * D
+                for i in range(D):
+                    out[j, base + i] = out[jp, base + i] + v * a[i]
+            jp = j
+            rlower(r, a, 0, b1, b2)
+        for w in range(TOP):
+            out[j, w] = r[perm[w]]
+'''
+
+_LANES = '''
+
+@jit(fastmath=FMA)
+def lanes_into(x, out, o0, st, pt, inc, vv):
+    """out[o0 + l] <- out[o0 + l] (x) S(x[l]) for the paths l < LANES of x (LANES, N, d),
+    side by side; scratch st: LENGTH * LANES numbers, pt: (LANE_STEPS + 1) * D * LANES,
+    inc: D * LANES, vv: NBUF * LANES.
+
+    The points of LANE_STEPS steps are first transposed into pt (point, letter, lane), so
+    that the lane loop reads them contiguously. With a run-time trip count (lanes == LANES,
+    from the size of st) and arrays indexed from 0 the lane loop is vectorised (a literal or
+    bounded count gets it unrolled, an offset index needs wraparound checks)."""
+    lanes = st.shape[0] // LENGTH
+    for j in range(LENGTH):
+        for l in range(lanes):
+            st[j * LANES + l] = out[o0 + l, j]
+    for t0 in range(0, x.shape[1] - 1, LANE_STEPS):
+        m = min(LANE_STEPS, x.shape[1] - 1 - t0)
+        for l in range(lanes):
+            for g in range(m + 1):
+                for i in range(D):
+                    pt[(g * D + i) * LANES + l] = x[l, t0 + g, i]
+        for g in range(m):
+            o = g * D * LANES
+            for l in range(lanes):
+                $inc
+                $store_inc
+                $step
+            $top
+    for j in range(LENGTH):
+        for l in range(lanes):
+            out[o0 + l, j] = st[j * LANES + l]
+'''
+
+# the top level of the lanes step in a loop of its own: one lane loop with the whole step
+# does not get vectorised once it has too many memory operations
+_LANES_TOP = """
+for w in range(NBUF):
+    o2 = TOP * LANES + w * D * LANES
+    for l in range(lanes):
+        v = vv[w * LANES + l]
+        $axpy
+"""
+
+
+def _unrolled(d: int, n: int, kind: str) -> str:
+    length = level_offsets(d, n)[n + 1]
+    return render(
+        _UNROLLED,
+        load=[f"s{j} = s[{j}]" for j in range(length)],
+        store=[f"s[{j}] = s{j}" for j in range(length)],
+        load_a=[f"a{i} = a[{i}]" for i in range(d)],
+        inc=[f"a{i} = x[t + 1, {i}] - x[t, {i}]" for i in range(d)],
+        step=step_lines(d, n, kind),
+    )
+
+
+def _hybrid(d: int, n: int, kind: str) -> str:
+    low = level_offsets(d, n)[n]  # number of entries of levels 1..n-1
+    size = d ** (n - 1)
+    return render(
+        _HYBRID,
+        load_low=[f"s{j} = s[{j}]" for j in range(low)],
+        store_low=[f"s[{j}] = s{j}" for j in range(low)],
+        zero_low=[f"s{j} = 0.0" for j in range(low)],
+        out_low=[f"out[j, {j}] = s{j}" for j in range(low)],
+        load_a=[f"a{i} = a[{i}]" for i in range(d)],
+        inc=[f"a{i} = x[t + 1, {i}] - x[t, {i}]" for i in range(d)],
+        inc_g=[f"a{i} = x[t + g + 1, {i}] - x[t + g, {i}]" for i in range(d)],
+        store_ag=[f"ag[g * {d} + {i}] = a{i}" for i in range(d)],
+        step_u=step_lines(d, n, kind, top=lambda w, v: f"u[{w}] = {v}"),
+        step_group=step_lines(d, n, kind, top=lambda w, v: f"u[uo + {rev_digits(w, n - 1, d)}] = {v}"),
+        load_c=[f"c{g} = ag[{g * d} + i]" for g in range(GROUP)],
+        terms=" + ".join(f"c{g} * u[{g * size} + w]" for g in range(GROUP)),
+        load_p=[f"p{i} = out[jp, base + {i}]" for i in range(d)],
+        store_p=[f"out[j, base + {i}] = p{i} + v * a{i}" for i in range(d)],
+    )
+
+
+def _loops(d: int, n: int, kind: str) -> str:
+    offs = level_offsets(d, n)
+    size = d ** (n - 1)
+    lower = []  # levels n-1 .. 1 of one step
+    for k in range(n - 1, 1, -1):
+        lower += level_loops(d, n, kind, k, None)
+    lower += [f"for i in range({d}):", "    r[i] += a[ao + i]"]
+    top = level_loops(d, n, kind, n, None)
+    top_vec = level_loops(d, n, kind, n, "uo")
+    group = [
+        f"for g in range({GROUP}):",
+        f"    ao = g * {d}",
+        f"    for i in range({d}):",
+        "        a[ao + i] = x[t + g + 1, i] - x[t + g, i]",
+        f"    uo = g * {size}",
+        *["    " + line for line in top_vec + lower],
+        f"for i in range({d}):",
+        *[f"    c{g} = a[{g * d} + i]" for g in range(GROUP)],
+        f"    base = {offs[n]} + i * {size}",
+        f"    for w in range({size}):",
+        "        r[base + w] += " + " + ".join(f"c{g} * u[{g * size} + w]" for g in range(GROUP)),
+    ]
+    return render(_LOOPS, lower=lower, top=top, top_vec=top_vec, group_steps=group)
+
+
+def _lanes(d: int, n: int, kind: str) -> str:
+    state = lambda j: f"st[{j * LANES} + l]"  # noqa: E731
+    top = []
+    if n > 1:
+        axpy = [f"st[o2 + {i * LANES} + l] += v * inc[{i * LANES} + l]" for i in range(d)]
+        top = render(_LANES_TOP, axpy=axpy).strip("\n").splitlines()
+    return render(
+        _LANES,
+        inc=[f"a{i} = pt[o + {(d + i) * LANES} + l] - pt[o + {i * LANES} + l]" for i in range(d)],
+        store_inc=[f"inc[{i * LANES} + l] = a{i}" for i in range(d)],
+        step=step_lines(d, n, kind, state, lambda w, v: f"vv[{w * LANES} + l] = {v}"),
+        top=top or ["pass"],
+    )
+
+
+def generate_source(d: int, n: int, kind: str) -> str | None:
+    """Python source of the specialised kernels of one ``(d, n, kind)`` (None for depth 1
+    beyond ``UNROLL_FULL`` letters: the plain loop kernels serve it)."""
+    offs = level_offsets(d, n)
+    parts = [
+        render(
+            _HEADER,
+            kind=kind,
+            d=str(d),
+            n=str(n),
+            offs=repr(offs),
+            nbuf=str(max(d ** (n - 1), 1)),
+            group=str(GROUP),
+            lanes=str(LANES),
+            lane_steps=str(LANE_STEPS),
+        )
+    ]
+    if offs[n + 1] <= UNROLL_FULL:
+        parts.append(_unrolled(d, n, kind))
+    elif n == 1:  # level 1 alone is a sum: nothing to specialise
+        return None
+    elif offs[n] <= UNROLL_MAX:
+        parts.append(_hybrid(d, n, kind))
+    else:
+        parts.append(_loops(d, n, kind))
+    if offs[n + 1] <= LANE_MAX:
+        parts.append(_lanes(d, n, kind))
+    return "".join(parts)
+
+
+@functools.lru_cache(maxsize=None)
+def generated_module(d: int, n: int, kind: str):
+    """The module of generated kernels of one ``(d, n, kind)`` (memoised), or None if its
+    source would be longer than ``MAX_SOURCE_LINES`` (use the plain loop kernels)."""
+    source = generate_source(d, n, kind)
+    if source is None or source.count("\n") > MAX_SOURCE_LINES:
+        return None
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    name = f"streamrough._kernels._sig_{kind}_d{d}_n{n}_{digest}"
+    if _jit.CACHE:
+        root = os.environ.get("STREAMROUGH_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "streamrough")
+        folder = os.path.join(root, "generated")
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, f"sig_{kind}_d{d}_n{n}_{digest}.py")
+        if not os.path.exists(path):
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "w") as fh:
+                fh.write(source)
+            os.replace(tmp, path)  # atomic: concurrent processes never see a partial file
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+    filename = f"<streamrough generated {kind} d={d} n={n} {digest}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    module = type(sys)(name)
+    module.__file__ = filename
+    sys.modules[name] = module
+    exec(compile(source, filename, "exec"), module.__dict__)
+    return module
