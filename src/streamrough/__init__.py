@@ -48,6 +48,18 @@ _PUBLIC = {
     "gram_rough_pvar": "gram",
     "gram_rough_distance": "gram",
     "random_projection": "gram",
+    # residual networks
+    "forward": "resnet",
+    "input_jacobian": "resnet",
+    "lipschitz": "resnet",
+    "output_change": "resnet",
+    "stability": "stability",
+    "StabilityResult": "stability",
+    "regime": "regime",
+    "RegimeResult": "regime",
+    "depth_scaling": "regime",
+    "DepthScalingResult": "regime",
+    "report": "report",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
