@@ -53,13 +53,13 @@ _PUBLIC = {
     "input_jacobian": "resnet",
     "lipschitz": "resnet",
     "output_change": "resnet",
-    "stability": "stability",
-    "StabilityResult": "stability",
-    "regime": "regime",
-    "RegimeResult": "regime",
-    "depth_scaling": "regime",
-    "DepthScalingResult": "regime",
-    "report": "report",
+    "stability": "stability_report",
+    "StabilityResult": "stability_report",
+    "regime": "regimes",
+    "RegimeResult": "regimes",
+    "depth_scaling": "regimes",
+    "DepthScalingResult": "regimes",
+    "report": "reports",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
