@@ -41,6 +41,7 @@ import numpy as np
 
 from ._validation import as_p_values, as_path
 from .paths import CONVENTIONS, weight_path
+from .stability_report import _per_p
 
 __all__ = ["RegimeResult", "DepthScalingResult", "regime", "depth_scaling"]
 
@@ -113,11 +114,6 @@ def _scaling_stats(w):
         cumsum_deviation=float(np.linalg.norm(cum - local_mean, axis=1).max()),
     )
 
-
-def _per_p(res, field):
-    if isinstance(res, (tuple, list)):
-        return np.array([float(getattr(r, field)) for r in res])
-    return np.atleast_1d(np.asarray(getattr(res, field), dtype=np.float64))
 
 
 def _pvar_columns(w, ps, level2):

@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from .regimes import _as_mapping
+from .stability_report import _per_p
 
 __all__ = ["report"]
 
@@ -37,11 +38,6 @@ def _save(fig, out_dir, name):
     _pyplot().close(fig)
     return name
 
-
-def _per_p(res, field):
-    if isinstance(res, (tuple, list)):
-        return np.array([float(getattr(r, field)) for r in res])
-    return np.atleast_1d(np.asarray(getattr(res, field), dtype=np.float64))
 
 
 def _plot_pvar(layers, n, out_dir):
