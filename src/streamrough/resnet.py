@@ -23,7 +23,7 @@ import dataclasses
 
 import numpy as np
 
-from ._validation import _as_numeric_array, _check_finite, check_choice
+from ._validation import _as_numeric_array, _check_finite, _check_real_dtype, check_choice
 
 __all__ = ["FORMS", "ACTIVATIONS", "forward", "input_jacobian", "lipschitz", "output_change"]
 
@@ -67,7 +67,11 @@ def _weights_source(source, name="weights", ndim=3):
     (a Zarr array: read lazily).  Hook for :mod:`streamrough.store`: a stored weight path
     (store group) resolves here to its layer array; nothing else in this module changes.
     """
-    array = _as_numeric_array(source, name, keep_array_like=True)
+    if not isinstance(source, np.ndarray) and all(hasattr(source, a) for a in ("shape", "dtype", "ndim", "__getitem__")):
+        _check_real_dtype(source.dtype, name)
+        array = source  # read lazily, chunk by chunk
+    else:
+        array = _as_numeric_array(source, name)
     if array.ndim != ndim:
         want = "(L, d, d)" if ndim == 3 else "(L, d)"
         raise ValueError(f"{name} must have shape {want}, got shape {tuple(array.shape)}")
