@@ -10,6 +10,15 @@ The weight path is recorded during training (checkpoints into one .npz per setup
 once streamrough.store is available) and analysed with streamrough.regime (the driving
 layers: W_k, or delta_k A_k = A_k / L), and checkpoints are compared with rho_p.
 
+Observed (depths 16, 32, 64, 128, 100 steps, seed 0; ``--depths 16 32 64 128 --steps 100``):
+
+    bft-fixed    at init: Brownian-like (rough)   trained: drift-dominated (slopes in log L:
+                 1-variation 0.49, 2.5-variation 0.36, R^2 0.995)
+    bft-scaled   at init: Brownian-like (rough)   trained: Brownian-like (rough) (1-variation
+                 0.44, 2.5-variation -0.01)
+    ccrx         at init: smooth                  trained: smooth (1-variation -0.002)
+    rho_2.5(checkpoint, init) at L=128 after 100 steps: 212 (bft-fixed), 49 (bft-scaled), 0.015 (ccrx)
+
 Needs torch and scikit-learn (the ``examples`` extra). Default: a short run at depths
 16, 64, 256; ``--full`` runs depths 16 to 1024 with more steps.
 
