@@ -4,7 +4,6 @@ import os
 import numpy as np
 import pytest
 
-import naive
 import streamrough as sr
 
 JIT = os.environ.get("NUMBA_DISABLE_JIT", "0") != "1"

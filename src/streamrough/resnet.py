@@ -29,8 +29,6 @@ __all__ = ["FORMS", "ACTIVATIONS", "forward", "input_jacobian", "lipschitz", "ou
 
 FORMS = ("bft", "ccrx")
 ACTIVATIONS = ("tanh", "sigmoid", "softplus", "relu")
-#: activations whose derivatives of every order are bounded (the theory's hypothesis)
-SMOOTH_ACTIVATIONS = ("tanh", "sigmoid", "softplus")
 #: sup |sigma'| of each activation (its Lipschitz constant)
 DERIVATIVE_BOUND = {"tanh": 1.0, "sigmoid": 0.25, "softplus": 1.0, "relu": 1.0}
 DEFAULT_CHUNK_LAYERS = 256
