@@ -318,3 +318,29 @@ def level2_double_sum(x, s, t, lift="iterated"):
         if lift == "geometric":
             total = total + 0.5 * np.outer(a[j], a[j])
     return total
+
+
+NAIVE_ACTIVATIONS = {
+    "tanh": (np.tanh, lambda z: 1.0 - np.tanh(z) ** 2),
+    "sigmoid": (lambda z: 1.0 / (1.0 + np.exp(-z)), lambda z: np.exp(-z) / (1.0 + np.exp(-z)) ** 2),
+    "softplus": (lambda z: np.log1p(np.exp(z)), lambda z: 1.0 / (1.0 + np.exp(-z))),
+    "relu": (lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(float)),
+}
+
+
+def resnet_forward(weights, h0, form="bft", activation="tanh", bias=None, delta=None):
+    """One input through the layers, written from the definitions:
+    bft  h <- h + W_k sigma(h) + b_k;  ccrx  h <- h + delta_k sigma(A_k h + b_k).
+    Returns every state h_0..h_L (L+1, d)."""
+    sig = NAIVE_ACTIVATIONS[activation][0]
+    h = np.array(h0, dtype=float)
+    states = [h.copy()]
+    for k, w in enumerate(weights):
+        b = 0.0 if bias is None else bias[k]
+        if form == "bft":
+            h = h + w @ sig(h) + b
+        else:
+            dk = delta if np.ndim(delta) == 0 else delta[k]
+            h = h + dk * sig(w @ h + b)
+        states.append(h.copy())
+    return np.array(states)

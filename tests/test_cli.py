@@ -69,3 +69,14 @@ def test_pvar_command_errors(tmp_path, capsys):
 def test_console_script_entry_point():
     out = subprocess.run([sys.executable, "-m", "streamrough.cli", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("streamrough ")
+
+
+def test_demo_tells_the_stability_story():
+    out = io.StringIO()
+    cli.run_demo(depths=(16, 256), width=3, p_values=(1.0,), rough_p=(2.5,), rough_depths=(256,), out=out)
+    lines = out.getvalue().splitlines()
+    i = next(k for k, line in enumerate(lines) if line.startswith("Stability of the network"))
+    rows = [line.split() for line in lines[i + 2:i + 4]]
+    gronwall, one_var, norm, lip_max = ([float(r[c]) for r in rows] for c in (1, 2, 3, 5))
+    assert gronwall[1] > 2 * gronwall[0] and one_var[1] > 2 * one_var[0]
+    assert norm[1] < 1.5 * norm[0] and lip_max[1] < 1.5 * lip_max[0]

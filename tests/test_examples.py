@@ -26,3 +26,15 @@ def test_streaming_layers_matches_offline(capsys):
     last = capsys.readouterr().out.splitlines()[-1]
     offline, streamed = (float(part.split("=")[1]) for part in last.split(","))
     assert streamed == pytest.approx(offline, rel=1e-12)
+
+
+def test_train_digits_runs_and_gives_verdicts(tmp_path, capsys):
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    from streamrough.regimes import VERDICTS
+
+    verdicts = load("train_digits").main(depths=(8, 16, 24), steps=3, out_dir=str(tmp_path))
+    assert set(verdicts) == {"bft-fixed", "bft-scaled", "ccrx"}
+    assert all(v in VERDICTS for pair in verdicts.values() for v in pair.values())
+    assert (tmp_path / "bft-fixed.npz").exists()
+    assert "rho_2.5" in capsys.readouterr().out

@@ -65,6 +65,18 @@ _PUBLIC = {
     "WeightRecorder": "ingestion",
     "analyze": "analysis",
     "to_xarray": "analysis",
+    # residual networks
+    "forward": "resnet",
+    "input_jacobian": "resnet",
+    "lipschitz": "resnet",
+    "output_change": "resnet",
+    "stability": "stability_report",
+    "StabilityResult": "stability_report",
+    "regime": "regimes",
+    "RegimeResult": "regimes",
+    "depth_scaling": "regimes",
+    "DepthScalingResult": "regimes",
+    "report": "reports",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

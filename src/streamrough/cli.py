@@ -5,6 +5,9 @@
     in both conventions, level 2 of both signature lifts, and the rough-path norm
     |||X|||_p, showing the 1-variation growing like sqrt(L) while |||X|||_p (p in (2, 3))
     stays bounded under ``increments``.
+    Then the stability story: the rigorous Gronwall bound explodes like exp(c sqrt(L)), the
+    1-variation grows like sqrt(L), while |||X|||_p and the empirical Lipschitz constant stay
+    bounded.
 ``streamrough pvar FILE -p P [P ...] [--convention {increments,values}]``
     Exact p-variation of a path or weight sequence stored in a ``.npy`` file, read by the
     rule of :func:`streamrough.read_input` (an array of 3 or more axes is a weight sequence
@@ -15,6 +18,10 @@
     Runs, checkpoints and paths of a store.
 ``streamrough analyze SOURCE_OR_STORE -p P [P ...] [--csv FILE]``
     The per-path table of level-1/level-2 p-variation and norms.
+``streamrough report SOURCE -o DIR``
+    HTML page with plots (stability, regime, depth scaling) of the weights in SOURCE: a
+    ``.npy`` array (L, d, d), or a ``.npz`` with ``weights`` (optional ``init``, ``bias``,
+    ``delta``) or several depths as ``weights_<L>`` (optional ``init_<L>``).
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ import time
 DEMO_N_LAYERS = (64, 256, 1024, 4096)
 DEMO_P = (1.0, 1.5, 2.0, 2.5, 3.0)
 DEMO_ROUGH_P = (2.2, 2.5, 2.8)
+DEMO_ROUGH_N_LAYERS = (64, 256, 1024)
+DEMO_STORY_P = 2.5
 
 
 def _format_row(cells, widths):
@@ -98,12 +107,38 @@ def _rough_table(sizes, width, p_values, seed, out) -> None:
     )
 
 
-def run_demo(n_layers=DEMO_N_LAYERS, width=16, p_values=DEMO_P, rough_p=DEMO_ROUGH_P, seed=0, out=None) -> None:
+def _story_table(sizes, width, seed, out) -> None:
+    import numpy as np
+
+    import streamrough as sr
+
+    inputs = np.random.default_rng(seed).standard_normal((8, width))
+    print(f"\nStability of the network h_(k+1) = h_k + W_k tanh(h_k) at 8 Gaussian inputs (streamrough.stability)", file=out)
+    header = ["layers L", "log10 Gronwall", "1-variation", f"|||X|||_{DEMO_STORY_P:g}", "Lipschitz med", "Lipschitz max", "seconds"]
+    widths = [8, 15, 12, 10, 13, 13, 8]
+    print(_format_row(header, widths), file=out)
+    for n in sizes:
+        t0 = time.perf_counter()
+        res = sr.stability(sr.brownian_weights(n, width, seed=seed), inputs, p=DEMO_STORY_P)
+        cells = [n, f"{res.gronwall_log10_product:.2f}", f"{res.one_variation:.3f}", f"{res.norm[0]:.3f}",
+                 f"{res.lipschitz_median:.3f}", f"{res.lipschitz_max:.3f}", f"{time.perf_counter() - t0:.2f}"]
+        print(_format_row(cells, widths), file=out, flush=True)
+    print(
+        "\nThe rigorous Gronwall bound prod_k (1 + |W_k|_op) explodes like exp(c sqrt(L)) and the 1-variation"
+        "\ngrows like sqrt(L); the rough-path norm |||X|||_p and the measured Lipschitz constant stay bounded.",
+        file=out,
+    )
+
+
+def run_demo(n_layers=DEMO_N_LAYERS, width=16, p_values=DEMO_P, rough_p=DEMO_ROUGH_P, seed=0, out=None,
+             rough_n_layers=DEMO_ROUGH_N_LAYERS) -> None:
     """Print the demo tables for Brownian-scaled weight paths.
 
-    Level-1 p-variation by number of layers and convention; level 2 of both signature lifts for the
-    deepest network; level-2 p-variation and the homogeneous norm by number of layers. Timings of the
-    first row of each table include one-time JIT compilation.
+    Level-1 p-variation by number of layers and convention; level 2 of both signature lifts
+    for the deepest network; level-2 p-variation and the homogeneous norm at `rough_n_layers`
+    (those of `n_layers` up to the largest of them); the stability story (Gronwall bound, 1-variation,
+    |||X|||_p, empirical Lipschitz constants) at the same depths. Timings of the first row of each
+    table include one-time JIT compilation.
     """
     out = sys.stdout if out is None else out
     print(
@@ -113,7 +148,51 @@ def run_demo(n_layers=DEMO_N_LAYERS, width=16, p_values=DEMO_P, rough_p=DEMO_ROU
     )
     _pvar_table(n_layers, width, p_values, seed, out)
     _signature_table(max(n_layers), width, seed, out)
-    _rough_table(n_layers, width, rough_p, seed, out)
+    small = [n for n in n_layers if n <= max(rough_n_layers)] or [min(n_layers)]
+    _rough_table(small, width, rough_p, seed, out)
+    _story_table(small, width, seed, out)
+
+
+def _load_source(path):
+    """(weights or {n_layers: weights}, init or None, bias, delta) from a .npy or .npz file."""
+    import numpy as np
+
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"streamrough report: cannot read {path!r} as .npy/.npz: {exc}") from None
+    if isinstance(data, np.ndarray):
+        return data, None, None, None
+    with data:
+        keys = set(data.files)
+        if "weights" in keys:
+            get = lambda k: data[k] if k in keys else None  # noqa: E731
+            return data["weights"], get("init"), get("bias"), get("delta")
+        depths = sorted(int(k.split("_", 1)[1]) for k in keys if k.startswith("weights_"))
+        if not depths:
+            raise SystemExit(f"streamrough report: {path!r} has neither 'weights' nor 'weights_<L>' arrays")
+        weights = {n: data[f"weights_{n}"] for n in depths}
+        init = {n: data[f"init_{n}"] for n in depths} if all(f"init_{n}" in keys for n in depths) else None
+        delta = data["delta"] if "delta" in keys else None
+        return weights, init, None, delta
+
+
+def run_report(source, out_dir, form="bft", activation="tanh", delta=None, out=None) -> str:
+    """Write the HTML report of the weights in `source` (a .npy or .npz file) to `out_dir`.
+
+    Hook for streamrough.store: a store path will resolve to its weight path here.
+    """
+    out = sys.stdout if out is None else out
+    import streamrough as sr
+
+    weights, init, bias, stored_delta = _load_source(source)
+    delta = stored_delta if delta is None else delta
+    if form == "ccrx" and delta is None:
+        raise ValueError("--form ccrx needs --delta (or a 'delta' array in the .npz)")
+    page = sr.report(weights, out_dir, init=init, form=form, activation=activation, bias=bias,
+                     delta=delta if form == "ccrx" else None)
+    print(f"wrote {page}", file=out)
+    return page
 
 
 def run_pvar(path_file, p_values, norm="euclidean", power=False, partition=False, convention=None, out=None) -> None:
@@ -236,6 +315,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--width", type=int, default=16)
     demo.add_argument("--seed", type=int, default=0)
 
+    rep = sub.add_parser("report", help="HTML report: stability, regime and depth scaling of stored weights")
+    rep.add_argument("source", help=".npy (L, d, d) or .npz with 'weights' or 'weights_<L>' arrays")
+    rep.add_argument("-o", "--out", required=True, help="output directory (created if missing)")
+    rep.add_argument("--form", choices=["bft", "ccrx"], default="bft")
+    rep.add_argument("--activation", choices=["tanh", "sigmoid", "softplus", "relu"], default="tanh")
+    rep.add_argument("--delta", type=float, default=None, help="delta of the ccrx form (default: from the .npz)")
+
     pv = sub.add_parser("pvar", help="exact p-variation of a path in a .npy file")
     pv.add_argument("file", help=".npy file holding an array of shape (N,), (N, d) or (N, m1, m2, ...)")
     pv.add_argument("-p", type=float, nargs="+", required=True, help="one or more p >= 1")
@@ -301,6 +387,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "demo":
             run_demo(n_layers=args.n_layers, width=args.width, seed=args.seed)
+        elif args.command == "report":
+            run_report(args.source, args.out, form=args.form, activation=args.activation, delta=args.delta)
         elif args.command == "pvar":
             run_pvar(
                 args.file, args.p, norm=args.norm, power=args.power, partition=args.partition,
