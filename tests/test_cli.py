@@ -73,7 +73,7 @@ def test_console_script_entry_point():
 
 def test_demo_tells_the_stability_story():
     out = io.StringIO()
-    cli.run_demo(depths=(16, 256), width=3, p_values=(1.0,), rough_p=(2.5,), rough_depths=(256,), out=out)
+    cli.run_demo(n_layers=(16, 256), width=3, p_values=(1.0,), rough_p=(2.5,), rough_n_layers=(256,), out=out)
     lines = out.getvalue().splitlines()
     i = next(k for k, line in enumerate(lines) if line.startswith("Stability of the network"))
     rows = [line.split() for line in lines[i + 2:i + 4]]
