@@ -458,8 +458,11 @@ def _scaled(rows: np.ndarray, scale) -> np.ndarray:
 def _norm_of(v: np.ndarray, code: int) -> np.ndarray:
     from ._kernels.pvar import EUCLIDEAN, L1
 
-    if code == EUCLIDEAN:
-        return np.sqrt((v * v).sum(axis=-1))
+    if code == EUCLIDEAN:  # scaled by the largest entry: no overflow for huge coordinates
+        big = np.abs(v).max(axis=-1, keepdims=True)
+        big[big == 0.0] = 1.0
+        u = v / big
+        return np.sqrt((u * u).sum(axis=-1)) * big[..., 0]
     if code == L1:
         return np.abs(v).sum(axis=-1)
     return np.abs(v).max(axis=-1)

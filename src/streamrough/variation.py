@@ -268,6 +268,12 @@ def pvar(x, p, *, power=False, norm="euclidean", method="auto", return_partition
     >>> sr.pvar([0.0, 2.0, 1.0, 3.0], p=[1, 2], power=True).tolist()
     [5.0, 9.0]
     """
+    from .chunked import is_chunked
+
+    if is_chunked(x):  # a dask array, zarr array or store path: out of core (streamrough.chunked)
+        from . import chunked
+
+        return chunked.pvar(x, p, power=power, norm=norm, return_partition=return_partition, quiet=True)
     X = as_path(x, "x")
     ps, scalar = as_p_values(p, "p")
     check_choice(norm, "norm", NORMS)
