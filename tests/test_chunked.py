@@ -27,6 +27,11 @@ SCHEDULERS = ["synchronous", "threads"]
 TOL = 1e-12
 
 
+def _short(chunk):
+    """Points of the test path for a chunking: one-point chunks on a short path (a task per pair)."""
+    return 12 if chunk == 1 else N
+
+
 def _path(seed=0, n=N, d=3):
     return np.cumsum(np.random.default_rng(seed).standard_normal((n, d)), axis=0)
 
@@ -56,7 +61,7 @@ def _store(tmp_path, data, chunk, name="path.zarr"):
 @pytest.mark.parametrize("chunk", CHUNKINGS)
 @pytest.mark.parametrize("scheduler", SCHEDULERS)
 def test_pvar_bit_for_bit_across_chunkings_and_schedulers(chunk, scheduler):
-    x = _path()
+    x = _path(n=_short(chunk))
     ps = [1.0, 1.5, 2.5]
     expected = sr.pvar(x, ps, power=True)
     with dask.config.set(scheduler=scheduler):
@@ -67,7 +72,7 @@ def test_pvar_bit_for_bit_across_chunkings_and_schedulers(chunk, scheduler):
 @pytest.mark.parametrize("norm", ["euclidean", "l1", "linf"])
 def test_pvar_norms_and_partition(norm):
     x = _path(3)
-    res = chunked.pvar(da.from_array(x, chunks=(7, 3)), [2.0, 3.0], norm=norm, return_partition=True, quiet=True)
+    res = chunked.pvar(da.from_array(x, chunks=(16, 3)), [2.0, 3.0], norm=norm, return_partition=True, quiet=True)
     for r in res:
         ref = sr.pvar(x, r.p, norm=norm, return_partition=True)
         assert (r.power, r.value) == (ref.power, ref.value)
@@ -118,18 +123,18 @@ def test_bad_input():
 @pytest.mark.parametrize("chunk", CHUNKINGS)
 @pytest.mark.parametrize("kind", ["geometric", "iterated"])
 def test_signature_chen_tree_and_scan(chunk, kind):
-    x = _path(6)
+    x = _path(6, n=_short(chunk))
     xd = da.from_array(x, chunks=(chunk, 3))
     assert _close(chunked.signature(xd, 3, kind=kind, quiet=True), sr.signature(x, 3, kind=kind))
     prefixes = chunked.signature(xd, 3, kind=kind, stream=True)
-    assert prefixes.shape == (N - 1, sr.sig_length(3, 3))
+    assert prefixes.shape == (x.shape[0] - 1, sr.sig_length(3, 3))
     assert _close(prefixes.compute(scheduler="synchronous"), sr.signature(x, 3, kind=kind, stream=True))
 
 
 def test_sig_query_on_store(tmp_path):
     x = _path(7)
-    path = _store(tmp_path, x, 9)
-    for s, t in [(0, N - 1), (5, 17), (9, 9), (8, 10)]:
+    path = _store(tmp_path, x, 16)
+    for s, t in [(0, N - 1), (5, 17), (16, 16), (15, 17)]:
         assert _close(chunked.sig_query(path, s, t, 3, quiet=True), sr.signature(x[s : t + 1], 3))
     with pytest.raises(ValueError, match="0 <= s <= t"):
         chunked.sig_query(path, 5, 2, 3, quiet=True)
@@ -193,7 +198,7 @@ def client():
 @pytest.mark.distributed
 @pytest.mark.parametrize("chunk", [1, 7, N])
 def test_distributed_equals_eager(client, chunk):
-    x = _path(9)
+    x = _path(9, n=_short(chunk))
     xd = da.from_array(x, chunks=(chunk, 3))
     got = chunked.pvar(xd, [1.0, 2.5], power=True, client=client, quiet=True)
     assert got.tolist() == sr.pvar(x, [1.0, 2.5], power=True).tolist()
@@ -235,3 +240,23 @@ def test_killed_worker_changes_no_result(client, tmp_path):
     assert got == expected
     client.wait_for_workers(2, timeout=60)
     assert killed["victim"] in before
+
+
+def test_cli_pvar_on_a_store(tmp_path, capsys):
+    from streamrough import cli
+
+    x = _path(11)
+    path = _store(tmp_path, x, 16)
+    assert cli.main(["pvar", path, "-p", "2.5", "--power"]) == 0
+    out = capsys.readouterr().out
+    assert f"V_p = {sr.pvar(x, 2.5, power=True):.12g}" in out
+
+
+@pytest.mark.distributed
+def test_cli_scheduler_option(client, tmp_path, capsys):
+    from streamrough import cli
+
+    x = _path(12)
+    path = _store(tmp_path, x, 16)
+    assert cli.main(["pvar", path, "-p", "2.5", "--power", "--scheduler", client.scheduler.address]) == 0
+    assert f"V_p = {sr.pvar(x, 2.5, power=True):.12g}" in capsys.readouterr().out

@@ -25,7 +25,10 @@ def warm(spec) -> None:
 
     for item in spec:
         if item[0] == "gram":
-            chunked._gram_tile(np.ones((2, 3), np.float32), None, True, 0, 0)
+            import dask.array as da
+
+            (row,) = chunked._row_readers(da.ones((2, 3), chunks=2, dtype=np.float32), "weights")
+            chunked._gram_tile(row[0], row[0], True)
         elif item[0] == "pvar":
             from ._kernels.pvar_blocks import for_norm
 

@@ -192,15 +192,50 @@ def _check_client(client):
 
 
 # ------------------------------------------------------------------------------------------
+# reading chunks inside tasks
+
+
+class _Rows:
+    """The rows of one chunk, read inside a task only when needed (not a graph dependency, so
+    that a chunk is never held in memory waiting for later tasks): the chunk's own culled
+    task graph, run by the synchronous scheduler in the task that reads it."""
+
+    def __init__(self, dsk: dict, key, start: int, label: str):
+        self.dsk = dsk
+        self.key = key
+        self.start = start  # first row, for error messages
+        self.label = label  # the argument's name, for error messages
+
+    def __dask_tokenize__(self):
+        return (self.key, self.label)
+
+    def raw(self) -> np.ndarray:
+        from dask.local import get_sync
+
+        return _f64(get_sync(self.dsk, self.key), self.label, self.start)
+
+
+def _row_readers(x, label: str = "x") -> list:
+    """readers[i][k]: a :class:`_Rows` for block (i, k) of the 2-d Dask array `x`."""
+    import dask
+
+    (x,) = dask.optimize(x)
+    graph = x.__dask_graph__()
+    offsets = _offsets(x.chunks[0])
+    return [[_Rows(dict(graph.cull({key})), key, offsets[i], label) for key in row] for i, row in enumerate(x.__dask_keys__())]
+
+
+# ------------------------------------------------------------------------------------------
 # Gram route: what to combine
 
 
-def _gram_tile(a, b, same: bool, row_a: int, row_b: int) -> np.ndarray:
-    """Partial Gram tile ``a b^T`` of two blocks of layers over one feature chunk, in float64."""
-    a64 = _f64(a, "weights", row_a)
+def _gram_tile(a: _Rows, b: _Rows, same: bool) -> np.ndarray:
+    """Partial Gram tile ``a b^T`` of two blocks of layers over one feature chunk, in float64
+    (each block read here, converted to float64 here)."""
+    a64 = a.raw()
     if same:
         return a64 @ a64.T
-    return a64 @ _f64(b, "weights", row_b).T
+    return a64 @ b.raw().T
 
 
 def _add(a, b):
@@ -252,9 +287,8 @@ def _gram_blocks(a, block_bytes: int):
     first, then the feature axis split only where a block would be too large)."""
     n, d = a.shape
     f = max(int(c) for c in a.chunks[1])
-    rows = max(1, min(n, block_bytes // (8 * f)))
-    if rows < max(a.chunks[0]):
-        rows = max(a.chunks[0])
+    c = max(int(r) for r in a.chunks[0])
+    rows = min(n, max(c, (block_bytes // (8 * f)) // c * c))  # whole input chunks per block
     if rows * f * 8 > 4 * block_bytes:  # one chunk is far too wide: split the feature axis
         f = max(1, block_bytes // (8 * rows))
     return a.rechunk((rows, f))
@@ -264,7 +298,9 @@ def gram_graph(a, *, block_bytes: int = BLOCK_BYTES):
     """Delayed L x L Gram matrix ``G[i, k] = <a_i, a_k>`` of the rows of a Dask array (L, D).
 
     One task per upper-triangle tile (row block i <= row block j) and feature chunk k
-    computes ``A[i, k] A[j, k]^T`` in float64; the partial tiles of each (i, j) are added by
+    reads its two blocks itself (they are not shared graph keys, so no block waits in memory
+    for later tiles: a task holds two blocks and a tile) and computes ``A[i, k] A[j, k]^T``
+    in float64; the partial tiles of each (i, j) are added by
     a balanced tree in a fixed order (the result does not depend on the scheduler), and a
     final task assembles the matrix. The feature axis is never concatenated.
 
@@ -279,6 +315,7 @@ def gram_graph(a, *, block_bytes: int = BLOCK_BYTES):
     name = "streamrough-gram-" + tokenize(a.name, block_bytes)
     offsets = _offsets(a.chunks[0])
     nr, nf = a.numblocks
+    readers = _row_readers(a, "weights")
     dsk = {}
     tiles = {}
     for i in range(nr):
@@ -286,12 +323,12 @@ def gram_graph(a, *, block_bytes: int = BLOCK_BYTES):
             parts = []
             for k in range(nf):
                 key = (name + "-part", i, j, k)
-                dsk[key] = (_gram_tile, (a.name, i, k), (a.name, j, k), i == j, offsets[i], offsets[j])
+                dsk[key] = (_gram_tile, readers[i][k], readers[j][k], i == j)
                 parts.append(key)
             tiles[(i, j)] = _tree_keys(dsk, f"{name}-sum-{i}-{j}", parts, _add)
     keys = list(tiles)
     dsk[name] = (_assemble_list, keys, [tiles[t] for t in keys], offsets)
-    return _delayed(name, dsk, name, [a])
+    return _delayed(name, dsk, name)
 
 
 def _assemble_list(index, tiles, offsets):
@@ -408,40 +445,6 @@ def _prefix_block(block, depth, kind, block_info=None):
 
 # ------------------------------------------------------------------------------------------
 # p-variation (math.md 2.4): what to combine
-
-
-class _Rows:
-    """The rows of one chunk, read inside a task only when needed (not a graph dependency, so
-    that a chunk is never held in memory waiting for later tasks): the chunk's own culled
-    task graph, run by the synchronous scheduler in the task that reads it."""
-
-    def __init__(self, dsk: dict, key, name: str, start: int):
-        self.dsk = dsk
-        self.key = key
-        self.name = name
-        self.start = start
-
-    def __dask_tokenize__(self):
-        return (self.name, self.start)
-
-    def raw(self) -> np.ndarray:
-        from dask.local import get_sync
-
-        return _f64(get_sync(self.dsk, self.key), "x", self.start)
-
-
-def _row_readers(x) -> list:
-    """One :class:`_Rows` per chunk of `x` (N, d) (one chunk along axis 1)."""
-    import dask
-
-    (x,) = dask.optimize(x)
-    graph = x.__dask_graph__()
-    offsets = _offsets(x.chunks[0])
-    out = []
-    for k, key in enumerate(dask.core.flatten(x.__dask_keys__())):
-        dsk = dict(graph.cull({key}))
-        out.append(_Rows(dsk, key, x.name, offsets[k]))
-    return out
 
 
 def _scaled(rows: np.ndarray, scale) -> np.ndarray:
@@ -586,7 +589,7 @@ def pvar_graph(x, ps, code: int):
 
     name = "streamrough-pvar-" + tokenize(x.name, [float(p) for p in ps], code)
     offsets = _offsets(x.chunks[0])
-    rows = _row_readers(x)
+    rows = [r[0] for r in _row_readers(x)]
     x0 = (name, "x0")
     scale = (name, "scale")
     scans = [(name, "scan", k) for k in range(len(rows))]

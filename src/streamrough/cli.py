@@ -5,13 +5,17 @@
     in both conventions, level 2 of both signature kinds, and the rough-path norm
     |||X|||_p, showing the 1-variation growing like sqrt(L) while |||X|||_p (p in (2, 3))
     stays bounded under ``increments``.
-``streamrough pvar FILE -p P [P ...]``
-    Exact p-variation of a path stored in a ``.npy`` file.
+``streamrough pvar FILE -p P [P ...] [--scheduler ADDRESS | --workers N]``
+    Exact p-variation of a path stored in a ``.npy`` file, or, out of core, in a Zarr array
+    (a directory, ``*.zarr``, or a URL), on a Dask cluster: an existing scheduler
+    (``--scheduler``) or a local cluster of N worker processes started here (``--workers``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
 
@@ -108,25 +112,70 @@ def run_demo(depths=DEMO_DEPTHS, width=16, p_values=DEMO_P, rough_p=DEMO_ROUGH_P
     _rough_table(depths, width, rough_p, seed, out)
 
 
-def run_pvar(path_file, p_values, norm="euclidean", power=False, partition=False, out=None) -> None:
-    """Print the p-variation of the path stored in `path_file` (a .npy file)."""
-    out = sys.stdout if out is None else out
+def _is_store(path_file) -> bool:
+    """A Zarr array (directory, *.zarr, or URL) rather than a .npy file."""
+    text = str(path_file)
+    return "://" in text or text.rstrip("/").endswith(".zarr") or os.path.isdir(text)
+
+
+@contextlib.contextmanager
+def cluster_client(scheduler=None, workers=None):
+    """A ``dask.distributed.Client``: connected to `scheduler`, or to a LocalCluster of `workers`
+    single-threaded processes started (and closed) here; None when neither is given."""
+    if scheduler is None and workers is None:
+        yield None
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise SystemExit("streamrough: --scheduler / --workers need dask.distributed (pip install 'streamrough[distributed]')") from None
+    if scheduler is not None:
+        with Client(scheduler) as client:
+            yield client
+        return
+    if workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}")
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True) as cluster, Client(cluster) as client:
+        yield client
+
+
+def _read_npy(path_file):
     import numpy as np
 
-    import streamrough as sr
-
     try:
-        x = np.load(path_file, allow_pickle=False)
+        return np.load(path_file, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise SystemExit(f"streamrough pvar: cannot read {path_file!r} as a .npy array: {exc}") from None
+
+
+def run_pvar(path_file, p_values, norm="euclidean", power=False, partition=False, out=None, client=None) -> None:
+    """Print the p-variation of the path stored in `path_file` (a .npy file, or a Zarr array
+    computed out of core on `client`, with a progress bar)."""
+    out = sys.stdout if out is None else out
+    import streamrough as sr
+
+    if _is_store(path_file):
+        from streamrough import chunked
+
+        x = chunked.as_dask(path_file, "FILE")
+        compute = lambda p: chunked.pvar(x, p, norm=norm, return_partition=True, client=client)  # noqa: E731
+    else:
+        x = _read_npy(path_file)
+        compute = lambda p: sr.pvar(x, p, norm=norm, return_partition=True)  # noqa: E731
     print(f"{path_file}: {x.shape[0]} points of shape {x.shape[1:]}, norm {norm}", file=out)
     for p in p_values:
-        res = sr.pvar(x, p, norm=norm, return_partition=True)
+        res = compute(p)
         value = res.power if power else res.value
         line = f"p = {p:g}: {'V_p' if power else '||x||_p-var'} = {value:.12g}"
         if partition:
             line += f"  partition ({len(res.partition)} points): {res.partition.tolist()}"
         print(line, file=out)
+
+
+def _add_cluster_options(parser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler (tcp://host:8786)")
+    group.add_argument("--workers", type=int, metavar="N", help="start a local Dask cluster of N worker processes")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,11 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
 
     pv = sub.add_parser("pvar", help="exact p-variation of a path in a .npy file")
-    pv.add_argument("file", help=".npy file holding an array of shape (N,), (N, d) or (N, m1, m2, ...)")
+    pv.add_argument("file", help=".npy file or Zarr array (out of core) of shape (N,), (N, d) or (N, m1, m2, ...)")
     pv.add_argument("-p", type=float, nargs="+", required=True, help="one or more p >= 1")
     pv.add_argument("--norm", choices=["euclidean", "l1", "linf"], default="euclidean")
     pv.add_argument("--power", action="store_true", help="print V_p instead of V_p^(1/p)")
     pv.add_argument("--partition", action="store_true", help="also print an optimal partition")
+    _add_cluster_options(pv)
     return parser
 
 
@@ -162,7 +212,8 @@ def main(argv=None) -> int:
         if args.command == "demo":
             run_demo(depths=args.depths, width=args.width, seed=args.seed)
         elif args.command == "pvar":
-            run_pvar(args.file, args.p, norm=args.norm, power=args.power, partition=args.partition)
+            with cluster_client(args.scheduler, args.workers) as client:
+                run_pvar(args.file, args.p, norm=args.norm, power=args.power, partition=args.partition, client=client)
     except (ValueError, TypeError) as exc:
         print(f"streamrough {args.command}: error: {exc}", file=sys.stderr)
         return 2
