@@ -50,7 +50,7 @@ Examples
 >>> chunked.pvar(x, 2, power=True, quiet=True)
 3.0
 >>> chunked.signature(x, 2, quiet=True)
-array([0. , 1. , 0.5, 1. , 0. , 0.5])
+array([ 0. ,  1. ,  0. ,  1. , -1. ,  0.5])
 """
 
 from __future__ import annotations
@@ -827,8 +827,6 @@ def sig_query(x, s, t, depth, *, kind="geometric", client=None, quiet=False):
 
 def _weights_input(x, convention, name):
     """(layers (L, D) dask, Gram convention) from chunked input, as rough._input_path reads it."""
-    import dask.array as da
-
     from .paths import CONVENTIONS
 
     arr = as_dask(x, name)
