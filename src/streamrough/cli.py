@@ -8,10 +8,13 @@
     Then the stability story: the rigorous Gronwall bound explodes like exp(c sqrt(L)), the
     1-variation grows like sqrt(L), while |||X|||_p and the empirical Lipschitz constant stay
     bounded.
-``streamrough pvar FILE -p P [P ...] [--convention {increments,values}]``
+``streamrough pvar FILE -p P [P ...] [--convention {increments,values}] [--scheduler ADDRESS | --workers N]``
     Exact p-variation of a path or weight sequence stored in a ``.npy`` file, read by the
     rule of :func:`streamrough.read_input` (an array of 3 or more axes is a weight sequence
     under "increments" unless ``--convention`` says otherwise); the convention used is printed.
+    A Zarr array (a directory, ``*.zarr``, or a URL) is computed out of core on a Dask
+    cluster: an existing scheduler (``--scheduler``) or a local cluster of N worker processes
+    started here (``--workers``).
 ``streamrough ingest SOURCE STORE [--layers REGEX]``
     Stream the weight paths of a model file or folder into a Zarr store.
 ``streamrough info STORE``
@@ -27,6 +30,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
 
@@ -195,21 +200,62 @@ def run_report(source, out_dir, form="bft", activation="tanh", delta=None, out=N
     return page
 
 
-def run_pvar(path_file, p_values, norm="euclidean", power=False, partition=False, convention=None, out=None) -> None:
-    """Print the p-variation of the path (or weight sequence) stored in `path_file` (a .npy file).
+def _is_store(path_file) -> bool:
+    """A Zarr array (directory, *.zarr, or URL) rather than a .npy file."""
+    text = str(path_file)
+    return "://" in text or text.rstrip("/").endswith(".zarr") or os.path.isdir(text)
 
-    `convention` is None (the rule of :func:`streamrough.read_input`), "increments" or "values".
-    """
-    out = sys.stdout if out is None else out
+
+@contextlib.contextmanager
+def cluster_client(scheduler=None, workers=None):
+    """A ``dask.distributed.Client``: connected to `scheduler`, or to a LocalCluster of `workers`
+    single-threaded processes started (and closed) here; None when neither is given."""
+    if scheduler is None and workers is None:
+        yield None
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise SystemExit("streamrough: --scheduler / --workers need dask.distributed (pip install 'streamrough[distributed]')") from None
+    if scheduler is not None:
+        with Client(scheduler) as client:
+            yield client
+        return
+    if workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}")
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True) as cluster, Client(cluster) as client:
+        yield client
+
+
+def _read_npy(path_file):
     import numpy as np
 
-    import streamrough as sr
-
     try:
-        x = np.load(path_file, allow_pickle=False)
+        return np.load(path_file, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise SystemExit(f"streamrough pvar: cannot read {path_file!r} as a .npy array: {exc}") from None
-    results = sr.pvar(x, list(p_values), norm=norm, return_partition=True, convention=convention)
+
+
+def run_pvar(
+    path_file, p_values, norm="euclidean", power=False, partition=False, convention=None, out=None, client=None
+) -> None:
+    """Print the p-variation of the path (or weight sequence) stored in `path_file`.
+
+    `path_file` is a .npy file, or a Zarr array computed out of core on `client` (a
+    ``dask.distributed.Client``; None: the local scheduler). `convention` is None (the rule of
+    :func:`streamrough.read_input`), "increments" or "values".
+    """
+    out = sys.stdout if out is None else out
+    import streamrough as sr
+
+    if _is_store(path_file):
+        from streamrough import chunked
+
+        x = chunked.as_dask(path_file, "FILE")
+        results = chunked.pvar(x, list(p_values), norm=norm, return_partition=True, convention=convention, client=client)
+    else:
+        x = _read_npy(path_file)
+        results = sr.pvar(x, list(p_values), norm=norm, return_partition=True, convention=convention)
     print(
         f"{path_file}: {x.shape[0]} entries of shape {x.shape[1:]}, read as convention "
         f"{results.convention!r} ({results.n_points} points), norm {norm}",
@@ -303,6 +349,12 @@ def run_analyze(source, p_values, layers=None, csv=None, quiet=False, out=None) 
         print(table[cols].to_string(index=False), file=out)
 
 
+def _add_cluster_options(parser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler (tcp://host:8786)")
+    group.add_argument("--workers", type=int, metavar="N", help="start a local Dask cluster of N worker processes")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamrough", description="Rough-path analysis of residual-network weight paths."
@@ -323,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--delta", type=float, default=None, help="delta of the ccrx form (default: from the .npz)")
 
     pv = sub.add_parser("pvar", help="exact p-variation of a path in a .npy file")
-    pv.add_argument("file", help=".npy file holding an array of shape (N,), (N, d) or (N, m1, m2, ...)")
+    pv.add_argument("file", help=".npy file or Zarr array (out of core) of shape (N,), (N, d) or (N, m1, m2, ...)")
     pv.add_argument("-p", type=float, nargs="+", required=True, help="one or more p >= 1")
     pv.add_argument("--norm", choices=["euclidean", "l1", "linf"], default="euclidean")
     pv.add_argument("--power", action="store_true", help="print V_p instead of V_p^(1/p)")
@@ -335,6 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the array as a weight sequence in this convention (default: 3 or more axes "
         "are weights under 'increments', 1 or 2 axes a path)",
     )
+    _add_cluster_options(pv)
     _add_store_commands(sub)
     return parser
 
@@ -390,10 +443,11 @@ def main(argv=None) -> int:
         elif args.command == "report":
             run_report(args.source, args.out, form=args.form, activation=args.activation, delta=args.delta)
         elif args.command == "pvar":
-            run_pvar(
-                args.file, args.p, norm=args.norm, power=args.power, partition=args.partition,
-                convention=args.convention,
-            )
+            with cluster_client(args.scheduler, args.workers) as client:
+                run_pvar(
+                    args.file, args.p, norm=args.norm, power=args.power, partition=args.partition,
+                    convention=args.convention, client=client,
+                )
         else:
             _run_store_command(args)
     except (ValueError, TypeError, OSError, LookupError, _store_error()) as exc:

@@ -235,6 +235,12 @@ def rough_pvar(
     >>> round(r.level2, 12), r.regime   # XX_{0,2} = e1 (x) e2, the only non-zero interval
     (1.0, 'rough')
     """
+    from .chunked import is_chunked
+
+    if is_chunked(x):  # a dask array, zarr array or store path: out of core (streamrough.chunked)
+        from . import chunked
+
+        return chunked.rough_pvar(x, p, lift=lift, convention=convention, route=route, quiet=True)
     ps, scalar = _check_common(p, lift, route, method, memory_budget)
     jobs = resolve_n_jobs(n_jobs)
     path, weights, convention = read_input(x, convention, "x")
@@ -300,6 +306,12 @@ def rough_distance(
     >>> sr.rough_distance(x, x, 2.5).rho
     0.0
     """
+    from .chunked import is_chunked
+
+    if is_chunked(x) or is_chunked(y):  # out of core (streamrough.chunked)
+        from . import chunked
+
+        return chunked.rough_distance(x, y, p, lift=lift, convention=convention, route=route, quiet=True)
     ps, scalar = _check_common(p, lift, route, method, memory_budget)
     if route == "projection":
         raise ValueError("route='projection' is not available for rough_distance")

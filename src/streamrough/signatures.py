@@ -197,6 +197,15 @@ def signature(x, depth, *, lift="geometric", stream=False, scalar_term=False, st
     >>> signature(x, 2, lift="iterated")      # S^2 = a_0 (x) a_1 = [[0, 2], [0, 0]]
     array([1., 2., 0., 2., 0., 0.])
     """
+    if type(x) is not np.ndarray:
+        from .chunked import is_chunked
+
+        if is_chunked(x):  # a dask array, zarr array or store path: out of core (streamrough.chunked)
+            from . import chunked
+
+            if scalar_term or stride != 1:
+                raise ValueError("chunked input (dask / zarr / store path) takes no scalar_term and stride 1")
+            return chunked.signature(x, depth, kind=kind, stream=stream, quiet=True)
     if (  # fast path for float C-contiguous input: no copy, no separate finiteness pass
         type(x) is np.ndarray
         and x.ndim >= 2

@@ -240,6 +240,14 @@ def pvar(
     >>> res.level1_power, res.partition1.tolist(), res.convention   # |4 - 0|^2 beats 9 + 1 + 4
     (16.0, [0, 3], 'values')
     """
+    from .chunked import is_chunked
+
+    if is_chunked(x):  # a dask array, zarr array or store path: out of core (streamrough.chunked)
+        from . import chunked
+
+        return chunked.pvar(
+            x, p, power=power, norm=norm, return_partition=return_partition, convention=convention, quiet=True
+        )
     X, _, convention = read_input(x, convention, "x")
     ps, scalar = as_p_values(p, "p")
     check_choice(norm, "norm", NORMS)

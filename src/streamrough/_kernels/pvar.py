@@ -685,6 +685,8 @@ def _specialise(norm):
         return -1
 
     return SimpleNamespace(
+        solve=solve,
+        complete_blocks=complete_blocks,
         step=step,
         bnb_advance=bnb_advance,
         build_summaries=build_summaries,

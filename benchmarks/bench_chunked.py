@@ -1,0 +1,193 @@
+"""Out of core and on a cluster: memory, throughput against in-memory, and two workers against one.
+
+Run:  python benchmarks/bench_chunked.py [--quick] [--folder DIR]
+
+1. memory: a child process computes the Gram matrix (the basis of rough_pvar's levels 1
+   and 2) of a stored float32 weight path four times larger than the allowance, and
+   reports its peak resident memory above its own baseline (after imports and warm-up);
+2. throughput: out-of-core (stored path, Dask synchronous scheduler) against in-memory
+   (the eager API on the loaded array) on the same data, one thread each: Gram,
+   p-variation, signature; prints in-memory time / out-of-core time (target >= 0.5);
+3. workers: the blocked Gram of a store of 512 layers of 512 x 512 on a LocalCluster of two
+   single-threaded worker processes against one (target >= 1.6x).
+
+BLAS and Numba run one thread per process here (set before numpy is imported), so that the
+comparisons are between equal amounts of hardware. Medians of a few repetitions after a
+warm-up; the machine may be shared (the script prints the CPU and the load average).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+
+
+def _cpu() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def _median_time(fn, repeat=3):
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def _write_weights(folder, name, n_layers, width, chunk_layers, seed=0):
+    """A float32 weight path (n_layers, width, width) in a Zarr array, written chunk by chunk."""
+    import zarr
+
+    path = os.path.join(folder, name)
+    # random weights do not compress: stored raw, so a read costs a copy, not a decompression
+    arr = zarr.create_array(
+        store=path, shape=(n_layers, width, width), chunks=(chunk_layers, width, width), dtype="float32", compressors=None
+    )
+    rng = np.random.default_rng(seed)
+    for s in range(0, n_layers, chunk_layers):
+        e = min(s + chunk_layers, n_layers)
+        arr[s:e] = (rng.standard_normal((e - s, width, width)) / (width * np.sqrt(n_layers))).astype(np.float32)
+    return path
+
+
+def _write_path(folder, name, n, d, chunk, seed=1):
+    import zarr
+
+    path = os.path.join(folder, name)
+    x = np.cumsum(np.random.default_rng(seed).standard_normal((n, d)) / np.sqrt(n), axis=0)
+    arr = zarr.create_array(store=path, shape=x.shape, chunks=(chunk, d), dtype="float64")
+    arr[:] = x
+    return path, x
+
+
+# ------------------------------------------------------------------------------------------ 1
+
+
+_CHILD = r"""
+import os, resource, sys, time
+import numpy as np
+from streamrough import chunked
+path, block = sys.argv[1], int(sys.argv[2])
+import dask
+dask.config.set(scheduler="synchronous")
+chunked.layer_gram(chunked.as_dask(path)[:4], quiet=True)  # imports and kernels warm
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+g = chunked.layer_gram(path, quiet=True, block_bytes=block)
+dt = time.perf_counter() - t0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(base * 1024, peak * 1024, dt, float(np.trace(g)))
+"""
+
+
+def bench_memory(folder, n_layers, width, allowance):
+    chunk_layers = max(1, allowance // 16 // (width * width * 4))
+    path = _write_weights(folder, "memory.zarr", n_layers, width, chunk_layers)
+    size = n_layers * width * width * 4
+    block = allowance // 6  # one float64 operand block; a task holds two, their float32 reads and copies
+    out = subprocess.run([sys.executable, "-c", _CHILD, path, str(block)], capture_output=True, text=True, check=True)
+    base, peak, dt, _ = (float(v) for v in out.stdout.split())
+    grown = peak - base
+    print(
+        f"memory  Gram of a stored path of {n_layers} layers {width}x{width} float32 = {size / 2**20:.0f} MiB "
+        f"(chunks of {chunk_layers} layers), allowance {allowance / 2**20:.0f} MiB (path = {size / allowance:.1f}x): "
+        f"peak RSS above baseline {grown / 2**20:.0f} MiB ({'within' if grown <= allowance else 'OVER'} the allowance), "
+        f"baseline {base / 2**20:.0f} MiB, {dt:.1f} s"
+    )
+    return path
+
+
+# ------------------------------------------------------------------------------------------ 2
+
+
+def bench_throughput(folder, quick):
+    import dask
+    import zarr
+
+    import streamrough as sr
+    from streamrough import chunked
+
+    dask.config.set(scheduler="synchronous")
+    rows = []
+    # Gram of wide layers
+    wpath = _write_weights(folder, "gram.zarr", 128 if quick else 256, 256, 16)
+    w = zarr.open_array(wpath, mode="r")[:]
+    sr.layer_gram(w[:2]), chunked.layer_gram(wpath, quiet=True)
+    rows.append(("Gram", _median_time(lambda: sr.layer_gram(w)), _median_time(lambda: chunked.layer_gram(wpath, quiet=True))))
+    # p-variation of a long path of moderate dimension
+    n = 1 << (15 if quick else 17)
+    ppath, x = _write_path(folder, "pvar.zarr", n, 8, 1 << 14)
+    sr.pvar(x[:200], 2.5), chunked.pvar(ppath, 2.5, quiet=True)
+    rows.append(("p-variation p=2.5", _median_time(lambda: sr.pvar(x, 2.5), 1), _median_time(lambda: chunked.pvar(ppath, 2.5, quiet=True), 1)))
+    # signature
+    n = 1 << (17 if quick else 19)
+    spath, y = _write_path(folder, "sig.zarr", n, 4, 1 << 15, seed=2)
+    sr.signature(y[:10], 3), chunked.signature(spath, 3, quiet=True)
+    rows.append(("signature d=4 depth 3", _median_time(lambda: sr.signature(y, 3)), _median_time(lambda: chunked.signature(spath, 3, quiet=True))))
+    for name, t_mem, t_ooc in rows:
+        print(f"throughput  {name:24s} in-memory {t_mem:8.3f} s  out-of-core {t_ooc:8.3f} s  ratio {t_mem / t_ooc:5.2f} (target >= 0.5)")
+
+
+# ------------------------------------------------------------------------------------------ 3
+
+
+def bench_workers(folder, quick):
+    from distributed import Client, LocalCluster
+
+    from streamrough import chunked
+
+    n_layers = 256 if quick else 512
+    path = _write_weights(folder, "workers.zarr", n_layers, 512, 16, seed=3)
+    times = {}
+    for workers in (1, 2):
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+            chunked.layer_gram(chunked.as_dask(path)[:32], client=client, quiet=True)  # warm
+            times[workers] = _median_time(lambda: chunked.layer_gram(path, client=client, quiet=True, block_bytes=32 << 20), 2)
+    print(
+        f"workers  blocked Gram of {n_layers} layers 512x512 float32 ({n_layers * 2**20 / 2**20:.0f} MiB): "
+        f"1 worker {times[1]:.2f} s, 2 workers {times[2]:.2f} s, speed-up {times[1] / times[2]:.2f}x (target >= 1.6x)"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--folder", help="where to write the stores (default: a temporary folder)")
+    parser.add_argument("--only", choices=["memory", "throughput", "workers"], action="append")
+    args = parser.parse_args()
+    print(f"CPU: {_cpu()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    folder = args.folder or tempfile.mkdtemp(prefix="streamrough-bench-")
+    only = set(args.only or ["memory", "throughput", "workers"])
+    try:
+        if "memory" in only:
+            bench_memory(folder, 256 if args.quick else 512, 512, (64 if args.quick else 128) << 20)
+        if "throughput" in only:
+            bench_throughput(folder, args.quick)
+        if "workers" in only:
+            bench_workers(folder, args.quick)
+    finally:
+        if not args.folder:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""Out-of-core routes (streamrough.chunked) against the eager API, across schedulers and chunkings.
+
+Exact p-variation is deterministic and compared bit for bit; signatures, Gram matrices and
+the rough-path levels (their float sums run in another order) to 1e-12 relative. Inputs are
+Dask arrays, Zarr arrays and Zarr store paths in temporary folders; the distributed tests
+start a real LocalCluster (2 worker processes) once per module.
+"""
+
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import streamrough as sr
+from streamrough import chunked
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+zarr = pytest.importorskip("zarr")
+
+PLAIN = os.environ.get("NUMBA_DISABLE_JIT") == "1"
+N = 24 if PLAIN else 60  # points of the test path
+CHUNKINGS = [1, 7, 16, N]  # one-point chunks, a ragged last chunk, a power of two, one chunk
+SCHEDULERS = ["synchronous", "threads"]
+TOL = 1e-12
+
+
+def _short(chunk):
+    """Points of the test path for a chunking: one-point chunks on a short path (a task per pair)."""
+    return 12 if chunk == 1 else N
+
+
+def _path(seed=0, n=N, d=3):
+    return np.cumsum(np.random.default_rng(seed).standard_normal((n, d)), axis=0)
+
+
+def _weights(seed=1, n=12, shape=(4, 5), dtype=np.float64):
+    return (np.random.default_rng(seed).standard_normal((n, *shape)) / 5).astype(dtype)
+
+
+def _close(a, b, tol=TOL):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    scale = max(float(np.abs(b).max()), 1e-300)
+    return float(np.abs(a - b).max()) <= tol * scale
+
+
+def _store(tmp_path, data, chunk, name="path.zarr"):
+    arr = zarr.create_array(
+        store=str(tmp_path / name), shape=data.shape, chunks=(chunk,) + data.shape[1:], dtype=data.dtype
+    )
+    arr[:] = data
+    return str(tmp_path / name)
+
+
+# ------------------------------------------------------------------------------------------
+# p-variation: bit for bit
+
+
+@pytest.mark.parametrize("chunk", CHUNKINGS)
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_pvar_bit_for_bit_across_chunkings_and_schedulers(chunk, scheduler):
+    x = _path(n=_short(chunk))
+    ps = [1.0, 1.5, 2.5]
+    expected = sr.pvar(x, ps, power=True)
+    with dask.config.set(scheduler=scheduler):
+        got = chunked.pvar(da.from_array(x, chunks=(chunk, 3)), ps, power=True, quiet=True)
+    assert got.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("norm", ["euclidean", "l1", "linf"])
+def test_pvar_norms_and_partition(norm):
+    x = _path(3)
+    res = chunked.pvar(da.from_array(x, chunks=(16, 3)), [2.0, 3.0], norm=norm, return_partition=True, quiet=True)
+    for r in res:
+        ref = sr.pvar(x, r.p, norm=norm, return_partition=True)
+        assert (r.power, r.value) == (ref.power, ref.value)
+        # the partition reproduces the value
+        part = r.partition
+        assert part[0] == 0 and part[-1] == N - 1
+        d = np.diff(x[part], axis=0)
+        dist = {"euclidean": np.sqrt((d * d).sum(1)), "l1": np.abs(d).sum(1), "linf": np.abs(d).max(1)}[norm]
+        assert np.isclose((dist ** r.p).sum(), r.power, rtol=1e-12)
+
+
+def test_pvar_edge_cases():
+    assert chunked.pvar(da.from_array(np.ones((5, 2)), chunks=2), 2.5, quiet=True) == 0.0
+    assert chunked.pvar(da.from_array(np.zeros((1, 2)), chunks=1), 2.5, quiet=True) == 0.0
+    huge = _path(4, n=20) * 1e200  # rescaled rows, as the eager route does
+    assert chunked.pvar(da.from_array(huge, chunks=6), 2.5, quiet=True) == sr.pvar(huge, 2.5)
+
+
+def test_pvar_float32_store_stays_float32(tmp_path):
+    x = _path(5).astype(np.float32)
+    path = _store(tmp_path, x, 16)
+    assert chunked.as_dask(path).dtype == np.float32  # on disk and in transit
+    assert sr.pvar(path, 2.5, power=True) == sr.pvar(x, 2.5, power=True)  # eager dispatch
+    assert chunked.pvar(zarr.open_array(path, mode="r"), 2.5, power=True, quiet=True) == sr.pvar(x, 2.5, power=True)
+
+
+def test_bad_input():
+    bad = _path()
+    bad[N // 2 + 1, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        chunked.pvar(da.from_array(bad, chunks=10), 2.0, quiet=True)
+    with pytest.raises(ValueError, match="p must be >= 1"):
+        chunked.pvar(da.from_array(bad, chunks=10), 0.5, quiet=True)
+    with pytest.raises(ValueError, match="cannot read"):
+        chunked.pvar("no/such/store.zarr", 2.0, quiet=True)
+    with pytest.raises(ValueError, match="chunk_size"):
+        chunked.pvar(da.from_array(_path(), chunks=10), 2.0, chunk_size=0, quiet=True)
+    with pytest.raises(TypeError, match="client"):
+        chunked.pvar(da.from_array(_path(), chunks=10), 2.0, client=object(), quiet=True)
+    with pytest.raises(ValueError, match="Gram route"):
+        chunked.rough_pvar(da.from_array(_path(), chunks=10), 2.5, route="direct", quiet=True)
+
+
+# ------------------------------------------------------------------------------------------
+# signatures
+
+
+@pytest.mark.parametrize("chunk", CHUNKINGS)
+@pytest.mark.parametrize("kind", ["geometric", "iterated"])
+def test_signature_chen_tree_and_scan(chunk, kind):
+    x = _path(6, n=_short(chunk))
+    xd = da.from_array(x, chunks=(chunk, 3))
+    assert _close(chunked.signature(xd, 3, kind=kind, quiet=True), sr.signature(x, 3, kind=kind))
+    prefixes = chunked.signature(xd, 3, kind=kind, stream=True)
+    assert prefixes.shape == (x.shape[0] - 1, sr.sig_length(3, 3))
+    assert _close(prefixes.compute(scheduler="synchronous"), sr.signature(x, 3, kind=kind, stream=True))
+
+
+def test_sig_query_on_store(tmp_path):
+    x = _path(7)
+    path = _store(tmp_path, x, 16)
+    for s, t in [(0, N - 1), (5, 17), (16, 16), (15, 17)]:
+        assert _close(chunked.sig_query(path, s, t, 3, quiet=True), sr.signature(x[s : t + 1], 3))
+    with pytest.raises(ValueError, match="0 <= s <= t"):
+        chunked.sig_query(path, 5, 2, 3, quiet=True)
+    # the eager entry point dispatches a store path to the Chen tree
+    assert _close(sr.signature(path, 2), sr.signature(x, 2))
+
+
+# ------------------------------------------------------------------------------------------
+# Gram route: level 1 and level 2 of wide layers
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 12])
+def test_layer_gram_and_rough_levels(chunk, tmp_path):
+    w = _weights()
+    path = _store(tmp_path, w, chunk, "w.zarr")
+    g = chunked.layer_gram(path, quiet=True, block_bytes=8 * 4 * 7)  # tiny blocks: many tiles and feature chunks
+    assert _close(g, sr.layer_gram(w))
+    for convention in (None, "values"):
+        got = sr.rough_pvar(path, [2.2, 2.8], convention=convention)  # eager dispatch
+        ref = sr.rough_pvar(w, [2.2, 2.8], convention=convention, route="gram")
+        for a, b in zip(got, ref):
+            assert _close([a.level1, a.level2, a.norm], [b.level1, b.level2, b.norm])
+            assert (a.route, a.convention, a.partition1, a.partition2) == ("gram", b.convention, b.partition1, b.partition2)
+    w2 = w + 0.05 * _weights(2)
+    other = _store(tmp_path, w2, chunk, "w2.zarr")
+    a = sr.rough_distance(path, other, 2.5)
+    b = sr.rough_distance(w, w2, 2.5, route="gram")
+    assert _close([a.level1, a.level2, a.norm], [b.level1, b.level2, b.norm])
+
+
+def test_rough_pvar_of_a_chunked_path():
+    x = _path(8)
+    a = chunked.rough_pvar(da.from_array(x, chunks=(7, 3)), 2.5, quiet=True)
+    b = sr.rough_pvar(x, 2.5, route="gram")
+    assert _close([a.level1, a.level2], [b.level1, b.level2])
+    assert a.convention is None
+
+
+def test_float32_layers_in_transit():
+    w = _weights(dtype=np.float32)
+    wd = da.from_array(w, chunks=(5, 4, 5))
+    assert _close(chunked.layer_gram(wd, quiet=True), sr.layer_gram(w))
+    assert chunked._flat(wd, "w").dtype == np.float32
+
+
+# ------------------------------------------------------------------------------------------
+# distributed: a real LocalCluster of two worker processes
+
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
+    )
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+@pytest.mark.distributed
+@pytest.mark.parametrize("chunk", [1, 7, N])
+def test_distributed_equals_eager(client, chunk):
+    x = _path(9, n=_short(chunk))
+    xd = da.from_array(x, chunks=(chunk, 3))
+    got = chunked.pvar(xd, [1.0, 2.5], power=True, client=client, quiet=True)
+    assert got.tolist() == sr.pvar(x, [1.0, 2.5], power=True).tolist()
+    sync = chunked.signature(xd, 3, quiet=True)
+    assert chunked.signature(xd, 3, client=client, quiet=True).tolist() == sync.tolist()  # same tree, same bits
+    w = _weights()
+    wd = da.from_array(w, chunks=(chunk if chunk < 12 else 12, 4, 5))
+    g = chunked.layer_gram(wd, client=client, quiet=True)
+    assert g.tolist() == chunked.layer_gram(wd, quiet=True).tolist()
+    assert _close(g, sr.layer_gram(w))
+
+
+@pytest.mark.distributed
+def test_killed_worker_changes_no_result(client, tmp_path):
+    n = 400 if PLAIN else 4000
+    x = _path(10, n=n)
+    path = _store(tmp_path, x, n // 16, "long.zarr")
+    expected = sr.pvar(x, 2.5, power=True)
+    before = set(client.scheduler_info()["workers"])
+    killed = {}
+
+    def kill():
+        deadline = time.time() + 60
+        while time.time() < deadline and not any(client.processing().values()):
+            time.sleep(0.005)
+        killed["mid_compute"] = any(client.processing().values())
+        victim = sorted(client.scheduler_info()["workers"])[0]
+        try:
+            client.run(os._exit, 1, workers=[victim], wait=False)
+        except Exception:  # the connection to the dying worker may break: expected
+            pass
+        killed["victim"] = victim
+
+    thread = threading.Thread(target=kill)
+    thread.start()
+    got = chunked.pvar(path, 2.5, power=True, client=client, quiet=True)
+    thread.join()
+    assert killed["mid_compute"]
+    assert got == expected
+    client.wait_for_workers(2, timeout=60)
+    assert killed["victim"] in before
+
+
+def test_cli_pvar_on_a_store(tmp_path, capsys):
+    from streamrough import cli
+
+    x = _path(11)
+    path = _store(tmp_path, x, 16)
+    assert cli.main(["pvar", path, "-p", "2.5", "--power"]) == 0
+    out = capsys.readouterr().out
+    assert f"V_p = {sr.pvar(x, 2.5, power=True):.12g}" in out
+
+
+@pytest.mark.distributed
+def test_cli_scheduler_option(client, tmp_path, capsys):
+    from streamrough import cli
+
+    x = _path(12)
+    path = _store(tmp_path, x, 16)
+    assert cli.main(["pvar", path, "-p", "2.5", "--power", "--scheduler", client.scheduler.address]) == 0
+    assert f"V_p = {sr.pvar(x, 2.5, power=True):.12g}" in capsys.readouterr().out
