@@ -48,12 +48,6 @@ GRAM_ROW_BLOCK = 8
 #: interval_norms_sq: blocks are dealt out cyclically to this many tasks, so that the
 #: triangular work (row s costs ~ (L - s)^2) is balanced across threads.
 GRAM_TASKS = 16
-#: gram_rough_pvar / gram_rough_distance: from this many increments on, level 2 runs by the
-#: exact branch and bound of streamrough._kernels.gram_bb (rows of a sparse set of anchor
-#: starts, Chen bounds for the rest) instead of computing every interval (O(L^3)).
-GRAM_BB_MIN_LAYERS = 256
-#: Anchor spacing of that branch and bound; 0 = about sqrt(L).
-GRAM_BB_STEP = 0
 
 # ----------------------------------------------------------------------------- rough paths
 

@@ -215,62 +215,11 @@ def _pvar_of_squares(sq: np.ndarray, exponents: np.ndarray, want_partitions: boo
     return values, parts
 
 
-def _use_branch_bound(n_increments: int) -> bool:
-    """Route rule: the branch and bound (exact, same values) from GRAM_BB_MIN_LAYERS increments on."""
-    return n_increments >= _config.GRAM_BB_MIN_LAYERS
-
-
-def _anchor_step(n_increments: int) -> int:
-    """Anchor spacing K of the branch and bound: GRAM_BB_STEP, or about sqrt(n) when 0.
-
-    Anchors cost O(n^3 / K), short rows O(n K^2), and the bounds loosen as K grows.
-    """
-    if _config.GRAM_BB_STEP > 0:
-        return int(_config.GRAM_BB_STEP)
-    return max(8, int(math.sqrt(n_increments)))
-
-
-def _levels_branch_bound(F, E, h: float, p_values, want_partitions: bool, jobs: int):
-    """Level-1 squared-norm table and level-2 DP values by branch and bound (_kernels.gram_bb).
-
-    Returns (sq1, v2, parts2): sq1[t, s] = |X^{R-1}_{s,t}|^2 (increments convention), the
-    level-2 values for exponents p / 2 on norms, and optimal partitions (or None).
-    """
-    from ._kernels import gram_bb
-    from ._kernels.pvar import follow_links
-
-    nch, n = F.shape[0], F.shape[2]
-    f1 = np.zeros((nch, n + 1, n + 1))
-    for r in range(nch):
-        gram_bb.level1_table(np.ascontiguousarray(F[r, r]), f1[r])
-    if E is F:
-        e1 = f1
-    else:
-        e1 = np.zeros((nch, n + 1, n + 1))
-        for r in range(nch):
-            gram_bb.level1_table(np.ascontiguousarray(E[r, r]), e1[r])
-    step = _anchor_step(n)
-    sq2 = np.zeros((n + 1, n + 1))
-    sq1 = f1[nch - 1]
-    launch(gram_bb.anchor_rows, jobs, F, E, h, step, sq1, sq2)
-    exponents = p_values / 4.0
-    values = np.zeros(exponents.shape[0])
-    links = np.zeros((exponents.shape[0], n + 1), dtype=np.int64)
-    gram_bb.level2_branch_bound(F, E, h, step, f1, e1, sq1, sq2, exponents, values, links)
-    parts = [follow_links(row, n) for row in links] if want_partitions else None
-    return sq1, values, parts
-
-
-def _result(sq1, level2, p_values, scalar, return_partition, lift, convention, jobs, *, distance):
-    """One RoughResult (RoughDistanceResult) of the squared level-1 norms and the level-2
-    values: either the matrix of squared level-2 norms (then its DP runs here) or the pair
-    (values, partitions) of the branch and bound."""
+def _result(sq1, sq2, p_values, scalar, return_partition, lift, convention, jobs, *, distance):
+    """One RoughResult (RoughDistanceResult) of the squared interval norms of both levels."""
     n_points = sq1.shape[0]
     v1, parts1 = _pvar_of_squares(sq1, p_values / 2.0, return_partition, jobs)
-    if isinstance(level2, tuple):
-        v2, parts2 = level2
-    else:
-        v2, parts2 = _pvar_of_squares(level2, p_values / 4.0, return_partition, jobs)
+    v2, parts2 = _pvar_of_squares(sq2, p_values / 4.0, return_partition, jobs)
     results = [
         rough_result(
             p,
@@ -281,14 +230,6 @@ def _result(sq1, level2, p_values, scalar, return_partition, lift, convention, j
         for a, p in enumerate(p_values.tolist())
     ]
     return collect(RoughDistanceResult if distance else RoughResult, results, scalar)
-
-
-def _levels(F, E, h, n_points, p_values, return_partition, jobs):
-    """(sq1, level2) for `_result`: the branch and bound when it applies, else every interval."""
-    if _use_branch_bound(F.shape[2]):
-        sq1, v2, parts2 = _levels_branch_bound(F, E, h, p_values, return_partition, jobs)
-        return sq1, (v2, parts2)
-    return _interval_norms(F, E, h, n_points, jobs)
 
 
 def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return_partition=False, n_jobs=None):
@@ -360,11 +301,10 @@ def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return
     else:
         inc = _second_difference(g)
         n_points = g.shape[0]
-    g4 = inc[None, None]
-    sq1, level2 = _levels(g4, g4, h, n_points, p_values, return_partition, jobs)
+    sq1, sq2 = _interval_norms(inc[None, None], inc[None, None], h, n_points, jobs)
     if convention == "values":
         _point_distances_sq(g, sq1)
-    return _result(sq1, level2, p_values, scalar, return_partition, lift, convention, jobs, distance=False)
+    return _result(sq1, sq2, p_values, scalar, return_partition, lift, convention, jobs, distance=False)
 
 
 def gram_rough_distance(
@@ -432,10 +372,10 @@ def gram_rough_distance(
     # left factors f = (a, c), right factors e = (c, b); blocks [r][q] = <f^r_i, f^q_k>
     F = np.array([[aa, ac], [ac.T, cc]])
     E = np.array([[cc, cb], [cb.T, bb]])
-    sq1, level2 = _levels(F, E, h, n_points, p_values, return_partition, jobs)
+    sq1, sq2 = _interval_norms(F, E, h, n_points, jobs)
     if convention == "values":
         _point_distances_sq(gxx - gxy - gxy.T + gyy, sq1)
-    return _result(sq1, level2, p_values, scalar, return_partition, lift, convention, jobs, distance=True)
+    return _result(sq1, sq2, p_values, scalar, return_partition, lift, convention, jobs, distance=True)
 
 
 # ------------------------------------------------------------------------------------------

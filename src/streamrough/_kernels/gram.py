@@ -41,8 +41,8 @@ from ._jit import jit, twin_jit
 
 
 @jit
-def _interval_norms_block(F, E, h, s0, s1, t1, sq1, sq2):
-    """Fill sq1[t, s] = |X^{R-1}_{s,t}|^2 and sq2[t, s] = |Gamma_{s,t}|^2 for s0 <= s < s1, s < t <= t1."""
+def _interval_norms_block(F, E, h, s0, s1, sq1, sq2):
+    """Fill sq1[t, s] = |X^{R-1}_{s,t}|^2 and sq2[t, s] = |Gamma_{s,t}|^2 for s0 <= s < s1 < t."""
     nch = F.shape[0]
     n = F.shape[2]
     hh = h * h
@@ -53,7 +53,7 @@ def _interval_norms_block(F, E, h, s0, s1, t1, sq1, sq2):
     W = np.zeros((nb, nch, nch))  # W[b, r, q] = <X^r_{s,t}, f^q_t>
     level2 = np.zeros(nb)
     last = nch - 1
-    for t in range(s0, t1):
+    for t in range(s0, n):
         for b in range(min(nb, t - s0 + 1)):
             s = s0 + b
             acc = 0.0
@@ -116,7 +116,7 @@ def interval_norms_sq(F, E, h, sq1, sq2, row_block, n_tasks):
     for task in prange(tasks):
         for blk in range(task, blocks, tasks):
             s0 = blk * row_block
-            _interval_norms_block(F, E, h, s0, min(s0 + row_block, n), n, sq1, sq2)
+            _interval_norms_block(F, E, h, s0, min(s0 + row_block, n), sq1, sq2)
 
 
 @twin_jit
