@@ -55,6 +55,25 @@ def time_call_once(fn, min_time=0.0):
         inner *= 4
 
 
+def cpu_info() -> str:
+    """CPU model, logical CPUs, vector extensions (from /proc/cpuinfo) and the load average."""
+    import os
+
+    model, flags = "unknown CPU", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and model == "unknown CPU":
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and not flags:
+                    flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    vec = [v for v in ("sse4_2", "avx", "avx2", "fma", "avx512f") if v in flags] or ["?"]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{model}, {os.cpu_count()} logical CPUs, vector: {' '.join(vec)}, load average {load:.1f}"
+
+
 def fmt_time(seconds: float) -> str:
     """Human-readable duration (ns/us/ms/s)."""
     if seconds < 1e-6:

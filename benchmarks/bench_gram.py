@@ -23,8 +23,9 @@ import numpy as np
 
 import streamrough as sr
 from streamrough import gram as gram_module
+from streamrough._parallel import resolve_n_jobs
 
-from _harness import fmt_time, print_row, time_alternating, time_call
+from _harness import cpu_info, fmt_time, print_row, time_alternating, time_call
 
 P_VALUES = np.linspace(1.0, 3.0, 20)
 
@@ -43,13 +44,14 @@ def _phases(weights: np.ndarray, convention: str, lift: str = "iterated"):
         inc, n_points = g, g.shape[0] + 1
     else:
         inc, n_points = gram_module._second_difference(g), g.shape[0]
-    sq1, sq2 = gram_module._interval_norms(inc[None, None], inc[None, None], h, n_points)
+    jobs = resolve_n_jobs(None)
+    sq1, sq2 = gram_module._interval_norms(inc[None, None], inc[None, None], h, n_points, jobs)
     if convention == "values":
         gram_module._point_distances_sq(g, sq1)
     t2 = time.perf_counter()
-    gram_module._pvar_of_squares(sq1, P_VALUES / 2, False)
+    gram_module._pvar_of_squares(sq1, P_VALUES / 2, False, jobs)
     t3 = time.perf_counter()
-    gram_module._pvar_of_squares(sq2, P_VALUES / 4, False)
+    gram_module._pvar_of_squares(sq2, P_VALUES / 4, False, jobs)
     t4 = time.perf_counter()
     return t1 - t0, t2 - t1, t3 - t2, t4 - t3
 
@@ -149,6 +151,7 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="L = 300 instead of 1000")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
+    print(cpu_info())
     depth = 300 if args.quick else 1000
     main_case(depth, 64, args.repeat)
     memory_table(64, [depth // 4, depth // 2, depth])
