@@ -75,13 +75,14 @@ def test_pvar_norms_and_partition(norm):
     res = chunked.pvar(da.from_array(x, chunks=(16, 3)), [2.0, 3.0], norm=norm, return_partition=True, quiet=True)
     for r in res:
         ref = sr.pvar(x, r.p, norm=norm, return_partition=True)
-        assert (r.power, r.value) == (ref.power, ref.value)
+        assert (r.level1_power, r.level1) == (ref.level1_power, ref.level1)
+        assert (r.convention, r.n_points, r.point_norm) == ("values", N, norm)
         # the partition reproduces the value
-        part = r.partition
+        part = r.partition1
         assert part[0] == 0 and part[-1] == N - 1
         d = np.diff(x[part], axis=0)
         dist = {"euclidean": np.sqrt((d * d).sum(1)), "l1": np.abs(d).sum(1), "linf": np.abs(d).max(1)}[norm]
-        assert np.isclose((dist ** r.p).sum(), r.power, rtol=1e-12)
+        assert np.isclose((dist ** r.p).sum(), r.level1_power, rtol=1e-12)
 
 
 def test_pvar_edge_cases():
@@ -121,14 +122,14 @@ def test_bad_input():
 
 
 @pytest.mark.parametrize("chunk", CHUNKINGS)
-@pytest.mark.parametrize("kind", ["geometric", "iterated"])
-def test_signature_chen_tree_and_scan(chunk, kind):
+@pytest.mark.parametrize("lift", ["geometric", "iterated"])
+def test_signature_chen_tree_and_scan(chunk, lift):
     x = _path(6, n=_short(chunk))
     xd = da.from_array(x, chunks=(chunk, 3))
-    assert _close(chunked.signature(xd, 3, kind=kind, quiet=True), sr.signature(x, 3, kind=kind))
-    prefixes = chunked.signature(xd, 3, kind=kind, stream=True)
+    assert _close(chunked.signature(xd, 3, lift=lift, quiet=True), sr.signature(x, 3, lift=lift))
+    prefixes = chunked.signature(xd, 3, lift=lift, stream=True)
     assert prefixes.shape == (x.shape[0] - 1, sr.sig_length(3, 3))
-    assert _close(prefixes.compute(scheduler="synchronous"), sr.signature(x, 3, kind=kind, stream=True))
+    assert _close(prefixes.compute(scheduler="synchronous"), sr.signature(x, 3, lift=lift, stream=True))
 
 
 def test_sig_query_on_store(tmp_path):
@@ -155,14 +156,17 @@ def test_layer_gram_and_rough_levels(chunk, tmp_path):
     for convention in (None, "values"):
         got = sr.rough_pvar(path, [2.2, 2.8], convention=convention)  # eager dispatch
         ref = sr.rough_pvar(w, [2.2, 2.8], convention=convention, route="gram")
+        assert type(got) is type(ref) and len(got) == 2
         for a, b in zip(got, ref):
             assert _close([a.level1, a.level2, a.norm], [b.level1, b.level2, b.norm])
-            assert (a.route, a.convention, a.partition1, a.partition2) == ("gram", b.convention, b.partition1, b.partition2)
+            assert (a.route, a.convention, a.n_points) == ("gram", b.convention, b.n_points)
+            assert a.partition1.tolist() == b.partition1.tolist() and a.partition2.tolist() == b.partition2.tolist()
     w2 = w + 0.05 * _weights(2)
     other = _store(tmp_path, w2, chunk, "w2.zarr")
     a = sr.rough_distance(path, other, 2.5)
     b = sr.rough_distance(w, w2, 2.5, route="gram")
-    assert _close([a.level1, a.level2, a.norm], [b.level1, b.level2, b.norm])
+    assert _close([a.level1, a.level2, a.rho], [b.level1, b.level2, b.rho])
+    assert type(a) is type(b) and (a.route, a.convention, a.n_points) == ("gram", b.convention, b.n_points)
 
 
 def test_rough_pvar_of_a_chunked_path():
@@ -170,7 +174,7 @@ def test_rough_pvar_of_a_chunked_path():
     a = chunked.rough_pvar(da.from_array(x, chunks=(7, 3)), 2.5, quiet=True)
     b = sr.rough_pvar(x, 2.5, route="gram")
     assert _close([a.level1, a.level2], [b.level1, b.level2])
-    assert a.convention is None
+    assert (a.convention, a.n_points, a.route) == ("values", N, "gram")
 
 
 def test_float32_layers_in_transit():
