@@ -264,3 +264,41 @@ def test_cli_scheduler_option(client, tmp_path, capsys):
     path = _store(tmp_path, x, 16)
     assert cli.main(["pvar", path, "-p", "2.5", "--power", "--scheduler", client.scheduler.address]) == 0
     assert f"V_p = {sr.pvar(x, 2.5, power=True):.12g}" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------------------
+# weight stores: chunked input and analyze out of core
+
+
+def test_weight_sequence_read_as_increments_or_values(tmp_path):
+    w = _weights(3)
+    path = _store(tmp_path, w, 5, "w.zarr")
+    for convention in (None, "increments", "values"):
+        ref = sr.pvar(w, [1.5, 2.5], convention=convention, return_partition=True)
+        got = chunked.pvar(path, [1.5, 2.5], convention=convention, return_partition=True, quiet=True)
+        assert type(got) is type(ref) and (got.convention, got.n_points) == (ref.convention, ref.n_points)
+        assert _close(got.level1_power, ref.level1_power)  # the lazy cumsum adds in another order
+        assert [a.tolist() for a in got.partition1] == [b.tolist() for b in ref.partition1]
+    assert chunked.read_input(path)[0].shape == (w.shape[0] + 1, 20)
+
+
+def test_from_store_and_analyze_out_of_core(tmp_path, monkeypatch):
+    pytest.importorskip("pandas")
+    from streamrough import _config
+
+    layers = {f"b.{k}.W": w for k, w in enumerate(_weights(4, n=10))}
+    sr.ingest(layers, tmp_path / "s")
+    store = sr.open_store(tmp_path / "s")
+    lazy = chunked.from_store(store, "b.{k}.W")
+    assert lazy.shape == (10, 4, 5) and lazy.shape[0] == store.info("b.{k}.W").n_layers
+    assert lazy.compute().tolist() == store.read("b.{k}.W").tolist()
+    assert chunked.from_store(str(tmp_path / "s"), "b.{k}.W").shape == lazy.shape  # a store folder
+    numeric = ["level1", "level2", "norm", "level1_power", "level2_power"]
+    in_memory = sr.analyze(tmp_path / "s", p=[1.5, 2.5], cache=False)
+    monkeypatch.setattr(_config, "OUT_OF_CORE_BYTES", 100)  # every path is "large" now
+    read = []
+    monkeypatch.setattr(type(store), "read", lambda *a, **k: read.append(a) or pytest.fail("loaded whole"))
+    out_of_core = sr.analyze(tmp_path / "s", p=[1.5, 2.5], cache=False)
+    assert not read
+    assert _close(out_of_core[numeric].to_numpy(float), in_memory[numeric].to_numpy(float))
+    assert out_of_core["partition"].tolist() == in_memory["partition"].tolist()
