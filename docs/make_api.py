@@ -30,6 +30,8 @@ GROUPS = [
     ("Results", ["PVarResult", "RoughResult", "RoughDistanceResult", "RoughRegimeWarning"]),
     ("Weight stores and models", ["open_store", "WeightStore", "StoreError", "find_paths", "PathPlan", "PathSpec", "ingest", "WeightRecorder"]),
     ("Tables", ["analyze", "to_xarray"]),
+    ("Residual networks", ["forward", "input_jacobian", "lipschitz", "output_change", "stability", "StabilityResult", "report"]),
+    ("Regimes", ["regime", "RegimeResult", "depth_scaling", "DepthScalingResult"]),
 ]
 
 
