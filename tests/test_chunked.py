@@ -75,13 +75,14 @@ def test_pvar_norms_and_partition(norm):
     res = chunked.pvar(da.from_array(x, chunks=(16, 3)), [2.0, 3.0], norm=norm, return_partition=True, quiet=True)
     for r in res:
         ref = sr.pvar(x, r.p, norm=norm, return_partition=True)
-        assert (r.power, r.value) == (ref.power, ref.value)
+        assert (r.level1_power, r.level1) == (ref.level1_power, ref.level1)
+        assert (r.convention, r.n_points, r.point_norm) == ("values", N, norm)
         # the partition reproduces the value
-        part = r.partition
+        part = r.partition1
         assert part[0] == 0 and part[-1] == N - 1
         d = np.diff(x[part], axis=0)
         dist = {"euclidean": np.sqrt((d * d).sum(1)), "l1": np.abs(d).sum(1), "linf": np.abs(d).max(1)}[norm]
-        assert np.isclose((dist ** r.p).sum(), r.power, rtol=1e-12)
+        assert np.isclose((dist ** r.p).sum(), r.level1_power, rtol=1e-12)
 
 
 def test_pvar_edge_cases():
@@ -121,14 +122,14 @@ def test_bad_input():
 
 
 @pytest.mark.parametrize("chunk", CHUNKINGS)
-@pytest.mark.parametrize("kind", ["geometric", "iterated"])
-def test_signature_chen_tree_and_scan(chunk, kind):
+@pytest.mark.parametrize("lift", ["geometric", "iterated"])
+def test_signature_chen_tree_and_scan(chunk, lift):
     x = _path(6, n=_short(chunk))
     xd = da.from_array(x, chunks=(chunk, 3))
-    assert _close(chunked.signature(xd, 3, kind=kind, quiet=True), sr.signature(x, 3, kind=kind))
-    prefixes = chunked.signature(xd, 3, kind=kind, stream=True)
+    assert _close(chunked.signature(xd, 3, lift=lift, quiet=True), sr.signature(x, 3, lift=lift))
+    prefixes = chunked.signature(xd, 3, lift=lift, stream=True)
     assert prefixes.shape == (x.shape[0] - 1, sr.sig_length(3, 3))
-    assert _close(prefixes.compute(scheduler="synchronous"), sr.signature(x, 3, kind=kind, stream=True))
+    assert _close(prefixes.compute(scheduler="synchronous"), sr.signature(x, 3, lift=lift, stream=True))
 
 
 def test_sig_query_on_store(tmp_path):
@@ -155,14 +156,17 @@ def test_layer_gram_and_rough_levels(chunk, tmp_path):
     for convention in (None, "values"):
         got = sr.rough_pvar(path, [2.2, 2.8], convention=convention)  # eager dispatch
         ref = sr.rough_pvar(w, [2.2, 2.8], convention=convention, route="gram")
+        assert type(got) is type(ref) and len(got) == 2
         for a, b in zip(got, ref):
             assert _close([a.level1, a.level2, a.norm], [b.level1, b.level2, b.norm])
-            assert (a.route, a.convention, a.partition1, a.partition2) == ("gram", b.convention, b.partition1, b.partition2)
+            assert (a.route, a.convention, a.n_points) == ("gram", b.convention, b.n_points)
+            assert a.partition1.tolist() == b.partition1.tolist() and a.partition2.tolist() == b.partition2.tolist()
     w2 = w + 0.05 * _weights(2)
     other = _store(tmp_path, w2, chunk, "w2.zarr")
     a = sr.rough_distance(path, other, 2.5)
     b = sr.rough_distance(w, w2, 2.5, route="gram")
-    assert _close([a.level1, a.level2, a.norm], [b.level1, b.level2, b.norm])
+    assert _close([a.level1, a.level2, a.rho], [b.level1, b.level2, b.rho])
+    assert type(a) is type(b) and (a.route, a.convention, a.n_points) == ("gram", b.convention, b.n_points)
 
 
 def test_rough_pvar_of_a_chunked_path():
@@ -170,7 +174,7 @@ def test_rough_pvar_of_a_chunked_path():
     a = chunked.rough_pvar(da.from_array(x, chunks=(7, 3)), 2.5, quiet=True)
     b = sr.rough_pvar(x, 2.5, route="gram")
     assert _close([a.level1, a.level2], [b.level1, b.level2])
-    assert a.convention is None
+    assert (a.convention, a.n_points, a.route) == ("values", N, "gram")
 
 
 def test_float32_layers_in_transit():
@@ -260,3 +264,41 @@ def test_cli_scheduler_option(client, tmp_path, capsys):
     path = _store(tmp_path, x, 16)
     assert cli.main(["pvar", path, "-p", "2.5", "--power", "--scheduler", client.scheduler.address]) == 0
     assert f"V_p = {sr.pvar(x, 2.5, power=True):.12g}" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------------------
+# weight stores: chunked input and analyze out of core
+
+
+def test_weight_sequence_read_as_increments_or_values(tmp_path):
+    w = _weights(3)
+    path = _store(tmp_path, w, 5, "w.zarr")
+    for convention in (None, "increments", "values"):
+        ref = sr.pvar(w, [1.5, 2.5], convention=convention, return_partition=True)
+        got = chunked.pvar(path, [1.5, 2.5], convention=convention, return_partition=True, quiet=True)
+        assert type(got) is type(ref) and (got.convention, got.n_points) == (ref.convention, ref.n_points)
+        assert _close(got.level1_power, ref.level1_power)  # the lazy cumsum adds in another order
+        assert [a.tolist() for a in got.partition1] == [b.tolist() for b in ref.partition1]
+    assert chunked.read_input(path)[0].shape == (w.shape[0] + 1, 20)
+
+
+def test_from_store_and_analyze_out_of_core(tmp_path, monkeypatch):
+    pytest.importorskip("pandas")
+    from streamrough import _config
+
+    layers = {f"b.{k}.W": w for k, w in enumerate(_weights(4, n=10))}
+    sr.ingest(layers, tmp_path / "s")
+    store = sr.open_store(tmp_path / "s")
+    lazy = chunked.from_store(store, "b.{k}.W")
+    assert lazy.shape == (10, 4, 5) and lazy.shape[0] == store.info("b.{k}.W").n_layers
+    assert lazy.compute().tolist() == store.read("b.{k}.W").tolist()
+    assert chunked.from_store(str(tmp_path / "s"), "b.{k}.W").shape == lazy.shape  # a store folder
+    numeric = ["level1", "level2", "norm", "level1_power", "level2_power"]
+    in_memory = sr.analyze(tmp_path / "s", p=[1.5, 2.5], cache=False)
+    monkeypatch.setattr(_config, "OUT_OF_CORE_BYTES", 100)  # every path is "large" now
+    read = []
+    monkeypatch.setattr(type(store), "read", lambda *a, **k: read.append(a) or pytest.fail("loaded whole"))
+    out_of_core = sr.analyze(tmp_path / "s", p=[1.5, 2.5], cache=False)
+    assert not read
+    assert _close(out_of_core[numeric].to_numpy(float), in_memory[numeric].to_numpy(float))
+    assert out_of_core["partition"].tolist() == in_memory["partition"].tolist()

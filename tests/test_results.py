@@ -22,6 +22,13 @@ X = sr.brownian_path(20, 3, seed=5)
 G = sr.layer_gram(W)
 
 
+def _chunked(a):
+    """A Dask array of `a` in chunks of 5 points: the out-of-core route of the same function."""
+    import dask.array as da
+
+    return da.from_array(a, chunks=5)
+
+
 def _pvar_stream(p):
     st = sr.PVarStream(p)
     st.extend(X)
@@ -40,6 +47,8 @@ CALLS = {
         lambda p: sr.pvar(X, p),
         lambda p: sr.pvar(X, p, return_partition=True),
         lambda p: sr.pvar(W, p, return_partition=True),
+        lambda p: sr.pvar(_chunked(X), p, client=None),
+        lambda p: sr.pvar(_chunked(W), p, return_partition=True, client=None),
     ],
     "pvar_running": [lambda p: sr.pvar_running(X, p)],
     "pvar_batch": [lambda p: sr.pvar_batch(np.stack([X, 2 * X]), p)],
@@ -47,8 +56,13 @@ CALLS = {
         lambda p: sr.rough_pvar(W, p),
         lambda p: sr.rough_pvar(W, p, route="gram"),
         lambda p: sr.rough_pvar(W, p, route="projection", projection_dim=3, seed=1),
+        lambda p: sr.rough_pvar(_chunked(W), p, client=None),
     ],
-    "rough_distance": [lambda p: sr.rough_distance(W, V, p), lambda p: sr.rough_distance(W, V, p, route="gram")],
+    "rough_distance": [
+        lambda p: sr.rough_distance(W, V, p),
+        lambda p: sr.rough_distance(W, V, p, route="gram"),
+        lambda p: sr.rough_distance(_chunked(W), _chunked(V), p, client=None),
+    ],
     "gram_rough_pvar": [lambda p: sr.gram_rough_pvar(G, p), lambda p: sr.gram_rough_pvar(G, p, return_partition=True)],
     "gram_rough_distance": [
         lambda p: sr.gram_rough_distance(G, sr.layer_gram(W, V), sr.layer_gram(V), p, return_partition=True)
@@ -57,6 +71,8 @@ CALLS = {
     "RoughStream": [_rough_stream],
 }
 
+# public callables taking p that return tables or reports (DataFrame, report folders,
+# StabilityResult, regime verdicts) rather than numbers or a result of the family
 NUMBER_SHAPES = {  # where a sequence of P exponents puts its axis in a numeric return value
     "pvar": lambda out: out.shape == (2,),
     "pvar_running": lambda out: out.shape == (2, 20),

@@ -60,6 +60,9 @@ DIRECT_COST_RATIO = 700
 #: Below this N * D^2 both routes take milliseconds and the direct route (no Gram
 #: cancellation, see streamrough.gram) is preferred.
 DIRECT_ALWAYS_WORK = 1 << 16
+#: streamrough.analyze reads a stored path into memory up to this many bytes (in its stored
+#: dtype); a larger one runs out of core, by the Gram route of streamrough.chunked.
+OUT_OF_CORE_BYTES = 1 << 28  # 256 MiB
 
 # ----------------------------------------------------------------------------- signatures
 

@@ -19,7 +19,7 @@ _REGISTERED = set()  # (client id, plugin name) already registered from this pro
 def warm(spec) -> None:
     """Call the kernels named by `spec` on tiny input (compiling them in this process).
 
-    spec: a tuple of ``("gram",)``, ``("pvar", norm_code)`` or ``("sig", d, depth, kind)``.
+    spec: a tuple of ``("gram",)``, ``("pvar", norm_code)`` or ``("sig", d, depth, lift)``.
     """
     from . import chunked
 
@@ -41,11 +41,11 @@ def warm(spec) -> None:
             k.old_chunk_best(x, 8, 1.0, 2.0, pv, np.zeros(4), np.empty(4), np.empty(4, np.int64), stats)
             k.chunk_exponent(x, x[0])
         elif item[0] == "sig":
-            _, d, depth, kind = item
+            _, d, depth, lift = item
             x = np.zeros((3, d))
-            chunked._chunk_signature(x, depth, kind)
-            chunked._chunk_prefixes(x, True, depth, kind)
-            chunked._chen_rows(np.zeros((2, chunked._sig_kernels(d, depth, kind).LENGTH)), d=d, depth=depth)
+            chunked._chunk_signature(x, depth, lift)
+            chunked._chunk_prefixes(x, True, depth, lift)
+            chunked._chen_rows(np.zeros((2, chunked._sig_kernels(d, depth, lift).LENGTH)), d=d, depth=depth)
 
 
 class WarmKernels(WorkerPlugin):

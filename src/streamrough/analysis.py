@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from . import _config
 from .discover import find_paths
 from .sources import open_source
 from .store import CorruptStoreError, StoreLockedError, WeightStore, checkpoint_name, open_store
@@ -79,7 +80,10 @@ def analyze(
     source : store or model
         A :class:`~streamrough.store.WeightStore` or store URL (every committed checkpoint of
         every run is analysed), or any model input of :func:`streamrough.ingest` (analysed in
-        memory, one path at a time).
+        memory, one path at a time). A stored path larger than
+        ``streamrough._config.OUT_OF_CORE_BYTES`` (256 MiB) is never loaded whole: it is
+        analysed out of core by the Gram route of :func:`streamrough.chunked.rough_pvar` on
+        the active Dask scheduler (the same numbers to rounding).
     p : float or sequence of float
     layers : None, str or list of str
         Path selection for a model input (:func:`streamrough.find_paths`).
@@ -189,7 +193,7 @@ def _path_rows(store, run, step, role, ps, convention, lift, cache):
         else:
             found[p_] = hit
     if missing:
-        weights = store.read(role, run, step)
+        weights = _stored_layers(store, role, run, step, info)
         for p_, fields in zip(missing, _compute(weights, missing, conv, lift)):
             found[p_] = fields
             if use_cache:
@@ -204,6 +208,18 @@ def _path_rows(store, run, step, role, ps, convention, lift, cache):
             "layer_shape": info.layer_shape, "dtype": info.dtype, "convention": conv,
             "layer_names": info.layer_names, **{k: fields[k] for k in (*FIELDS, "partition", "p")},
         }
+
+
+def _stored_layers(store, role, run, step, info):
+    """The committed layers of a path: read into memory (each layer checked against its
+    hash), or, above ``_config.OUT_OF_CORE_BYTES``, a lazy Dask array that rough_pvar
+    evaluates out of core (the Gram route of :mod:`streamrough.chunked`)."""
+    size = info.n_layers * int(np.prod(info.layer_shape, dtype=np.int64)) * np.dtype(info.dtype).itemsize
+    if size <= _config.OUT_OF_CORE_BYTES:
+        return store.read(role, run, step)
+    from .chunked import from_store
+
+    return from_store(store, role, run, step)
 
 
 def to_xarray(table):

@@ -66,6 +66,8 @@ from ._validation import _check_real_dtype, as_p_values, check_choice
 __all__ = [
     "is_chunked",
     "as_dask",
+    "from_store",
+    "read_input",
     "gram_graph",
     "signature_graph",
     "prefix_graph",
@@ -122,6 +124,50 @@ def as_dask(x, name: str = "x"):
     if any(math.isnan(c) for c in arr.shape):
         raise ValueError(f"{name} has unknown chunk sizes: call compute_chunk_sizes() first")
     return arr
+
+
+def from_store(store, role, run=None, step=None):
+    """The committed layers of a stored weight path as a lazy Dask array (nothing is read).
+
+    Parameters
+    ----------
+    store : WeightStore, or the URL / folder of one (opened read-only)
+    role : str
+        The path's role, e.g. ``"blocks.{k}.W"``.
+    run : str, optional
+        Default: the store's default run.
+    step : int or None
+        The checkpoint (None: the final one).
+
+    Returns
+    -------
+    dask array, shape (n_layers, *layer_shape), in the stored dtype
+        ``dask.array.from_zarr(store.array(...))[:n_layers]``: rows past the committed
+        length (a write in progress) are not part of the path.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os, streamrough as sr
+    >>> folder = os.path.join(tempfile.mkdtemp(), "w.zarr")
+    >>> with sr.open_store(folder, mode="w") as st:
+    ...     st.create_path("b.{k}.W", (2, 2), "float64").append_many(np.ones((3, 2, 2)))
+    >>> from_store(folder, "b.{k}.W").shape
+    (3, 2, 2)
+    """
+    import dask.array as da
+
+    from .store import DEFAULT_RUN, WeightStore, open_store
+
+    run = DEFAULT_RUN if run is None else run
+    if isinstance(store, WeightStore):
+        return _committed(da, store, role, run, step)
+    with open_store(store, mode="r") as opened:
+        return _committed(da, opened, role, run, step)
+
+
+def _committed(da, store, role, run, step):
+    n = store.info(role, run, step).n_layers
+    return as_dask(da.from_zarr(store.array(role, run, step))[:n], role)
 
 
 def _flat(arr, name: str):
@@ -339,16 +385,16 @@ def _assemble_list(index, tiles, offsets):
 # signatures: what to combine
 
 
-def _sig_kernels(d: int, depth: int, kind: str):
+def _sig_kernels(d: int, depth: int, lift: str):
     from .signatures import _kernels
 
-    return _kernels(d, depth, kind)
+    return _kernels(d, depth, lift)
 
 
-def _chunk_signature(block, depth: int, kind: str):
+def _chunk_signature(block, depth: int, lift: str):
     """(1, L): the signature of the points of one (overlapped) chunk, in float64."""
     x = _f64(block, "x")
-    k = _sig_kernels(x.shape[1], depth, kind)
+    k = _sig_kernels(x.shape[1], depth, lift)
     out = np.zeros((1, k.LENGTH))
     if x.shape[0] >= 2:
         k.batch_sig(x[None], out)
@@ -357,19 +403,19 @@ def _chunk_signature(block, depth: int, kind: str):
 
 def _chen_rows(s, axis=None, keepdims=True, *, d: int, depth: int):
     """(1, L): the ordered Chen product of the rows of `s` (the reduction's combine step)."""
-    k = _sig_kernels(d, depth, "geometric")  # the product is the same for both kinds
+    k = _sig_kernels(d, depth, "geometric")  # the product is the same for both lifts
     out = np.zeros((1, s.shape[-1]))
     if s.shape[0]:
         k.batch_mul_many(np.ascontiguousarray(s, dtype=np.float64)[None], out)
     return out
 
 
-def _chunk_prefixes(block, first: bool, depth: int, kind: str):
+def _chunk_prefixes(block, first: bool, depth: int, lift: str):
     """(m, L): signatures from the chunk's first row to each of its rows. An overlapped chunk
     (`first` False) has one extra leading row (the previous chunk's last point) and gives one
     prefix per own row; the first chunk gives the identity for its row 0, then one per row."""
     x = _f64(block, "x")
-    k = _sig_kernels(x.shape[1], depth, kind)
+    k = _sig_kernels(x.shape[1], depth, lift)
     m = x.shape[0] - (0 if first else 1)
     out = np.zeros((1, m, k.LENGTH))
     start = 1 if first else 0
@@ -401,16 +447,16 @@ def _overlapped(x):
     return x.map_overlap(_keep, depth={0: (1, 0), 1: 0}, boundary="none", trim=False, dtype=x.dtype, meta=x._meta)
 
 
-def signature_graph(x, depth: int, kind: str = "geometric"):
+def signature_graph(x, depth: int, lift: str = "geometric"):
     """Dask array (1, L): the signature of the path `x` (N, d) by an ordered Chen tree over chunks."""
     import dask.array as da
     from functools import partial
 
     d = x.shape[1]
     xo = _overlapped(x)
-    length = _sig_kernels(d, depth, kind).LENGTH
+    length = _sig_kernels(d, depth, lift).LENGTH
     sigs = xo.map_blocks(
-        _chunk_signature, depth, kind, chunks=((1,) * xo.numblocks[0], (length,)), dtype=np.float64, meta=_META
+        _chunk_signature, depth, lift, chunks=((1,) * xo.numblocks[0], (length,)), dtype=np.float64, meta=_META
     )
     combine = partial(_chen_rows, d=d, depth=depth)
     return da.reduction(
@@ -423,24 +469,24 @@ def _keep_chunk(block, axis=None, keepdims=True):
     return block
 
 
-def prefix_graph(x, depth: int, kind: str = "geometric"):
+def prefix_graph(x, depth: int, lift: str = "geometric"):
     """Dask array (N - 1, L): row j is the signature of x_0 .. x_{j+1}, by a scan over chunks."""
     from dask.array.reductions import cumreduction
     from functools import partial
 
     d = x.shape[1]
     xo = _overlapped(x)
-    length = _sig_kernels(d, depth, kind).LENGTH
+    length = _sig_kernels(d, depth, lift).LENGTH
     local = xo.map_blocks(
-        _prefix_block, depth, kind, chunks=(x.chunks[0], (length,)), dtype=np.float64, meta=_META
+        _prefix_block, depth, lift, chunks=(x.chunks[0], (length,)), dtype=np.float64, meta=_META
     )
     full = cumreduction(_keep, partial(_chen_carry, d=d, depth=depth), 0.0, local, axis=0, dtype=np.float64)
     return full[1:]
 
 
-def _prefix_block(block, depth, kind, block_info=None):
+def _prefix_block(block, depth, lift, block_info=None):
     first = block_info is None or block_info[0]["chunk-location"][0] == 0
-    return _chunk_prefixes(block, first, depth, kind)
+    return _chunk_prefixes(block, first, depth, lift)
 
 
 # ------------------------------------------------------------------------------------------
@@ -676,19 +722,67 @@ def layer_gram(weights, other=None, *, client=None, quiet=False, block_bytes=BLO
     return g if other is None else g[:n, n:]
 
 
-def pvar(x, p, *, power=False, norm="euclidean", return_partition=False, chunk_size=None, client=None, quiet=False):
+def read_input(x, convention=None, name="x"):
+    """Chunked input read by the rule of :func:`streamrough.read_input`, lazily.
+
+    ``convention=None``: an array of 3 or more axes is a weight sequence read as
+    ``"increments"``, one of at most 2 axes a path (``"values"``). An explicit convention
+    reads any array as a weight sequence: ``"values"`` takes the flattened layers as the
+    points, ``"increments"`` the path ``x_0 = 0, x_k = W_0 + ... + W_{k-1}`` (a lazy Dask
+    cumulative sum in float64 with a zero first row).
+
+    Returns
+    -------
+    path : dask array (N, D), one chunk along axis 1
+    layers : dask array (L, D) or None
+        The flattened weights as given (None for a path).
+    convention : str
+        ``"values"`` or ``"increments"``, as recorded in results.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> w = da.from_array(np.ones((3, 2, 2)), chunks=1)
+    >>> path, layers, conv = read_input(w)
+    >>> path[:, 0].compute().tolist(), conv
+    ([0.0, 1.0, 2.0, 3.0], 'increments')
+    """
+    import dask.array as da
+
+    from .paths import CONVENTIONS
+
+    arr = as_dask(x, name)
+    if convention is None and arr.ndim <= 2:
+        return _flat(arr, name).rechunk({1: -1}), None, "values"
+    convention = "increments" if convention is None else convention
+    check_choice(convention, "convention", CONVENTIONS)
+    layers = _flat(arr, name)
+    if convention == "values":
+        return layers.rechunk({1: -1}), layers, convention
+    steps = layers.rechunk({1: -1}).astype(np.float64).cumsum(axis=0)
+    zero = da.zeros((1, steps.shape[1]), dtype=np.float64, chunks=(1, steps.chunks[1]))
+    return da.concatenate([zero, steps], axis=0), layers, convention
+
+
+def pvar(
+    x, p, *, power=False, norm="euclidean", return_partition=False, convention=None, chunk_size=None, client=None,
+    quiet=False,
+):
     """Exact p-variation of a chunked path by the chunked DP of math.md 2.4 (out of core).
 
     ``V_p(x) = max over partitions of sum_i |x_{t_{i+1}} - x_{t_i}|^p``; equal bit for bit to
-    :func:`streamrough.pvar` with branch and bound (and with the one-pass sum at p = 1).
+    :func:`streamrough.pvar` with branch and bound (and with the one-pass sum at p = 1) on a
+    path (a weight sequence read as increments is summed lazily by Dask, in another order
+    than numpy's: equal to rounding).
 
     Parameters
     ----------
     x : dask array, zarr array, or path/URL of a zarr array, shape (N, ...)
-        Points along axis 0; chunks along axis 0 are the DP's chunks (trailing axes are
+        Points along axis 0, or a weight sequence, read as `convention` says
+        (:func:`read_input`); chunks along axis 0 are the DP's chunks (trailing axes are
         flattened; chunks there are merged).
     p : float >= 1 or sequence of them
-    power, norm, return_partition
+    power, norm, return_partition, convention
         As in :func:`streamrough.pvar`.
     chunk_size : int, optional
         Points per chunk (default: the input's chunks).
@@ -697,7 +791,7 @@ def pvar(x, p, *, power=False, norm="euclidean", return_partition=False, chunk_s
 
     Returns
     -------
-    float, ndarray (k,), PVarResult or list of PVarResult
+    float, ndarray (P,), or PVarResult (arrays over p for a sequence of p)
 
     Examples
     --------
@@ -705,15 +799,16 @@ def pvar(x, p, *, power=False, norm="euclidean", return_partition=False, chunk_s
     >>> pvar(da.from_array(np.array([0.0, 1.0, 0.0, 1.0]), chunks=1), 2, power=True, quiet=True)
     3.0
     """
-    from .variation import NORMS, PVarResult, _kernels, _unscale
+    from .results import PVarResult, collect
+    from .variation import NORMS, _kernels, _unscale
 
     _check_quiet(quiet)
     client = _check_client(client)
     ps, scalar = as_p_values(p, "p")
     check_choice(norm, "norm", NORMS)
     code = _kernels().NORM_CODES[norm]
-    arr = _rechunk_rows(_flat(as_dask(x, "x"), "x"), chunk_size)
-    arr = arr.rechunk({1: -1})
+    path, _, convention = read_input(x, convention, "x")
+    arr = _rechunk_rows(path, chunk_size)
     n = arr.shape[0]
     states, scale = pvar_graph(arr, ps, code)
     wanted = [s if return_partition else s[-1] for s in states]
@@ -729,10 +824,17 @@ def pvar(x, p, *, power=False, norm="euclidean", return_partition=False, chunk_s
         else:
             value, pw = _unscale(float(last[0][-1]), scale[0], pa)
             part = _follow(np.concatenate([s[1] for s in run]), n - 1) if return_partition else None
-        method = "sum" if pa == 1.0 else "bnb"
-        results.append(PVarResult(value, pw, pa, part, norm, method) if return_partition else (pw if power else value))
+        if return_partition:
+            results.append(
+                PVarResult(
+                    p=pa, level1=value, level1_power=pw, partition1=part, method="sum" if pa == 1.0 else "bnb",
+                    point_norm=norm, convention=convention, n_points=n,
+                )
+            )
+        else:
+            results.append(pw if power else value)
     if return_partition:
-        return results[0] if scalar else results
+        return collect(PVarResult, results, scalar)
     return float(results[0]) if scalar else np.array(results)
 
 
@@ -750,16 +852,16 @@ def _path_2d(x, name="x"):
     return arr.rechunk({1: -1})
 
 
-def _check_depth_kind(depth, kind):
-    from .signatures import KINDS
+def _check_depth_lift(depth, lift):
+    from .paths import LIFTS
 
-    check_choice(kind, "kind", KINDS)
+    check_choice(lift, "lift", LIFTS)
     if not isinstance(depth, numbers.Integral) or isinstance(depth, bool) or depth < 1:
         raise ValueError(f"depth must be a positive integer, got {depth!r}")
     return int(depth)
 
 
-def signature(x, depth, *, kind="geometric", stream=False, chunk_size=None, client=None, quiet=False):
+def signature(x, depth, *, lift="geometric", stream=False, chunk_size=None, client=None, quiet=False):
     """Truncated signature of a chunked path: an ordered Chen tree over chunks (math.md 3).
 
     ``S(x) = S(chunk_0) (x) S(chunk_1) (x) ...``, each chunk with the last point of the one
@@ -770,7 +872,8 @@ def signature(x, depth, *, kind="geometric", stream=False, chunk_size=None, clie
     ----------
     x : dask array, zarr array, or path/URL of a zarr array, shape (N, d)
     depth : int
-    kind : {"geometric", "iterated"}
+    lift : {"geometric", "iterated"}
+        As in :func:`streamrough.signature`.
     stream : bool
         Return every prefix signature ``S(x_0 .. x_{j+1})``, j = 0..N-2, as a LAZY Dask
         array of shape (N - 1, L) chunked like `x` (a scan; store or slice it, nothing is
@@ -793,15 +896,15 @@ def signature(x, depth, *, kind="geometric", stream=False, chunk_size=None, clie
     """
     _check_quiet(quiet)
     client = _check_client(client)
-    depth = _check_depth_kind(depth, kind)
+    depth = _check_depth_lift(depth, lift)
     arr = _rechunk_rows(_path_2d(x), chunk_size)
     if stream:
-        return prefix_graph(arr, depth, kind)
-    (s,) = _compute([signature_graph(arr, depth, kind)], client, quiet, warm=(("sig", arr.shape[1], depth, kind),))
+        return prefix_graph(arr, depth, lift)
+    (s,) = _compute([signature_graph(arr, depth, lift)], client, quiet, warm=(("sig", arr.shape[1], depth, lift),))
     return s[0]
 
 
-def sig_query(x, s, t, depth, *, kind="geometric", client=None, quiet=False):
+def sig_query(x, s, t, depth, *, lift="geometric", client=None, quiet=False):
     """Signature of the stored path between points s and t, ``S(x_s .. x_t)``, exactly.
 
     The stored counterpart of :meth:`streamrough.SigStream.query`: only the chunks that
@@ -822,28 +925,24 @@ def sig_query(x, s, t, depth, *, kind="geometric", client=None, quiet=False):
             raise TypeError(f"{name} must be an integer point index, got {v!r}")
     if not 0 <= s <= t < n:
         raise ValueError(f"need 0 <= s <= t < N = {n}, got s = {s}, t = {t}")
-    return signature(arr[int(s) : int(t) + 1], depth, kind=kind, client=client, quiet=quiet)
+    return signature(arr[int(s) : int(t) + 1], depth, lift=lift, client=client, quiet=quiet)
 
 
-def _weights_input(x, convention, name):
-    """(layers (L, D) dask, Gram convention) from chunked input, as rough._input_path reads it."""
-    from .paths import CONVENTIONS
-
-    arr = as_dask(x, name)
-    if convention is None and arr.ndim >= 3:
-        convention = "increments"
-    if convention is None:  # a path: its increments, each chunk with the last point before it
-        path = _flat(arr, name).rechunk({1: -1})
-        if path.shape[0] == 1:
-            return None, "increments"
+def _gram_input(x, convention, name):
+    """(layers (L, D) dask or None, Gram convention, result convention, points) from chunked
+    input, as rough._layers reads it: the weights as given, or a path's increments (each
+    chunk with the last point before it). Layers None: a path of one point."""
+    path, layers, conv = read_input(x, convention, name)
+    n = path.shape[0]
+    if layers is None:
+        if n == 1:
+            return None, "increments", conv, n
         chunks = ((path.chunks[0][0] - 1,) + path.chunks[0][1:], path.chunks[1])
         inc = _overlapped(path).map_blocks(_diff_block, chunks=chunks, dtype=np.float64, meta=_META)
-        return inc, None
-    check_choice(convention, "convention", CONVENTIONS)
-    layers = _flat(arr, name)
-    if convention == "values" and layers.shape[0] == 1:  # a path of one point
-        return None, convention
-    return layers, convention
+        return inc, "increments", conv, n
+    if n == 1:
+        return None, conv, conv, n
+    return layers, conv, conv, n
 
 
 def _diff_block(block):
@@ -853,13 +952,14 @@ def _diff_block(block):
 
 def _rough_levels(gram_fn, grams, ps, lift, conv):
     """[(power, root, partition)] per p for both levels from Gram blocks of unscaled layers,
-    scaled by 2^-2k first (exact) as rough._gram_levels scales the layers by 2^-k."""
+    scaled by 2^-2k first (exact) as rough._gram_levels scales the layers by 2^-k. Runs in
+    memory at the public edge (not in a task)."""
     from .rough import _gram_levels_of
 
     size = math.sqrt(max(float(np.abs(np.diagonal(g)).max()) for g in grams[::2]) * grams[0].shape[0])
     k = 0 if size == 0.0 else int(np.frexp(size)[1])
     scaled = [np.ldexp(g, -2 * k) for g in grams]
-    res = gram_fn(*scaled, ps, lift=lift, convention=conv, return_partitions=True)
+    res = gram_fn(*scaled, ps, lift=lift, convention=conv, return_partition=True)
     return _gram_levels_of(res, ps, k)
 
 
@@ -871,21 +971,26 @@ def _check_route(route):
         raise ValueError(f"route={route!r} is not available out of core: chunked input uses the Gram route ('auto' or 'gram')")
 
 
+_ZERO = [(0.0, 0.0, np.zeros(1, np.int64))]  # both levels of a path of one point
+
+
 def rough_pvar(x, p, *, lift="iterated", convention=None, route="auto", client=None, quiet=False, block_bytes=BLOCK_BYTES):
     """Level-1 and level-2 p-variation of chunked weights or a chunked path, by the Gram route.
 
     The L x L Gram matrix of the layers (or of the path's increments) is computed out of core
     (:func:`gram_graph`); then :func:`streamrough.gram.gram_rough_pvar` runs in memory in
     O(L^2): level 2 never materialises a D^2 tensor, nor the N x D^2 prefix data. Arguments
-    and result as :func:`streamrough.rough_pvar` (``route`` must be "auto" or "gram").
+    and result (a :class:`~streamrough.RoughResult`, ``route="gram"``) as
+    :func:`streamrough.rough_pvar`; input read by :func:`read_input`; `route` must be
+    "auto" or "gram".
 
     Examples
     --------
     >>> import numpy as np, dask.array as da
     >>> x = da.from_array(np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]), chunks=1)
     >>> r = rough_pvar(x, 2.5, quiet=True)
-    >>> round(r.level2, 12), r.route
-    (1.0, 'gram')
+    >>> round(r.level2, 12), r.route, r.convention
+    (1.0, 'gram', 'values')
     """
     from .gram import gram_rough_pvar
     from .rough import LIFTS, _results, _warn_beyond
@@ -895,16 +1000,14 @@ def rough_pvar(x, p, *, lift="iterated", convention=None, route="auto", client=N
     ps, scalar = as_p_values(p)
     check_choice(lift, "lift", LIFTS)
     _check_route(route)
-    layers, conv = _weights_input(x, convention, "x")
+    layers, gram_conv, conv, n = _gram_input(x, convention, "x")
     _warn_beyond(ps)
     if layers is None:
-        zero = [(0.0, 0.0, (0,))] * len(ps)
-        levels1 = levels2 = zero
+        levels1 = levels2 = _ZERO * len(ps)
     else:
         (g,) = _compute([gram_graph(layers, block_bytes=block_bytes)], client, quiet, warm=(("gram",),))
-        levels1, levels2 = _rough_levels(gram_rough_pvar, [g], ps, lift, conv or "increments")
-    results = _results(ps, levels1, levels2, kind="norm", lift=lift, convention=conv, route="gram")
-    return results[0] if scalar else tuple(results)
+        levels1, levels2 = _rough_levels(gram_rough_pvar, [g], ps, lift, gram_conv)
+    return _results(ps, levels1, levels2, scalar, distance=False, lift=lift, convention=conv, route="gram", n_points=n)
 
 
 def rough_distance(x, y, p, *, lift="iterated", convention=None, route="auto", client=None, quiet=False, block_bytes=BLOCK_BYTES):
@@ -912,13 +1015,14 @@ def rough_distance(x, y, p, *, lift="iterated", convention=None, route="auto", c
 
     One out-of-core Gram of the stacked layers of both gives the blocks ``<a_i, a_k>``,
     ``<a_i, b_k>``, ``<b_i, b_k>``; then :func:`streamrough.gram.gram_rough_distance` in
-    memory. Arguments and result as :func:`streamrough.rough_distance`.
+    memory. Arguments and result (a :class:`~streamrough.RoughDistanceResult`,
+    ``route="gram"``) as :func:`streamrough.rough_distance`.
 
     Examples
     --------
     >>> import numpy as np, dask.array as da
     >>> x = da.from_array(np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]), chunks=1)
-    >>> rough_distance(x, x, 2.5, quiet=True).norm
+    >>> rough_distance(x, x, 2.5, quiet=True).rho
     0.0
     """
     import dask.array as da
@@ -931,22 +1035,21 @@ def rough_distance(x, y, p, *, lift="iterated", convention=None, route="auto", c
     ps, scalar = as_p_values(p)
     check_choice(lift, "lift", LIFTS)
     _check_route(route)
-    ax, conv = _weights_input(x, convention, "x")
-    ay, _ = _weights_input(y, convention, "y")
-    if (ax is None) != (ay is None) or (ax is not None and ax.shape != ay.shape):
+    shape_x, shape_y = as_dask(x, "x").shape, as_dask(y, "y").shape
+    if shape_x != shape_y:
         raise ValueError(
             "x and y must have equal lengths and the same point (layer) shape, as two networks of equal depth, "
-            f"got shapes {as_dask(x, 'x').shape} and {as_dask(y, 'y').shape}"
+            f"got shapes {shape_x} and {shape_y}"
         )
+    ax, gram_conv, conv, n = _gram_input(x, convention, "x")
+    ay = _gram_input(y, convention, "y")[0]
     _warn_beyond(ps)
     if ax is None:
-        zero = [(0.0, 0.0, (0,))] * len(ps)
-        levels1 = levels2 = zero
+        levels1 = levels2 = _ZERO * len(ps)
     else:
-        n = ax.shape[0]
+        m = ax.shape[0]
         both = da.concatenate([ax, ay.rechunk({1: ax.chunks[1]})], axis=0)
         (g,) = _compute([gram_graph(both, block_bytes=block_bytes)], client, quiet, warm=(("gram",),))
-        blocks = [g[:n, :n], g[:n, n:], g[n:, n:]]
-        levels1, levels2 = _rough_levels(gram_rough_distance, blocks, ps, lift, conv or "increments")
-    results = _results(ps, levels1, levels2, kind="distance", lift=lift, convention=conv, route="gram")
-    return results[0] if scalar else tuple(results)
+        blocks = [g[:m, :m], g[:m, m:], g[m:, m:]]
+        levels1, levels2 = _rough_levels(gram_rough_distance, blocks, ps, lift, gram_conv)
+    return _results(ps, levels1, levels2, scalar, distance=True, lift=lift, convention=conv, route="gram", n_points=n)

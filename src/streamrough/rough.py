@@ -164,6 +164,7 @@ def rough_pvar(
     projection_dim=None,
     seed=None,
     n_jobs=None,
+    client=None,
 ):
     r"""Level-1 and level-2 p-variation of the rough path lifted from `x` (math.md 4).
 
@@ -215,6 +216,10 @@ def rough_pvar(
         main thread and 1 in any other thread (a Dask task); -1 = all of Numba's threads;
         1 = serial kernels only. The same values for every `n_jobs` (the route never depends
         on it).
+    client : None or dask.distributed.Client
+        Used only for chunked input (a Dask array, Zarr array or store path, computed out of
+        core by :mod:`streamrough.chunked`): None runs on the active Dask scheduler (threads
+        by default), a Client on its cluster. Ignored for in-memory arrays.
 
     Returns
     -------
@@ -240,7 +245,7 @@ def rough_pvar(
     if is_chunked(x):  # a dask array, zarr array or store path: out of core (streamrough.chunked)
         from . import chunked
 
-        return chunked.rough_pvar(x, p, lift=lift, convention=convention, route=route, quiet=True)
+        return chunked.rough_pvar(x, p, lift=lift, convention=convention, route=route, client=client, quiet=True)
     ps, scalar = _check_common(p, lift, route, method, memory_budget)
     jobs = resolve_n_jobs(n_jobs)
     path, weights, convention = read_input(x, convention, "x")
@@ -274,6 +279,7 @@ def rough_distance(
     method="bnb",
     memory_budget=DEFAULT_MEMORY_BUDGET,
     n_jobs=None,
+    client=None,
 ):
     r"""Inhomogeneous rough-path distance ``rho_p(X, Y)`` (math.md 4).
 
@@ -290,7 +296,7 @@ def rough_distance(
     x, y : array_like
         Two paths (or weight sequences) of the same shape, read as in :func:`rough_pvar`
         (two networks of equal depth and layer shape).
-    p, lift, convention, route, method, memory_budget, n_jobs
+    p, lift, convention, route, method, memory_budget, n_jobs, client
         As in :func:`rough_pvar` (no projection route).
 
     Returns
@@ -311,7 +317,9 @@ def rough_distance(
     if is_chunked(x) or is_chunked(y):  # out of core (streamrough.chunked)
         from . import chunked
 
-        return chunked.rough_distance(x, y, p, lift=lift, convention=convention, route=route, quiet=True)
+        return chunked.rough_distance(
+            x, y, p, lift=lift, convention=convention, route=route, client=client, quiet=True
+        )
     ps, scalar = _check_common(p, lift, route, method, memory_budget)
     if route == "projection":
         raise ValueError("route='projection' is not available for rough_distance")

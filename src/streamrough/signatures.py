@@ -135,7 +135,7 @@ def _with_scalar(out: np.ndarray, scalar_term: bool) -> np.ndarray:
     return res
 
 
-def signature(x, depth, *, lift="geometric", stream=False, scalar_term=False, stride=1, n_jobs=None):
+def signature(x, depth, *, lift="geometric", stream=False, scalar_term=False, stride=1, n_jobs=None, client=None):
     """Truncated signature of one path or a batch of paths.
 
     For points ``x_0, ..., x_{N-1}`` with increments ``a_k = x_{k+1} - x_k``:
@@ -167,6 +167,10 @@ def signature(x, depth, *, lift="geometric", stream=False, scalar_term=False, st
         Threads: None = ``numba.get_num_threads()`` in the main thread and 1 in any other
         thread (a Dask task); -1 = all of Numba's threads; 1 = serial kernels only. The same
         values for every `n_jobs` (to rounding when a single path is split into chunks).
+    client : None or dask.distributed.Client
+        Used only for chunked input (a Dask array, Zarr array or store path, computed out of
+        core by :mod:`streamrough.chunked`): None runs on the active Dask scheduler (threads
+        by default), a Client on its cluster. Ignored for in-memory arrays.
 
     Returns
     -------
@@ -205,7 +209,7 @@ def signature(x, depth, *, lift="geometric", stream=False, scalar_term=False, st
 
             if scalar_term or stride != 1:
                 raise ValueError("chunked input (dask / zarr / store path) takes no scalar_term and stride 1")
-            return chunked.signature(x, depth, kind=kind, stream=stream, quiet=True)
+            return chunked.signature(x, depth, lift=lift, stream=stream, client=client, quiet=True)
     if (  # fast path for float C-contiguous input: no copy, no separate finiteness pass
         type(x) is np.ndarray
         and x.ndim >= 2

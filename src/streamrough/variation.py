@@ -175,7 +175,8 @@ def _compute(X, ps, norm, method, want_partition, jobs):
 
 
 def pvar(
-    x, p, *, power=False, norm="euclidean", method="auto", return_partition=False, convention=None, n_jobs=None
+    x, p, *, power=False, norm="euclidean", method="auto", return_partition=False, convention=None, n_jobs=None,
+    client=None,
 ):
     """Exact p-variation of a path.
 
@@ -208,6 +209,10 @@ def pvar(
         Threads for branch and bound: None = ``numba.get_num_threads()`` in the main thread
         and 1 in any other thread (a Dask task); -1 = all of Numba's threads; 1 = serial
         kernels only. The same values for every `n_jobs`.
+    client : None or dask.distributed.Client
+        Used only for chunked input (a Dask array, Zarr array or store path, computed out of
+        core by :mod:`streamrough.chunked`): None runs on the active Dask scheduler (threads
+        by default), a Client on its cluster. Ignored for in-memory arrays.
 
     Returns
     -------
@@ -246,7 +251,8 @@ def pvar(
         from . import chunked
 
         return chunked.pvar(
-            x, p, power=power, norm=norm, return_partition=return_partition, convention=convention, quiet=True
+            x, p, power=power, norm=norm, return_partition=return_partition, convention=convention, client=client,
+            quiet=True,
         )
     X, _, convention = read_input(x, convention, "x")
     ps, scalar = as_p_values(p, "p")
