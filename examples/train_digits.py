@@ -127,7 +127,7 @@ def main(depths=(16, 64, 256), steps=150, out_dir=None, setups=SETUPS, make_repo
         deepest = max(depths)
         ck = runs[deepest]["checkpoints"]
         rhos = [sr.rough_distance(driving(c, delta[deepest]), driving(ck[0], delta[deepest]), RHO_P,
-                                  convention="increments").norm for c in ck]
+                                  convention="increments").rho for c in ck]
         print(f"{setup:>10}  rho_{RHO_P:g}(checkpoint, init) at L={deepest}, steps {runs[deepest]['steps']}: "
               + ", ".join(f"{r:.3f}" for r in rhos), flush=True)
         if out_dir is not None:

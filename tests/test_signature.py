@@ -534,28 +534,28 @@ def test_render_fills_blocks_and_fields():
         render("$missing", body=[])
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_deep_d1_uses_loop_kernels(kind, rng):
+@pytest.mark.parametrize("lift", sr.LIFTS)
+def test_deep_d1_uses_loop_kernels(lift, rng):
     """d = 1 at depth 64: the generated straight-line source would grow like depth^2 and take
     minutes to compile; the plain loop kernels serve it instead."""
     from streamrough._kernels import sig_codegen
 
-    source = sig_codegen.generate_source(1, 64, kind)
-    assert (source.count("\n") > sig_codegen.MAX_SOURCE_LINES) == (kind == "geometric")
+    source = sig_codegen.generate_source(1, 64, lift)
+    assert (source.count("\n") > sig_codegen.MAX_SOURCE_LINES) == (lift == "geometric")
     x = np.cumsum(rng.uniform(0.5, 1.5, (4, 1)), axis=0)  # monotone: no cancellation in the reference
-    assert_sig_close(sr.signature(x, 64, kind=kind), naive.sig_brute(x, 64, kind), 1, 64)
-    pre = sr.signature(x, 64, kind=kind, stream=True)
-    assert_sig_close(pre[1], naive.sig_brute(x[:3], 64, kind), 1, 64)
+    assert_sig_close(sr.signature(x, 64, lift=lift), naive.sig_brute(x, 64, lift), 1, 64)
+    pre = sr.signature(x, 64, lift=lift, stream=True)
+    assert_sig_close(pre[1], naive.sig_brute(x[:3], 64, lift), 1, 64)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("lift", sr.LIFTS)
 @pytest.mark.parametrize("d,depth", [(1, 3), (2, 3), (3, 2), (70, 1)])
-def test_loop_kernels_against_explicit(kind, d, depth, rng):
+def test_loop_kernels_against_explicit(lift, d, depth, rng):
     """The plain loop kernels (step and path) against the brute-force signature, and the
     algebra (product, inverse) against its definition."""
     from streamrough._kernels.sig_algebra import algebra, loop_kernels
 
-    k = loop_kernels(d, depth, kind)
+    k = loop_kernels(d, depth, lift)
     length = sr.sig_length(d, depth)
     x = rng.standard_normal((5, d))
     buf = np.empty(d ** (depth - 1) + d)
@@ -563,7 +563,7 @@ def test_loop_kernels_against_explicit(kind, d, depth, rng):
     k.path_into(x, 0, 2, s, buf)
     for t in (2, 3):
         k.step(s, x[t + 1] - x[t], buf)
-    assert_sig_close(s, naive.sig_brute(x, depth, kind), d, depth)
+    assert_sig_close(s, naive.sig_brute(x, depth, lift), d, depth)
     alg = algebra(d, depth)
     p, q = rng.standard_normal((2, length))
     prod = p.copy()

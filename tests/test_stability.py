@@ -60,7 +60,7 @@ def test_rough_functionals_match_rough_pvar_and_rho(rng):
     ref = [sr.rough_pvar(w, q, convention="increments") for q in (2.2, 2.5)]
     np.testing.assert_allclose(r.norm, [q.norm for q in ref])
     np.testing.assert_allclose(r.omega, [q.omega for q in ref])
-    rho = [sr.rough_distance(w, v, q, convention="increments").norm for q in (2.2, 2.5)]
+    rho = [sr.rough_distance(w, v, q, convention="increments").rho for q in (2.2, 2.5)]
     np.testing.assert_allclose(r.rho, rho)
     np.testing.assert_allclose(r.lipschitz, sr.lipschitz(w, x))
     np.testing.assert_allclose(r.output_change, sr.output_change(w, v, x))

@@ -255,7 +255,7 @@ def lipschitz(weights, inputs, *, form="bft", activation="tanh", bias=None, delt
     --------
     >>> import numpy as np, streamrough as sr
     >>> w = np.zeros((1, 2, 2)); w[0] = [[0.5, 0.0], [0.0, 0.0]]
-    >>> sr.lipschitz(w, [[0.0, 0.0]]).tolist()     # 1 + 0.5 tanh'(0)
+    >>> np.round(sr.lipschitz(w, [[0.0, 0.0]]), 12).tolist()     # 1 + 0.5 tanh'(0)
     [1.5]
     """
     net = _network(weights, form, activation, bias, delta)
