@@ -9,6 +9,11 @@
     Exact p-variation of a path or weight sequence stored in a ``.npy`` file, read by the
     rule of :func:`streamrough.read_input` (an array of 3 or more axes is a weight sequence
     under "increments" unless ``--convention`` says otherwise); the convention used is printed.
+
+Exit codes: 0 success; 2 (``EXIT_INPUT``) for every error the user can fix -- a bad command
+line (argparse), a file that cannot be read as one array, invalid data or arguments (NaN,
+p < 1, p > 500, ...) -- with one line ``streamrough COMMAND: error: ...`` on stderr, no
+traceback, and nothing on stdout. Any other exit status is a bug.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import argparse
 import sys
 import time
 
+EXIT_INPUT = 2  # usage errors, unreadable files and invalid data alike (argparse uses 2 too)
 DEMO_N_LAYERS = (64, 256, 1024, 4096)
 DEMO_P = (1.0, 1.5, 2.0, 2.5, 3.0)
 DEMO_ROUGH_P = (2.2, 2.5, 2.8)
@@ -110,6 +116,20 @@ def run_demo(n_layers=DEMO_N_LAYERS, width=16, p_values=DEMO_P, rough_p=DEMO_ROU
     _rough_table(n_layers, width, rough_p, seed, out)
 
 
+def _load_array(path_file):
+    """The array in a ``.npy`` file; ValueError (one line) for anything else."""
+    import numpy as np
+
+    try:
+        x = np.load(path_file, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise ValueError(f"cannot read {path_file!r} as a .npy array: {exc}") from None
+    if not isinstance(x, np.ndarray):  # np.load returns an NpzFile for .npz archives
+        x.close()
+        raise ValueError(f"{path_file!r} is a .npz archive: save one array with numpy.save (.npy)")
+    return x
+
+
 def run_pvar(path_file, p_values, norm="euclidean", power=False, partition=False, convention=None, out=None) -> None:
     """Print the p-variation of the path (or weight sequence) stored in `path_file` (a .npy file).
 
@@ -120,10 +140,7 @@ def run_pvar(path_file, p_values, norm="euclidean", power=False, partition=False
 
     import streamrough as sr
 
-    try:
-        x = np.load(path_file, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise SystemExit(f"streamrough pvar: cannot read {path_file!r} as a .npy array: {exc}") from None
+    x = _load_array(path_file)
     results = sr.pvar(x, list(p_values), norm=norm, return_partition=True, convention=convention)
     print(
         f"{path_file}: {x.shape[0]} entries of shape {x.shape[1:]}, read as convention "
@@ -182,9 +199,9 @@ def main(argv=None) -> int:
                 args.file, args.p, norm=args.norm, power=args.power, partition=args.partition,
                 convention=args.convention,
             )
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, MemoryError) as exc:
         print(f"streamrough {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_INPUT
     return 0
 
 

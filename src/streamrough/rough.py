@@ -73,10 +73,12 @@ def _unit_exponent(*paths):
 
 
 def _times_power_of_two(v, e):
-    """v * 2^e for a real e, without intermediate overflow (inf only if the result is)."""
+    """v * 2^e for a real e (v a number or an array), without intermediate overflow (inf only
+    if the result is)."""
     whole = np.floor(e)
     with np.errstate(over="ignore", under="ignore"):
-        return float(np.ldexp(v * 2.0 ** (e - whole), int(whole)))
+        out = np.ldexp(v * 2.0 ** (e - whole), int(whole))
+    return float(out) if np.ndim(out) == 0 else out
 
 
 def _level2_direct(x_path, y_path, qs, lift, method):
