@@ -54,6 +54,17 @@ _PUBLIC = {
     "gram_rough_pvar": "gram",
     "gram_rough_distance": "gram",
     "random_projection": "gram",
+    # model weights: discovery, store, ingest, tables
+    "find_paths": "discover",
+    "PathPlan": "discover",
+    "PathSpec": "discover",
+    "open_store": "store",
+    "WeightStore": "store",
+    "StoreError": "store",
+    "ingest": "ingestion",
+    "WeightRecorder": "ingestion",
+    "analyze": "analysis",
+    "to_xarray": "analysis",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

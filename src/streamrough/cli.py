@@ -9,6 +9,12 @@
     Exact p-variation of a path or weight sequence stored in a ``.npy`` file, read by the
     rule of :func:`streamrough.read_input` (an array of 3 or more axes is a weight sequence
     under "increments" unless ``--convention`` says otherwise); the convention used is printed.
+``streamrough ingest SOURCE STORE [--layers REGEX]``
+    Stream the weight paths of a model file or folder into a Zarr store.
+``streamrough info STORE``
+    Runs, checkpoints and paths of a store.
+``streamrough analyze SOURCE_OR_STORE -p P [P ...] [--csv FILE]``
+    The per-path table of level-1/level-2 p-variation and norms.
 
 Exit codes: 0 success; 2 (``EXIT_INPUT``) for every error the user can fix -- a bad command
 line (argparse), a file that cannot be read as one array, invalid data or arguments (NaN,
@@ -155,6 +161,86 @@ def run_pvar(path_file, p_values, norm="euclidean", power=False, partition=False
         print(line, file=out)
 
 
+def _progress_bar(total, unit, quiet):
+    """A tqdm bar on stderr (None when quiet): the CLI is the only place that prints bars."""
+    if quiet:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, unit_scale=unit == "B", file=sys.stderr, leave=False)
+
+
+def _layers_arg(layers):
+    return None if layers is None else (layers if layers.startswith("re:") else "re:" + layers)
+
+
+def run_ingest(source, store, layers=None, run="model", step=None, overwrite=False, quiet=False, out=None) -> None:
+    """Ingest `source` into the store at `store` and print what was written and left out."""
+    out = sys.stdout if out is None else out
+    import numpy as np
+
+    import streamrough as sr
+    from streamrough.sources import open_source
+
+    src = open_source(source)
+    plan = sr.find_paths(src.entries(), _layers_arg(layers))
+    # bytes as stored: bfloat16 is stored as float32
+    itemsize = {None: 8, "bfloat16": 4}
+    total = sum(
+        int(np.prod(s.layer_shape)) * s.n_layers * (itemsize[s.dtype] if s.dtype in itemsize else np.dtype(s.dtype).itemsize)
+        for s in plan
+    )
+    bar = _progress_bar(total, "B", quiet)
+    try:
+        sr.ingest(src, store, layers=plan, run=run, step=step, overwrite=overwrite,
+                  progress=None if bar is None else bar.update)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(plan.summary(), file=out)
+    print(f"written to {store} (run {run!r}, checkpoint {step if step is not None else 'weights'})", file=out)
+
+
+def run_info(store, out=None) -> None:
+    """Print the runs, checkpoints and paths of a store."""
+    out = sys.stdout if out is None else out
+    import streamrough as sr
+
+    with sr.open_store(store, mode="r") as st:
+        print(f"{st.url}: schema version {st.schema_version}", file=out)
+        for run in st.runs():
+            print(f"run {run!r}", file=out)
+            for name, step, complete in st.checkpoints(run):
+                print(f"  checkpoint {name}" + ("" if complete else "  (incomplete)"), file=out)
+                for role in st.paths(run, step):
+                    info = st.info(role, run, step)
+                    print(
+                        f"    {role}: {info.n_layers} layers of {info.layer_shape} {info.dtype}, "
+                        f"{info.convention}, chunks {info.chunks}" + (f", shards {info.shards}" if info.shards else ""),
+                        file=out,
+                    )
+
+
+def run_analyze(source, p_values, layers=None, csv=None, quiet=False, out=None) -> None:
+    """Print (or write as CSV) the per-path table of `source`."""
+    out = sys.stdout if out is None else out
+    import streamrough as sr
+
+    bar = _progress_bar(None, "path", quiet)
+    try:
+        table = sr.analyze(source, p=p_values, layers=_layers_arg(layers),
+                           progress=None if bar is None else (lambda _role: bar.update(1)))
+    finally:
+        if bar is not None:
+            bar.close()
+    if csv:
+        table.to_csv(csv, index=False)
+        print(f"{len(table)} rows written to {csv}", file=out)
+    else:
+        cols = ["run", "checkpoint", "role", "n_layers", "p", "level1", "level2", "norm", "regime"]
+        print(table[cols].to_string(index=False), file=out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamrough", description="Rough-path analysis of residual-network weight paths."
@@ -180,7 +266,45 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the array as a weight sequence in this convention (default: 3 or more axes "
         "are weights under 'increments', 1 or 2 axes a path)",
     )
+    _add_store_commands(sub)
     return parser
+
+
+def _add_store_commands(sub) -> None:
+    ing = sub.add_parser("ingest", help="stream the weight paths of a model into a Zarr store")
+    ing.add_argument("source", help="a .safetensors file or folder, .pt/.pth/.bin checkpoint, .npz or .npy")
+    ing.add_argument("store", help="a folder, memory:// or fsspec URL of the store")
+    ing.add_argument("--layers", help="regex whose group 1 is the layer number, e.g. 'blocks\\.(\\d+)\\.W$'")
+    ing.add_argument("--run", default="model")
+    ing.add_argument("--step", type=int, default=None, help="training step of this checkpoint")
+    ing.add_argument("--overwrite", action="store_true")
+    ing.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    info = sub.add_parser("info", help="runs, checkpoints and paths of a store")
+    info.add_argument("store")
+
+    an = sub.add_parser("analyze", help="per-path table of p-variation and rough-path norms")
+    an.add_argument("source", help="a store, or any model input of 'ingest'")
+    an.add_argument("-p", type=float, nargs="+", default=[1.0, 2.0, 2.5, 3.0])
+    an.add_argument("--layers", help="regex for a model input (as for ingest)")
+    an.add_argument("--csv", help="write the full table to this CSV file")
+    an.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_store_command(args) -> None:
+    if args.command == "ingest":
+        run_ingest(args.source, args.store, layers=args.layers, run=args.run, step=args.step,
+                   overwrite=args.overwrite, quiet=args.quiet)
+    elif args.command == "info":
+        run_info(args.store)
+    else:
+        run_analyze(args.source, args.p, layers=args.layers, csv=args.csv, quiet=args.quiet)
+
+
+def _store_error():
+    from .store import StoreError
+
+    return StoreError
 
 
 def _version() -> str:
@@ -199,7 +323,9 @@ def main(argv=None) -> int:
                 args.file, args.p, norm=args.norm, power=args.power, partition=args.partition,
                 convention=args.convention,
             )
-    except (ValueError, TypeError, MemoryError) as exc:
+        else:
+            _run_store_command(args)
+    except (ValueError, TypeError, MemoryError, OSError, LookupError, _store_error()) as exc:
         print(f"streamrough {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     return 0

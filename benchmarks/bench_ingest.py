@@ -1,0 +1,141 @@
+"""Ingest throughput and peak memory (issue: weight paths in Zarr).
+
+Builds a GPT-2-like safetensors file (per block: a (W, W) attention projection, a (W, 4W)
+MLP weight and a (4W,) bias, float32), then
+
+1. throughput: ``streamrough.ingest`` of the file into a local store, against ``np.save`` of
+   the same bytes (one .npy per path, arrays already in memory), alternating, medians;
+2. peak memory of an ingest, in a fresh subprocess: the tracemalloc peak (Python and numpy
+   allocations) and the peak anonymous RSS (sampled from /proc every 2 ms: file-backed pages of
+   the memory-mapped source are not counted, they are the page cache, not a copy), against
+   the bound "largest tensor + one chunk".
+
+Run: ``python benchmarks/bench_ingest.py [--blocks 12] [--width 768] [--repeat 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from _harness import time_alternating
+
+PEAK_SCRIPT = r"""
+import json, sys, threading, time, tracemalloc
+import numpy as np
+import streamrough as sr
+from streamrough.store import chunk_layout
+import zarr, safetensors  # imported before the baseline
+
+def rss_anon():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+source, store = sys.argv[1], sys.argv[2]
+sr.ingest(source, store + "-warm", hash_source=False)  # warm imports and code paths
+peak = [0]
+done = threading.Event()
+def sample():
+    while not done.is_set():
+        peak[0] = max(peak[0], rss_anon())
+        time.sleep(0.002)
+base = rss_anon()
+thread = threading.Thread(target=sample); thread.start()
+tracemalloc.start()
+sr.ingest(source, store, hash_source=True)
+traced = tracemalloc.get_traced_memory()[1]
+tracemalloc.stop()
+done.set(); thread.join()
+print(json.dumps({"traced_peak": traced, "rss_anon_peak": peak[0] - base}))
+"""
+
+
+def make_model(path, blocks, width, seed=0):
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(seed)
+    tensors = {}
+    for k in range(blocks):
+        tensors[f"h.{k}.attn.c_proj.weight"] = rng.standard_normal((width, width), dtype=np.float32)
+        tensors[f"h.{k}.mlp.c_fc.weight"] = rng.standard_normal((width, 4 * width), dtype=np.float32)
+        tensors[f"h.{k}.mlp.c_fc.bias"] = rng.standard_normal(4 * width, dtype=np.float32)
+    save_file(tensors, path)
+    return tensors
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocks", type=int, default=12)
+    parser.add_argument("--width", type=int, default=768)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    import streamrough as sr
+    from streamrough.store import chunk_layout
+
+    tmp = tempfile.mkdtemp(prefix="bench_ingest_")
+    try:
+        source = os.path.join(tmp, "model.safetensors")
+        tensors = make_model(source, args.blocks, args.width)
+        total = sum(t.nbytes for t in tensors.values())
+        paths = {}
+        for name, t in tensors.items():
+            paths.setdefault(name.split(".", 2)[2], []).append(t)
+        stacked = {role: np.stack(ts) for role, ts in paths.items()}
+        del tensors, paths
+        print(f"model: {args.blocks} blocks, width {args.width}, {len(stacked)} paths, {total / 2**20:.1f} MiB float32")
+
+        def ours():
+            shutil.rmtree(os.path.join(tmp, "store"), ignore_errors=True)
+            sr.ingest(source, os.path.join(tmp, "store"), hash_source=False)
+
+        def ours_hashed():
+            shutil.rmtree(os.path.join(tmp, "store"), ignore_errors=True)
+            sr.ingest(source, os.path.join(tmp, "store"), hash_source=True)
+
+        def peer():
+            out = os.path.join(tmp, "npy")
+            shutil.rmtree(out, ignore_errors=True)
+            os.makedirs(out)
+            for i, arr in enumerate(stacked.values()):
+                np.save(os.path.join(out, f"{i}.npy"), arr)
+
+        times = time_alternating({"ingest": ours, "ingest+sha256": ours_hashed, "np.save": peer}, repeat=args.repeat)
+        base = times["np.save"][0]
+        print("\nthroughput (median of", args.repeat, "runs, page-cached source)")
+        for name, (t, _) in times.items():
+            print(f"  {name:14s} {t:7.3f} s  {total / t / 2**20:8.1f} MiB/s  speed vs np.save {base / t:5.2f}x")
+
+        largest = max(a[0].nbytes for a in stacked.values())
+        chunk = max(
+            (shards or chunks)[0] * int(np.prod((shards or chunks)[1:])) * 4
+            for chunks, shards in (chunk_layout(a.shape[1:], 4, len(a)) for a in stacked.values())
+        )
+        t0 = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-c", PEAK_SCRIPT, source, os.path.join(tmp, "peak")],
+            capture_output=True, text=True, check=True,
+        )
+        peak = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"\npeak memory of one ingest (subprocess, {time.perf_counter() - t0:.1f} s)")
+        print(f"  largest tensor {largest / 2**20:.1f} MiB + largest chunk/shard {chunk / 2**20:.1f} MiB = bound {(largest + chunk) / 2**20:.1f} MiB")
+        print(f"  tracemalloc peak   {peak['traced_peak'] / 2**20:7.1f} MiB  ({peak['traced_peak'] / (largest + chunk):.2f} of bound)")
+        print(f"  anonymous RSS peak {peak['rss_anon_peak'] / 2**20:7.1f} MiB  ({peak['rss_anon_peak'] / (largest + chunk):.2f} of bound)")
+        print(f"  model size         {total / 2**20:7.1f} MiB")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,827 @@
+"""Weight paths in Zarr v3: a crash-safe, single-writer store (the only module importing zarr).
+
+Layout (schema version 1; docs/store.md has the full description)::
+
+    <root>/                               group; attrs["streamrough"] = {"schema_version", ...}
+    <root>/.streamrough.lock              the writer's lock (a plain object, not a Zarr node)
+    <root>/<run>/                         one group per model or training run
+    <root>/<run>/<checkpoint>/            "weights" (no step) or "step_<step:09d>"
+    <root>/<run>/<checkpoint>/<role>      one array per weight path, shape (L, *layer_shape)
+    <root>/<run>/<checkpoint>/_results/   cached results, keyed by parameters + content hash
+
+A path array is chunked along the layer axis, about 16 MiB per chunk or shard
+(:func:`chunk_layout`), never more layers than the path is expected to have: a layer of
+256 KiB..16 MiB is one chunk; smaller layers share chunks of up to 1024 layers, or shards with
+inner chunks of about 256 KiB when a chunk would hold more than that (one layer then reads
+without its whole chunk); a layer larger than 16 MiB has chunks of one layer split along its
+leading feature axes.  Dtypes are
+kept as given (float16/32/64); uncompressed by default (weights barely compress), Zstandard
+on request.
+
+Crash safety: each array's attribute ``n_layers`` (with the per-layer hashes) is written only
+after the data of those layers; readers see the first ``n_layers`` layers only.  Every object
+write is atomic (local stores write a temporary file and rename it; object stores replace whole
+objects), so a writer killed at any point leaves every committed layer intact.  A store is
+locked by its writer (``.streamrough.lock``); a second writer gets :class:`StoreLockedError`.
+Reads check each layer against its recorded hash: a missing or corrupt chunk is an error,
+never a wrong number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import socket
+import re
+import uuid
+import warnings
+
+import numpy as np
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "TARGET_CHUNK_BYTES",
+    "open_store",
+    "WeightStore",
+    "PathWriter",
+    "PathInfo",
+    "StoreError",
+    "StoreLockedError",
+    "SchemaVersionError",
+    "MissingPathError",
+    "CorruptStoreError",
+]
+
+SCHEMA_VERSION = 1
+#: Target size of a chunk (or shard) along the layer axis, in bytes.
+TARGET_CHUNK_BYTES = 16 * 2**20
+#: Layers at least this large get a chunk each; smaller ones share chunks (or shards whose
+#: inner chunks are about this large).
+SHARD_MIN_LAYER_BYTES = 256 * 2**10
+MAX_LAYERS_PER_CHUNK = 1024
+#: Layers per chunk assumed for a path of unknown length (see :func:`chunk_layout`).
+DEFAULT_EXPECTED_LAYERS = 64
+LOCK_KEY = ".streamrough.lock"
+DEFAULT_RUN = "model"
+DEFAULT_CHECKPOINT = "weights"
+RESULTS = "_results"
+_ATTR = "streamrough"
+_FLOAT_DTYPES = ("float16", "float32", "float64")
+
+
+class StoreError(Exception):
+    """A weight store cannot be opened, read or written as asked."""
+
+
+class StoreLockedError(StoreError):
+    """Another writer holds the store's lock."""
+
+
+class SchemaVersionError(StoreError):
+    """The store was written by a newer streamrough (a newer schema version)."""
+
+
+class MissingPathError(StoreError, LookupError):
+    """A run, checkpoint or path is not in the store."""
+
+
+class CorruptStoreError(StoreError):
+    """Data or metadata in the store is truncated, missing or does not match its hash."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PathInfo:
+    """What the store records about one weight path.
+
+    Attributes
+    ----------
+    run, checkpoint, role : str
+        Where the path lives; `role` names the parameter with ``{k}`` for the layer index
+        (``"h.{k}.mlp.c_fc.weight"``).
+    step : int or None
+        Training step of the checkpoint (None for a single snapshot).
+    n_layers : int
+        Committed layers (the readable length).
+    layer_shape : tuple of int
+    dtype : str
+    layer_names : tuple of str
+        The source parameter name of each committed layer.
+    convention : str
+        How the layers turn into a path (:func:`streamrough.weight_path`).
+    source, source_sha256 : str or None
+        Provenance of the data.
+    content_hash : str
+        SHA-256 over dtype, layer shape and the per-layer hashes: changes whenever a
+        committed layer changes.
+    chunks, shards : tuple of int or None
+    created, streamrough_version : str
+    """
+
+    run: str
+    checkpoint: str
+    step: int | None
+    role: str
+    n_layers: int
+    layer_shape: tuple
+    dtype: str
+    layer_names: tuple
+    convention: str
+    source: str | None
+    source_sha256: str | None
+    content_hash: str
+    chunks: tuple
+    shards: tuple | None
+    created: str
+    streamrough_version: str
+
+
+def checkpoint_name(step) -> str:
+    """Group name of a checkpoint: ``"weights"`` for ``step=None``, else ``"step_<step:09d>"``."""
+    if step is None:
+        return DEFAULT_CHECKPOINT
+    if int(step) != step or step < 0:
+        raise ValueError(f"step must be a non-negative integer or None, got {step!r}")
+    return f"step_{int(step):09d}"
+
+
+def chunk_layout(layer_shape, itemsize, n_layers=None, target=TARGET_CHUNK_BYTES):
+    """(chunks, shards) of a path array with layers of `layer_shape` and `itemsize` bytes.
+
+    With ``k = target // layer_bytes`` layers fitting in `target`, capped by the expected
+    length `n_layers` (default 64 when unknown: Zarr stores an edge chunk at full size, and an
+    append rewrites the tail chunk):
+
+    - layers of 256 KiB up to `target`: one layer per chunk (a layer reads alone; writes need
+      no buffer);
+    - smaller layers: chunks of ``k`` layers (at most 1024); when one such chunk would hold
+      more than ``256 KiB // layer_bytes`` layers, a shard of ``k`` layers with inner chunks
+      of about 256 KiB instead, so that one layer reads without its whole chunk;
+    - layers over `target`: one layer per chunk, split along the leading feature axes into
+      pieces of at most `target` bytes.
+
+    Examples
+    --------
+    >>> chunk_layout((1024, 3072), 4)
+    ((1, 1024, 3072), None)
+    >>> chunk_layout((64, 64), 4, n_layers=12)
+    ((12, 64, 64), None)
+    >>> chunk_layout((64, 64), 4, n_layers=2000)
+    ((16, 64, 64), (1024, 64, 64))
+    >>> chunk_layout((8192, 1024), 4)
+    ((1, 4096, 1024), None)
+    """
+    layer_shape = tuple(int(s) for s in layer_shape)
+    layer_bytes = int(np.prod(layer_shape, dtype=np.int64)) * itemsize
+    expected = DEFAULT_EXPECTED_LAYERS if not n_layers else int(n_layers)
+    if SHARD_MIN_LAYER_BYTES <= layer_bytes <= target:
+        return (1, *layer_shape), None
+    if layer_bytes < SHARD_MIN_LAYER_BYTES:
+        k = min(target // layer_bytes, MAX_LAYERS_PER_CHUNK, expected)
+        inner = SHARD_MIN_LAYER_BYTES // layer_bytes
+        if k <= inner:
+            return (k, *layer_shape), None
+        return (inner, *layer_shape), (k - k % inner, *layer_shape)
+    chunk = list(layer_shape)
+    for axis in range(len(chunk)):
+        rest = int(np.prod(chunk[axis + 1 :], dtype=np.int64)) * itemsize
+        if rest * chunk[axis] <= target:
+            break
+        chunk[axis] = max(1, target // rest) if rest <= target else 1
+    return (1, *chunk), None
+
+
+def layer_hash(layer: np.ndarray) -> str:
+    """SHA-256 (first 128 bits) of a layer's bytes in C order: the per-layer integrity check.
+
+    SHA-256 rather than BLAKE2b: with the SHA CPU extensions it runs at twice the speed.
+    """
+    return hashlib.sha256(np.ascontiguousarray(layer).data).hexdigest()[:32]
+
+
+_HASHER = []
+
+
+def _hasher():
+    """One worker thread that hashes layers while the caller writes them."""
+    if not _HASHER:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _HASHER.append(ThreadPoolExecutor(1, thread_name_prefix="streamrough-hash"))
+    return _HASHER[0]
+
+
+def _content_hash(dtype, layer_shape, hashes) -> str:
+    h = hashlib.sha256(json.dumps([str(dtype), list(layer_shape)]).encode())
+    for lh in hashes:
+        h.update(lh.encode())
+    return h.hexdigest()
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+@contextlib.contextmanager
+def _quiet_lock_key():
+    """Zarr warns about the lock object when it lists the root group's members."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=f"Object at {re.escape(LOCK_KEY)} is not recognized")
+        yield
+
+
+def _sync(coro):
+    from zarr.core.sync import sync
+
+    return sync(coro)
+
+
+def _zarr_store(url, read_only, storage_options):
+    from zarr.storage import FsspecStore, LocalStore
+
+    url = os.fspath(url)
+    if url.startswith("file://"):
+        url = url[len("file://") :]
+    if "://" not in url:
+        if storage_options:
+            raise ValueError("storage_options apply to fsspec URLs only, not to a local folder")
+        if read_only and not os.path.isdir(url):
+            raise MissingPathError(f"no weight store at {url!r}: the folder does not exist")
+        return LocalStore(url, read_only=read_only)
+    return FsspecStore.from_url(url, storage_options=storage_options or {}, read_only=read_only)
+
+
+def open_store(url, mode="r", *, storage_options=None, break_stale_lock=True):
+    """Open (or create) a weight store.
+
+    Parameters
+    ----------
+    url : str or os.PathLike
+        A local folder, ``memory://name`` (shared within the process) or any fsspec URL
+        (``s3://bucket/prefix``).
+    mode : {"r", "r+", "a", "w"}
+        ``"r"`` read only, no lock; ``"r+"`` write an existing store; ``"a"`` write, create
+        if missing; ``"w"`` create, deleting what is there.  Writing modes take the store's
+        lock until :meth:`WeightStore.close` (or the end of a ``with`` block).
+    storage_options : dict, optional
+        Passed to fsspec (for S3: ``{"key", "secret", "endpoint_url", ...}``).
+    break_stale_lock : bool
+        Take over a lock left by a dead process on this host (default True).  Locks from
+        other hosts are never broken automatically.
+
+    Returns
+    -------
+    WeightStore
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> with open_store("memory://doc-example", mode="w") as st:
+    ...     w = st.create_path("blocks.{k}.W", (2, 2), "float64")
+    ...     w.append_many(np.ones((3, 2, 2)))
+    ...     st.info("blocks.{k}.W").n_layers
+    3
+    """
+    if mode not in ("r", "r+", "a", "w"):
+        raise ValueError(f"mode must be one of 'r', 'r+', 'a', 'w', got {mode!r}")
+    return WeightStore(url, mode, storage_options, break_stale_lock)
+
+
+class WeightStore:
+    """A Zarr store of weight paths; create with :func:`open_store`.
+
+    Paths are addressed by ``(role, run, step)``; `run` defaults to ``"model"`` and `step`
+    to None (the single-snapshot checkpoint ``"weights"``).
+    """
+
+    def __init__(self, url, mode, storage_options, break_stale_lock):
+        import zarr
+
+        self.url = os.fspath(url)
+        self.mode = mode
+        self.writable = mode != "r"
+        self._lock_token = None
+        self._store = _zarr_store(self.url, not self.writable, storage_options)
+        if self.writable:
+            self._acquire_lock(break_stale_lock)
+        try:
+            self._root = self._open_root(zarr, mode)
+        except BaseException:
+            self.close()
+            raise
+
+    # ----- opening, lock -------------------------------------------------------------
+    def _open_root(self, zarr, mode):
+        from zarr.errors import GroupNotFoundError
+
+        if mode == "w":
+            _sync(self._store.clear())
+            self._write_lock()  # clear() removed it with everything else
+        try:
+            root = zarr.open_group(self._store, mode="a" if mode == "w" else mode, zarr_format=3)
+        except (GroupNotFoundError, FileNotFoundError):
+            raise MissingPathError(f"no weight store at {self.url!r}") from None
+        except (ValueError, json.JSONDecodeError) as exc:
+            raise CorruptStoreError(f"{self.url!r}: unreadable root metadata ({exc})") from None
+        meta = root.attrs.get(_ATTR)
+        if meta is None:
+            with _quiet_lock_key():
+                empty = not any(True for _ in root.members())
+            if not self.writable or not empty:
+                raise CorruptStoreError(
+                    f"{self.url!r} is not a streamrough weight store (its root group has no "
+                    f"'{_ATTR}' attributes; a half-written store?)"
+                )
+            meta = {"schema_version": SCHEMA_VERSION, "created": _now(), "streamrough_version": _version()}
+            root.attrs[_ATTR] = meta
+        self._check_schema(meta, self.url)
+        return root
+
+    @staticmethod
+    def _check_schema(meta, where):
+        version = meta.get("schema_version") if isinstance(meta, dict) else None
+        if not isinstance(version, int):
+            raise CorruptStoreError(f"{where!r}: no schema_version in its streamrough attributes")
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{where!r} has schema version {version}; this streamrough reads up to "
+                f"{SCHEMA_VERSION}: upgrade streamrough"
+            )
+
+    def _raw_get(self, key):
+        from zarr.core.buffer import default_buffer_prototype
+
+        buf = _sync(self._store.get(key, prototype=default_buffer_prototype()))
+        return None if buf is None else buf.to_bytes()
+
+    def _lock_bytes(self):
+        return json.dumps(
+            {"token": self._lock_token, "host": socket.gethostname(), "pid": os.getpid(), "since": _now()}
+        ).encode()
+
+    def _write_lock(self):
+        from zarr.core.buffer import default_buffer_prototype
+
+        _sync(self._store.set(LOCK_KEY, default_buffer_prototype().buffer.from_bytes(self._lock_bytes())))
+
+    def _acquire_lock(self, break_stale_lock):
+        from zarr.core.buffer import default_buffer_prototype
+
+        self._lock_token = uuid.uuid4().hex
+        for _ in range(2):
+            buf = default_buffer_prototype().buffer.from_bytes(self._lock_bytes())
+            _sync(self._store.set_if_not_exists(LOCK_KEY, buf))
+            raw = self._raw_get(LOCK_KEY)
+            try:
+                holder = json.loads(raw) if raw else {}
+            except ValueError:
+                holder = {}
+            if holder.get("token") == self._lock_token:
+                return
+            if break_stale_lock and self._stale(holder):
+                _sync(self._store.delete(LOCK_KEY))
+                continue
+            break
+        self._lock_token = None
+        raise StoreLockedError(
+            f"{self.url!r} is locked by another writer (host {holder.get('host')!r}, pid "
+            f"{holder.get('pid')!r}, since {holder.get('since')!r}); open it with mode='r', or "
+            f"delete {LOCK_KEY!r} in the store if that writer is gone"
+        )
+
+    @staticmethod
+    def _stale(holder):
+        if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
+            return False
+        try:
+            os.kill(holder["pid"], 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def close(self):
+        """Release the writer's lock (reads need no lock).  Idempotent."""
+        if self._lock_token is not None:
+            raw = self._raw_get(LOCK_KEY)
+            if raw and json.loads(raw).get("token") == self._lock_token:
+                _sync(self._store.delete(LOCK_KEY))
+            self._lock_token = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"WeightStore({self.url!r}, mode={self.mode!r})"
+
+    @property
+    def schema_version(self) -> int:
+        """Schema version the store was written with."""
+        return self._root.attrs[_ATTR]["schema_version"]
+
+    def _require_writable(self):
+        if not self.writable or (self._lock_token is None):
+            raise StoreError(f"{self.url!r} is not open for writing (mode={self.mode!r}, or closed)")
+
+    # ----- navigation ----------------------------------------------------------------
+    def runs(self):
+        """Names of the runs (models) in the store."""
+        with _quiet_lock_key():
+            return sorted(name for name, _ in self._root.groups())
+
+    def _run(self, run):
+        try:
+            return self._root[run]
+        except KeyError:
+            raise MissingPathError(f"{self.url!r} has no run {run!r} (runs: {self.runs()})") from None
+
+    def checkpoints(self, run=DEFAULT_RUN):
+        """``[(name, step, complete), ...]`` of a run, in step order (the snapshot first)."""
+        group = self._run(run)
+        committed = set(group.attrs.get(_ATTR, {}).get("committed", []))
+        out = []
+        for name, g in group.groups():
+            step = g.attrs.get(_ATTR, {}).get("step")
+            out.append((name, step, name in committed))
+        return sorted(out, key=lambda c: (-1 if c[1] is None else c[1], c[0]))
+
+    def steps(self, run=DEFAULT_RUN):
+        """Steps of the run's committed checkpoints, ascending (None for a snapshot)."""
+        return [step for _, step, complete in self.checkpoints(run) if complete]
+
+    def _checkpoint(self, run, step):
+        name = checkpoint_name(step)
+        try:
+            return self._run(run)[name]
+        except KeyError:
+            raise MissingPathError(f"{self.url!r}: run {run!r} has no checkpoint {name!r}") from None
+
+    def paths(self, run=DEFAULT_RUN, step=None):
+        """Roles of the weight paths of one checkpoint."""
+        return sorted(name for name, _ in self._checkpoint(run, step).arrays())
+
+    def _array(self, role, run, step):
+        group = self._checkpoint(run, step)
+        where = f"{self.url}/{run}/{checkpoint_name(step)}/{role}"
+        try:
+            arr = group[role]
+        except KeyError:
+            raise MissingPathError(f"no array {where!r} (paths there: {self.paths(run, step)})") from None
+        except (ValueError, json.JSONDecodeError) as exc:
+            raise CorruptStoreError(f"{where!r}: unreadable array metadata ({exc})") from None
+        meta = arr.attrs.get(_ATTR)
+        if not isinstance(meta, dict):
+            raise CorruptStoreError(f"{where!r} has no streamrough attributes (a half-written array?)")
+        self._check_schema(meta, where)
+        return arr, meta, where
+
+    def array(self, role, run=DEFAULT_RUN, step=None):
+        """The Zarr array of a path (for ``dask.array.from_zarr``).
+
+        Only its first ``info(...).n_layers`` layers are committed; rows past them are not
+        part of the path.
+        """
+        return self._array(role, run, step)[0]
+
+    def info(self, role, run=DEFAULT_RUN, step=None) -> PathInfo:
+        """The recorded description of a path (see :class:`PathInfo`)."""
+        arr, meta, _ = self._array(role, run, step)
+        hashes = meta["layer_hashes"]
+        shards = arr.shards
+        return PathInfo(
+            run=run,
+            checkpoint=checkpoint_name(step),
+            step=step,
+            role=meta["role"],
+            n_layers=meta["n_layers"],
+            layer_shape=tuple(meta["layer_shape"]),
+            dtype=meta["dtype"],
+            layer_names=tuple(meta["layer_names"]),
+            convention=meta["convention"],
+            source=meta.get("source"),
+            source_sha256=meta.get("source_sha256"),
+            content_hash=_content_hash(meta["dtype"], meta["layer_shape"], hashes),
+            chunks=tuple(arr.chunks),
+            shards=None if shards is None else tuple(shards),
+            created=meta["created"],
+            streamrough_version=meta["streamrough_version"],
+        )
+
+    # ----- reading -------------------------------------------------------------------
+    def read(self, role, run=DEFAULT_RUN, step=None, *, layers=None, verify=True) -> np.ndarray:
+        """The committed layers of a path, shape ``(n, *layer_shape)``, in the stored dtype.
+
+        Parameters
+        ----------
+        role : str
+        run : str
+        step : int or None
+        layers : slice, optional
+            Which committed layers (default all).
+        verify : bool
+            Check every layer against its recorded hash (default): a truncated, missing or
+            altered chunk raises :class:`CorruptStoreError` instead of returning wrong numbers.
+        """
+        arr, meta, where = self._array(role, run, step)
+        n = meta["n_layers"]
+        sel = range(n)[layers if layers is not None else slice(None)]
+        if sel.step != 1:
+            raise ValueError("layers must be a slice with step 1")
+        try:
+            data = arr[sel.start : sel.stop] if len(sel) else np.empty((0, *meta["layer_shape"]), arr.dtype)
+        except Exception as exc:  # codec errors of a truncated chunk come in many types
+            raise CorruptStoreError(f"{where!r}: cannot decode layers {sel.start}..{sel.stop - 1}: {exc}") from exc
+        if verify:
+            for k, layer in zip(sel, data):
+                if layer_hash(layer) != meta["layer_hashes"][k]:
+                    raise CorruptStoreError(
+                        f"{where!r}: layer {k} ({meta['layer_names'][k]!r}) does not match its "
+                        "recorded hash (a missing, truncated or altered chunk)"
+                    )
+        return data
+
+    def layer_across_checkpoints(self, role, layer, run=DEFAULT_RUN, *, verify=True):
+        """One layer of a path through the run's committed checkpoints.
+
+        Returns
+        -------
+        steps : list of int or None
+        layers : ndarray, shape (C, *layer_shape)
+        """
+        steps = self.steps(run)
+        if not steps:
+            raise MissingPathError(f"{self.url!r}: run {run!r} has no committed checkpoint")
+        return steps, np.stack([self.read(role, run, s, layers=slice(layer, layer + 1), verify=verify)[0] for s in steps])
+
+    # ----- writing -------------------------------------------------------------------
+    def create_path(
+        self,
+        role,
+        layer_shape,
+        dtype,
+        *,
+        run=DEFAULT_RUN,
+        step=None,
+        convention="increments",
+        source=None,
+        source_sha256=None,
+        capacity=0,
+        compression=None,
+        overwrite=False,
+    ) -> PathWriter:
+        """Create an empty path array and return its writer.
+
+        Parameters
+        ----------
+        role : str
+            Array name, e.g. ``"h.{k}.mlp.c_fc.weight"`` (no ``/``).
+        layer_shape : tuple of int
+        dtype : {"float16", "float32", "float64"}
+            Stored as given, never converted.
+        run, step : where it goes (the checkpoint group is created if missing).
+        convention : {"increments", "values"}
+        source, source_sha256 : str, optional
+            Provenance recorded in the attributes.
+        capacity : int
+            Expected number of layers: allocates the shape once and caps the layers per
+            chunk (:func:`chunk_layout`); appends may go past it.
+        compression : {None, "zstd"}
+            None (default): float weights are close to incompressible (Zstandard level 1
+            saves about 8% of float32 Gaussian weights, at a sixth of the write speed;
+            ``benchmarks/bench_ingest.py``).  ``"zstd"``: Zstandard level 1.
+        overwrite : bool
+            Replace an existing array of that name.
+        """
+        from .paths import CONVENTIONS
+
+        self._require_writable()
+        if not isinstance(role, str) or not role or "/" in role or role.startswith(("_", ".")):
+            raise ValueError(f"role must be a non-empty name without '/' nor a leading '_' or '.', got {role!r}")
+        dtype = np.dtype(dtype)
+        if dtype.name not in _FLOAT_DTYPES:
+            raise TypeError(f"dtype must be one of {_FLOAT_DTYPES}, got {dtype}")
+        if convention not in CONVENTIONS:
+            raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+        layer_shape = tuple(int(s) for s in layer_shape)
+        if not layer_shape or min(layer_shape) < 1:
+            raise ValueError(f"layer_shape must have positive sizes, got {layer_shape}")
+        group = self._root.require_group(run)
+        if _ATTR not in group.attrs:
+            group.attrs[_ATTR] = {"role": "run", "committed": [], "created": _now()}
+        name = checkpoint_name(step)
+        ckpt = group.require_group(name)
+        if _ATTR not in ckpt.attrs:
+            ckpt.attrs[_ATTR] = {"role": "checkpoint", "step": step, "created": _now()}
+        if role in ckpt and not overwrite:
+            raise StoreError(f"{self.url}/{run}/{name}/{role} exists: pass overwrite=True to replace it")
+        chunks, shards = chunk_layout(layer_shape, dtype.itemsize, capacity)
+        meta = {
+            "schema_version": SCHEMA_VERSION,
+            "role": role,
+            "n_layers": 0,
+            "layer_names": [],
+            "layer_hashes": [],
+            "layer_shape": list(layer_shape),
+            "dtype": dtype.name,
+            "convention": convention,
+            "source": None if source is None else str(source),
+            "source_sha256": source_sha256,
+            "created": _now(),
+            "streamrough_version": _version(),
+        }
+        if compression not in (None, "zstd"):
+            raise ValueError(f"compression must be None or 'zstd', got {compression!r}")
+        from zarr.codecs import ZstdCodec
+
+        arr = ckpt.create_array(
+            role,
+            shape=(int(capacity), *layer_shape),
+            dtype=dtype,
+            chunks=chunks,
+            shards=shards,
+            compressors=ZstdCodec(level=1) if compression == "zstd" else None,
+            fill_value=0,
+            dimension_names=("layer",) + tuple(f"axis_{i}" for i in range(1, len(layer_shape) + 1)),
+            attributes={_ATTR: meta},
+            overwrite=overwrite,
+            # every chunk is written, zeros included: no all-fill-value scan per chunk (it
+            # halved the write speed), and a missing chunk is always damage
+            config={"write_empty_chunks": True},
+        )
+        return PathWriter(self, arr, meta, f"{self.url}/{run}/{name}/{role}")
+
+    def writer(self, role, run=DEFAULT_RUN, step=None) -> PathWriter:
+        """A writer that appends to an existing path after its committed layers."""
+        self._require_writable()
+        arr, meta, where = self._array(role, run, step)
+        return PathWriter(self, arr, meta, where)
+
+    def commit_checkpoint(self, run=DEFAULT_RUN, step=None):
+        """Mark a checkpoint complete (all its paths written); listed by :meth:`steps`."""
+        self._require_writable()
+        group = self._run(run)
+        self._checkpoint(run, step)
+        meta = dict(group.attrs[_ATTR])
+        name = checkpoint_name(step)
+        if name not in meta["committed"]:
+            meta["committed"] = meta["committed"] + [name]
+            group.attrs[_ATTR] = meta
+
+    # ----- result cache --------------------------------------------------------------
+    def _cache_key(self, role, run, step, params):
+        content = self.info(role, run, step).content_hash
+        blob = json.dumps({"role": role, "params": params, "content": content}, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+    def cache_get(self, role, params, run=DEFAULT_RUN, step=None):
+        """A result cached for this path's current content and `params`, or None.
+
+        `params` is a JSON-serialisable dict of everything the result depends on.  The key
+        includes the path's content hash, so a changed path never returns a stale result.
+        """
+        key = self._cache_key(role, run, step, params)
+        try:
+            entry = self._checkpoint(run, step)[f"{RESULTS}/{key}"]
+        except KeyError:
+            return None
+        value = dict(entry.attrs.get(_ATTR, {}).get("value", {}))
+        for name, arr in entry.arrays():
+            value[name] = arr[...]
+        return value
+
+    def cache_put(self, role, params, value, run=DEFAULT_RUN, step=None):
+        """Cache `value` (a dict of JSON scalars/lists and numpy arrays) for `params`."""
+        self._require_writable()
+        key = self._cache_key(role, run, step, params)
+        group = self._checkpoint(run, step).require_group(RESULTS).create_group(key, overwrite=True)
+        scalars = {}
+        for name, v in value.items():
+            if isinstance(v, np.ndarray):
+                group.create_array(name, data=v)
+            else:
+                scalars[name] = v.item() if isinstance(v, np.generic) else v
+        group.attrs[_ATTR] = {"params": params, "value": scalars, "created": _now()}
+
+
+class PathWriter:
+    """Appends layers to one path array; see :meth:`WeightStore.create_path`.
+
+    ``append``/``append_many`` write the data, then commit (``n_layers`` and the layer hashes
+    in the array's attributes): after they return the layers survive any crash.  ``stage``
+    collects layers into whole shards and writes each full shard at once without committing;
+    ``commit`` writes the rest and commits everything staged (ingest uses it: one metadata
+    write per path instead of one per layer).
+    """
+
+    def __init__(self, store, arr, meta, where):
+        self._store = store
+        self._arr = arr
+        self._meta = dict(meta)
+        self.where = where
+        self._layer_shape = tuple(meta["layer_shape"])
+        self._dtype = np.dtype(meta["dtype"])
+        self._block = arr.shards[0] if arr.shards is not None else arr.chunks[0]
+        self._written = meta["n_layers"]  # layers whose data is written
+        self._buffer = None
+        self._buffered = 0
+        self._names = []
+        self._hashes = []
+
+    @property
+    def n_layers(self):
+        """Committed layers."""
+        return self._meta["n_layers"]
+
+    def _check(self, layer):
+        layer = np.asarray(layer)
+        if layer.shape != self._layer_shape:
+            raise ValueError(f"{self.where}: layer has shape {layer.shape}, expected {self._layer_shape}")
+        if layer.dtype != self._dtype:
+            raise TypeError(f"{self.where}: layer has dtype {layer.dtype}, the path stores {self._dtype} (no silent conversion)")
+        return layer
+
+    def _grow(self, n):
+        if self._arr.shape[0] < n:
+            self._arr.resize((n, *self._layer_shape))
+
+    def _write(self, start, block, new):
+        """Write `block` at `start`; hash its last `new` layers meanwhile in another thread
+        (hashlib releases the GIL), so hashing and writing overlap without holding more data."""
+        hashes = _hasher().submit(lambda: [layer_hash(layer) for layer in block[len(block) - new :]])
+        self._grow(start + len(block))
+        self._arr[start : start + len(block)] = block
+        self._hashes.extend(hashes.result())
+
+    def stage(self, layer, name=None):
+        """Add a layer; full shards are written, nothing is committed until :meth:`commit`."""
+        layer = self._check(layer)
+        pos = self._written + self._buffered
+        self._names.append(str(pos if name is None else name))
+        offset = pos % self._block
+        if offset == 0 and self._buffered == 0 and self._block == 1:
+            self._write(pos, layer[None], 1)  # a block of one layer: no copy
+            self._written += 1
+            return
+        if self._buffer is None:
+            start = pos - offset
+            # no bigger than the allocated length needs (a short path gets a short buffer)
+            size = min(self._block, max(self._arr.shape[0], pos + 1) - start)
+            self._buffer = np.empty((size, *self._layer_shape), self._dtype)
+            if offset:  # the tail block already holds written layers: keep them in the rewrite
+                self._buffer[:offset] = self._arr[start:pos]
+            self._buffer_start = start
+        used = pos - self._buffer_start
+        if used == len(self._buffer):  # past the expected length: double, up to a block
+            grown = np.empty((min(self._block, 2 * used), *self._layer_shape), self._dtype)
+            grown[:used] = self._buffer
+            self._buffer = grown
+        self._buffer[pos - self._buffer_start] = layer
+        self._buffered += 1
+        if pos + 1 - self._buffer_start == self._block:
+            self._flush()
+
+    def _flush(self):
+        if self._buffered:
+            end = self._written + self._buffered
+            self._write(self._buffer_start, self._buffer[: end - self._buffer_start], self._buffered)
+            self._written = end
+            self._buffered = 0
+        self._buffer = None
+
+    def commit(self):
+        """Write staged layers and record them as committed (data first, then the length)."""
+        self._flush()
+        if not self._names:
+            return
+        meta = dict(self._meta)
+        meta["n_layers"] = self._written
+        meta["layer_names"] = meta["layer_names"] + self._names
+        meta["layer_hashes"] = meta["layer_hashes"] + self._hashes
+        self._arr.attrs[_ATTR] = meta  # the commit point: one atomic metadata write
+        self._meta = meta
+        self._names, self._hashes = [], []
+
+    def append(self, layer, name=None):
+        """Write one layer and commit it."""
+        self.stage(layer, name)
+        self.commit()
+
+    def append_many(self, layers, names=None):
+        """Write several layers (an array (m, *layer_shape) or an iterable) and commit them once."""
+        names = [None] * len(layers) if names is None else list(names)
+        for layer, name in zip(layers, names, strict=True):
+            self.stage(layer, name)
+        self.commit()

@@ -1,0 +1,209 @@
+import json
+import os
+import pathlib
+
+import numpy as np
+import pytest
+
+import streamrough as sr
+from streamrough import store as st
+
+
+def _layers(rng, n, shape, dtype):
+    return rng.standard_normal((n, *shape)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("shape", [(3, 4), (64, 64), (300, 300)])
+def test_roundtrip_keeps_dtype_and_values(tmp_path, rng, dtype, shape):
+    data = _layers(rng, 7, shape, dtype)
+    with sr.open_store(tmp_path / "s", mode="w") as store:
+        w = store.create_path("b.{k}.W", shape, dtype)
+        w.append(data[0], name="b.0.W")
+        w.append_many(data[1:4])
+        for layer in data[4:]:
+            w.stage(layer)
+        w.commit()
+        assert w.n_layers == 7
+    store = sr.open_store(tmp_path / "s")
+    out = store.read("b.{k}.W")
+    assert out.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(out, data)
+    np.testing.assert_array_equal(store.read("b.{k}.W", layers=slice(2, 5)), data[2:5])
+    info = store.info("b.{k}.W")
+    assert info.n_layers == 7 and info.layer_shape == shape and info.dtype == dtype
+    assert info.layer_names[:2] == ("b.0.W", "1")
+    assert store.array("b.{k}.W").metadata.dimension_names == ("layer", "axis_1", "axis_2")
+
+
+def test_chunk_layout():
+    assert st.chunk_layout((1024, 1024), 4) == ((1, 1024, 1024), None)
+    assert st.chunk_layout((300, 300), 4, n_layers=3) == ((1, 300, 300), None)
+    assert st.chunk_layout((64, 64), 4, n_layers=12) == ((12, 64, 64), None)  # no padded edge chunk
+    assert st.chunk_layout((64, 64), 4) == ((16, 64, 64), (64, 64, 64))  # unknown length: 64
+    assert st.chunk_layout((64, 64), 4, n_layers=5000) == ((16, 64, 64), (1024, 64, 64))
+    assert st.chunk_layout((3, 4), 4, n_layers=5000) == ((1024, 3, 4), None)
+    assert st.chunk_layout((8192, 1024), 4) == ((1, 4096, 1024), None)
+    chunks, shards = st.chunk_layout((8192, 8192), 4)
+    assert chunks == (1, 512, 8192) and shards is None
+    assert st.chunk_layout((2**23,), 4) == ((1, 2**22), None)
+
+
+def test_no_silent_conversion(tmp_path):
+    with sr.open_store(tmp_path / "s", mode="w") as store:
+        w = store.create_path("b.{k}.W", (2,), "float32")
+        with pytest.raises(TypeError, match="dtype float64, the path stores float32"):
+            w.append(np.zeros(2))
+        with pytest.raises(ValueError, match="shape \\(3,\\), expected \\(2,\\)"):
+            w.append(np.zeros(3, np.float32))
+        with pytest.raises(TypeError, match="dtype must be one of"):
+            store.create_path("x.{k}", (2,), "int32")
+        with pytest.raises(st.StoreError, match="exists: pass overwrite=True"):
+            store.create_path("b.{k}.W", (2,), "float32")
+
+
+def test_second_writer_is_refused_and_reader_allowed(tmp_path):
+    with sr.open_store(tmp_path / "s", mode="w") as store:
+        store.create_path("b.{k}.W", (2,), "float64").append(np.ones(2))
+        with pytest.raises(st.StoreLockedError, match="locked by another writer .* pid"):
+            sr.open_store(tmp_path / "s", mode="a")
+        assert sr.open_store(tmp_path / "s").info("b.{k}.W").n_layers == 1
+    with sr.open_store(tmp_path / "s", mode="r+") as again:  # released on close
+        again.writer("b.{k}.W").append(np.zeros(2))
+    with pytest.raises(st.StoreError, match="not open for writing"):
+        sr.open_store(tmp_path / "s").create_path("c.{k}", (1,), "float64")
+
+
+def test_stale_lock_of_dead_process_is_taken_over(tmp_path):
+    sr.open_store(tmp_path / "s", mode="w").close()
+    lock = {"token": "x", "host": __import__("socket").gethostname(), "pid": 2**22 + 12345, "since": "then"}
+    (tmp_path / "s" / st.LOCK_KEY).write_text(json.dumps(lock))
+    with pytest.raises(st.StoreLockedError):
+        sr.open_store(tmp_path / "s", mode="a", break_stale_lock=False)
+    with sr.open_store(tmp_path / "s", mode="a") as store:
+        assert store.writable
+
+
+def test_checkpoints_and_layer_across_them(rng):
+    url = "memory://test-checkpoints"
+    data = {step: _layers(rng, 4, (2, 3), "float64") for step in (0, 10, 20)}
+    with sr.open_store(url, mode="w") as store:
+        for step, layers in data.items():
+            store.create_path("b.{k}.W", (2, 3), "float64", run="train", step=step).append_many(layers)
+            if step != 20:
+                store.commit_checkpoint("train", step)
+        assert store.checkpoints("train") == [
+            ("step_000000000", 0, True), ("step_000000010", 10, True), ("step_000000020", 20, False)
+        ]
+        assert store.steps("train") == [0, 10]
+        steps, layer = store.layer_across_checkpoints("b.{k}.W", 2, run="train")
+        assert steps == [0, 10]
+        np.testing.assert_array_equal(layer, np.stack([data[0][2], data[10][2]]))
+        np.testing.assert_array_equal(store.read("b.{k}.W", run="train", step=20), data[20])
+
+
+def test_result_cache_is_keyed_by_content(rng):
+    with sr.open_store("memory://test-cache", mode="w") as store:
+        w = store.create_path("b.{k}.W", (2,), "float64")
+        w.append_many(_layers(rng, 3, (2,), "float64"))
+        params = {"p": 2.5}
+        assert store.cache_get("b.{k}.W", params) is None
+        store.cache_put("b.{k}.W", params, {"level1": 1.5, "partition": np.array([0, 3])})
+        hit = store.cache_get("b.{k}.W", params)
+        assert hit["level1"] == 1.5 and hit["partition"].tolist() == [0, 3]
+        assert store.cache_get("b.{k}.W", {"p": 3.0}) is None
+        w.append(np.zeros(2))  # the path changed: the old entry is never served
+        assert store.cache_get("b.{k}.W", params) is None
+
+
+def _store_with_path(path, rng, shape=(4, 4)):
+    with sr.open_store(path, mode="w") as store:
+        store.create_path("b.{k}.W", shape, "float32").append_many(_layers(rng, 3, shape, "float32"))
+
+
+def test_newer_schema_is_refused(tmp_path, rng):
+    _store_with_path(tmp_path / "s", rng)
+    meta_file = tmp_path / "s" / "zarr.json"
+    meta = json.loads(meta_file.read_text())
+    meta["attributes"]["streamrough"]["schema_version"] = 99
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(st.SchemaVersionError, match="s' has schema version 99; .* reads up to 1"):
+        sr.open_store(tmp_path / "s")
+
+
+def test_missing_things_name_the_path(tmp_path, rng):
+    _store_with_path(tmp_path / "s", rng)
+    store = sr.open_store(tmp_path / "s")
+    with pytest.raises(st.MissingPathError, match=r"no array .*model/weights/nope. \(paths there: \[.b\.\{k\}\.W.\]"):
+        store.read("nope")
+    with pytest.raises(st.MissingPathError, match="has no run 'other'"):
+        store.paths("other")
+    with pytest.raises(st.MissingPathError, match="no checkpoint 'step_000000005'"):
+        store.paths(step=5)
+    with pytest.raises(st.MissingPathError, match="no weight store"):
+        sr.open_store(tmp_path / "absent")
+
+
+def _chunk_files(root):
+    return [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if os.sep + "c" + os.sep in os.path.join(d, f)]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete", "flip"])
+def test_damaged_chunk_is_an_error_naming_the_path(tmp_path, rng, damage):
+    _store_with_path(tmp_path / "s", rng, shape=(300, 300))  # one chunk per layer
+    chunk = sorted(_chunk_files(tmp_path / "s"))[1]
+    chunk = pathlib.Path(chunk)
+    raw = chunk.read_bytes()
+    if damage == "truncate":
+        chunk.write_bytes(raw[: len(raw) // 2])
+    elif damage == "delete":
+        chunk.unlink()
+    else:
+        chunk.write_bytes(raw[:100] + bytes([raw[100] ^ 0xFF]) + raw[101:])
+    with pytest.raises(st.CorruptStoreError, match="model/weights/b.{k}.W"):
+        sr.open_store(tmp_path / "s").read("b.{k}.W")
+
+
+def test_half_written_store_is_an_error(tmp_path):
+    import zarr
+
+    root = zarr.open_group(tmp_path / "s", mode="w")
+    root.create_group("model")
+    with pytest.raises(st.CorruptStoreError, match="not a streamrough weight store"):
+        sr.open_store(tmp_path / "s")
+    (tmp_path / "s" / "zarr.json").write_text('{"zarr_format": 3, "node_')
+    with pytest.raises(st.CorruptStoreError, match="unreadable root metadata"):
+        sr.open_store(tmp_path / "s")
+
+
+def test_reopened_writer_continues_after_committed_layers(tmp_path, rng):
+    data = _layers(rng, 9, (64, 64), "float32")  # shards of 64 layers: appends rewrite the tail shard
+    with sr.open_store(tmp_path / "s", mode="w") as store:
+        store.create_path("b.{k}.W", (64, 64), "float32").append_many(data[:4])
+    with sr.open_store(tmp_path / "s", mode="a") as store:
+        w = store.writer("b.{k}.W")
+        w.stage(data[4])  # staged, never committed
+    with sr.open_store(tmp_path / "s", mode="a") as store:
+        w = store.writer("b.{k}.W")
+        assert w.n_layers == 4
+        for layer in data[4:]:
+            w.append(layer)
+    np.testing.assert_array_equal(sr.open_store(tmp_path / "s").read("b.{k}.W"), data)
+
+
+def test_analyze_refuses_a_store_with_only_half_written_checkpoints(tmp_path, rng):
+    pytest.importorskip("pandas")
+    with sr.open_store(tmp_path / "s", mode="w") as store:  # a path written, its checkpoint never committed
+        store.create_path("b.{k}.W", (2,), "float64").append_many(_layers(rng, 3, (2,), "float64"))
+    with pytest.raises(st.CorruptStoreError, match=r"no complete checkpoint to analyse \(half-written: \['model/weights'\]\)"):
+        sr.analyze(tmp_path / "s", p=2.5)
+
+
+def test_analyze_reads_without_caching_while_a_writer_holds_the_lock(tmp_path, rng):
+    pytest.importorskip("pandas")
+    with sr.open_store(tmp_path / "s", mode="w") as store:
+        sr.ingest({f"b.{k}.W": rng.standard_normal(2) for k in range(3)}, store)
+        table = sr.analyze(str(tmp_path / "s"), p=[1.0])  # the writer is still open
+        assert table["n_layers"].tolist() == [3]
+        assert store.cache_get("b.{k}.W", {"fn": "rough_pvar", "p": 1.0, "lift": "iterated",
+                                           "convention": "increments", "version": 1}) is None
