@@ -127,6 +127,10 @@ def _load_array(path_file):
     import numpy as np
 
     try:
+        with open(path_file, "rb") as fh:
+            magic = fh.read(6)
+        if magic[:2] != b"PK" and magic != b"\x93NUMPY":  # neither .npz (zip) nor .npy
+            raise ValueError("not a NumPy file (no .npy header)")
         x = np.load(path_file, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise ValueError(f"cannot read {path_file!r} as a .npy array: {exc}") from None
