@@ -62,8 +62,35 @@ def test_pvar_command_errors(tmp_path, capsys):
     np.save(good, np.arange(3.0))
     assert cli.main(["pvar", str(good), "-p", "0.5"]) == 2
     assert "p must be >= 1" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        cli.main(["pvar", str(tmp_path / "missing.npy"), "-p", "2"])
+    assert cli.main(["pvar", str(tmp_path / "missing.npy"), "-p", "2"]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (np.array(3.0), "at least one axis"),
+        (np.array([0.0, 1e-310, 0.0]), None),  # subnormal data: computed, exit 0
+        (np.array([0.0, 1.0]), "p must be <= 500"),
+    ],
+)
+def test_pvar_command_edge_files(tmp_path, capsys, data, message):
+    path = tmp_path / "x.npy"
+    np.save(path, data)
+    code = cli.main(["pvar", str(path), "-p", "2"] if message != "p must be <= 500" else ["pvar", str(path), "-p", "600"])
+    out, err = capsys.readouterr()
+    if message is None:
+        assert code == 0 and "1.41421356237e-310" in out
+    else:  # one line on stderr, nothing (no header) on stdout
+        assert code == 2 and message in err and out == "" and len(err.strip().splitlines()) == 1
+
+
+def test_pvar_command_npz(tmp_path, capsys):
+    path = tmp_path / "x.npz"
+    np.savez(path, a=np.arange(3.0))
+    assert cli.main(["pvar", str(path), "-p", "2"]) == 2
+    out, err = capsys.readouterr()
+    assert ".npz archive" in err and out == ""
 
 
 def test_console_script_entry_point():

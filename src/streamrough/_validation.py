@@ -18,7 +18,21 @@ __all__ = [
     "check_choice",
     "check_int",
     "check_positive",
+    "MAX_P",
 ]
+
+#: The largest exponent p accepted anywhere: a path rescaled to unit size has V_p between
+#: 2^-p and N 2^p, which float64 represents (with room for the streams' rescaling slack) up
+#: to this p. Beyond it V_p^(1/p) is the largest jump to within a relative (N)^(1/p) - 1.
+MAX_P = 500.0
+
+
+def _to_numpy(x):
+    """A torch tensor (or anything with ``detach``/``cpu`` and ``__array__``) as a numpy array
+    without a copy where possible; other inputs unchanged."""
+    if type(x).__module__.startswith("torch") and hasattr(x, "detach"):
+        return np.asarray(x.detach().cpu())
+    return x
 
 
 def _check_real_dtype(dtype, name: str) -> None:
@@ -38,6 +52,7 @@ def _as_numeric_array(x, name: str, *, keep_array_like: bool = False):
     With `keep_array_like`, an object that already has ``shape``, ``dtype``, ``ndim`` and
     ``reshape`` (a dask array, say) is returned as it is, so it can be read chunk by chunk.
     """
+    x = _to_numpy(x)
     if not (keep_array_like and all(hasattr(x, a) for a in ("shape", "dtype", "reshape", "ndim"))):
         try:
             x = np.asarray(x)
@@ -118,9 +133,13 @@ def as_p_values(p, name: str = "p"):
     scalar : bool
         True if `p` was a single number (callers then return a scalar).
     """
+    p = _to_numpy(p)
     scalar = isinstance(p, numbers.Real) or (isinstance(p, np.ndarray) and p.ndim == 0)
     try:
-        values = np.atleast_1d(np.asarray(p, dtype=np.float64))
+        raw = np.asarray(p)
+        if raw.dtype.kind not in "biuf":  # strings, complex, objects: not real numbers
+            raise TypeError
+        values = np.atleast_1d(raw.astype(np.float64))
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a real number or a sequence of them, got {p!r}") from None
     if values.ndim != 1 or values.size == 0:
@@ -129,6 +148,11 @@ def as_p_values(p, name: str = "p"):
         raise ValueError(f"{name} must be finite, got {p!r}")
     if (values < 1).any():
         raise ValueError(f"{name} must be >= 1 (p-variation is defined for p >= 1), got {p!r}")
+    if (values > MAX_P).any():
+        raise ValueError(
+            f"{name} must be <= {MAX_P:g} (beyond it V_p is not representable in float64; "
+            f"||x||_p-var is then the largest jump to within N^(1/p)), got {p!r}"
+        )
     return values, scalar
 
 

@@ -25,6 +25,11 @@
     HTML page with plots (stability, regime, depth scaling) of the weights in SOURCE: a
     ``.npy`` array (L, d, d), or a ``.npz`` with ``weights`` (optional ``init``, ``bias``,
     ``delta``) or several depths as ``weights_<L>`` (optional ``init_<L>``).
+
+Exit codes: 0 success; 2 (``EXIT_INPUT``) for every error the user can fix -- a bad command
+line (argparse), a file that cannot be read as one array, invalid data or arguments (NaN,
+p < 1, p > 500, ...) -- with one line ``streamrough COMMAND: error: ...`` on stderr, no
+traceback, and nothing on stdout. Any other exit status is a bug.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import os
 import sys
 import time
 
+EXIT_INPUT = 2  # usage errors, unreadable files and invalid data alike (argparse uses 2 too)
 DEMO_N_LAYERS = (64, 256, 1024, 4096)
 DEMO_P = (1.0, 1.5, 2.0, 2.5, 3.0)
 DEMO_ROUGH_P = (2.2, 2.5, 2.8)
@@ -158,6 +164,24 @@ def run_demo(n_layers=DEMO_N_LAYERS, width=16, p_values=DEMO_P, rough_p=DEMO_ROU
     _story_table(small, width, seed, out)
 
 
+def _load_array(path_file):
+    """The array in a ``.npy`` file; ValueError (one line) for anything else."""
+    import numpy as np
+
+    try:
+        with open(path_file, "rb") as fh:
+            magic = fh.read(6)
+        if magic[:2] != b"PK" and magic != b"\x93NUMPY":  # neither .npz (zip) nor .npy
+            raise ValueError("not a NumPy file (no .npy header)")
+        x = np.load(path_file, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise ValueError(f"cannot read {path_file!r} as a .npy array: {exc}") from None
+    if not isinstance(x, np.ndarray):  # np.load returns an NpzFile for .npz archives
+        x.close()
+        raise ValueError(f"{path_file!r} is a .npz archive: save one array with numpy.save (.npy)")
+    return x
+
+
 def _load_source(path):
     """(weights or {n_layers: weights}, init or None, bias, delta) from a .npy or .npz file."""
     import numpy as np
@@ -165,7 +189,7 @@ def _load_source(path):
     try:
         data = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise SystemExit(f"streamrough report: cannot read {path!r} as .npy/.npz: {exc}") from None
+        raise ValueError(f"cannot read {path!r} as .npy/.npz: {exc}") from None
     if isinstance(data, np.ndarray):
         return data, None, None, None
     with data:
@@ -175,7 +199,7 @@ def _load_source(path):
             return data["weights"], get("init"), get("bias"), get("delta")
         depths = sorted(int(k.split("_", 1)[1]) for k in keys if k.startswith("weights_"))
         if not depths:
-            raise SystemExit(f"streamrough report: {path!r} has neither 'weights' nor 'weights_<L>' arrays")
+            raise ValueError(f"{path!r} has neither 'weights' nor 'weights_<L>' arrays")
         weights = {n: data[f"weights_{n}"] for n in depths}
         init = {n: data[f"init_{n}"] for n in depths} if all(f"init_{n}" in keys for n in depths) else None
         delta = data["delta"] if "delta" in keys else None
@@ -216,7 +240,7 @@ def cluster_client(scheduler=None, workers=None):
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise SystemExit("streamrough: --scheduler / --workers need dask.distributed (pip install 'streamrough[distributed]')") from None
+        raise ValueError("--scheduler / --workers need dask.distributed (pip install 'streamrough[distributed]')") from None
     if scheduler is not None:
         with Client(scheduler) as client:
             yield client
@@ -225,15 +249,6 @@ def cluster_client(scheduler=None, workers=None):
         raise ValueError(f"--workers must be at least 1, got {workers}")
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True) as cluster, Client(cluster) as client:
         yield client
-
-
-def _read_npy(path_file):
-    import numpy as np
-
-    try:
-        return np.load(path_file, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise SystemExit(f"streamrough pvar: cannot read {path_file!r} as a .npy array: {exc}") from None
 
 
 def run_pvar(
@@ -254,7 +269,7 @@ def run_pvar(
         x = chunked.as_dask(path_file, "FILE")
         results = chunked.pvar(x, list(p_values), norm=norm, return_partition=True, convention=convention, client=client)
     else:
-        x = _read_npy(path_file)
+        x = _load_array(path_file)
         results = sr.pvar(x, list(p_values), norm=norm, return_partition=True, convention=convention)
     print(
         f"{path_file}: {x.shape[0]} entries of shape {x.shape[1:]}, read as convention "
@@ -450,9 +465,9 @@ def main(argv=None) -> int:
                 )
         else:
             _run_store_command(args)
-    except (ValueError, TypeError, OSError, LookupError, _store_error()) as exc:
+    except (ValueError, TypeError, MemoryError, OSError, LookupError, _store_error()) as exc:
         print(f"streamrough {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_INPUT
     return 0
 
 

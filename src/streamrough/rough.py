@@ -55,12 +55,11 @@ def _layers(path, weights, convention):
     return np.ascontiguousarray(np.diff(path, axis=0)), "increments"
 
 
-def _chen_prefix(path, geometric, scale):
-    """Path relative to its start times `scale`, its prefix level 2 (N, D*D), and Chen scale."""
+def _chen_prefix(path, geometric, k):
+    """Path relative to its start times 2^-k, its prefix level 2 (N, D*D), and Chen scale."""
     from ._kernels.rough import level2_prefix
 
-    xs = path - path[0]
-    xs *= scale
+    xs = np.ldexp(path - path[0], -k)  # exact; 2^-k itself may not be a float64
     p2 = np.empty((xs.shape[0], xs.shape[1] ** 2))
     chen = level2_prefix(xs, p2, geometric)
     return xs, p2, chen
@@ -74,10 +73,12 @@ def _unit_exponent(*paths):
 
 
 def _times_power_of_two(v, e):
-    """v * 2^e for a real e, without intermediate overflow (inf only if the result is)."""
+    """v * 2^e for a real e (v a number or an array), without intermediate overflow (inf only
+    if the result is)."""
     whole = np.floor(e)
     with np.errstate(over="ignore", under="ignore"):
-        return float(np.ldexp(v * 2.0 ** (e - whole), int(whole)))
+        out = np.ldexp(v * 2.0 ** (e - whole), int(whole))
+    return float(out) if np.ndim(out) == 0 else out
 
 
 def _level2_direct(x_path, y_path, qs, lift, method):
@@ -87,12 +88,11 @@ def _level2_direct(x_path, y_path, qs, lift, method):
 
     geometric = lift == "geometric"
     k = _unit_exponent(x_path) if y_path is None else _unit_exponent(x_path, y_path)
-    c = float(np.ldexp(1.0, -k))
-    xs, p2, chen = _chen_prefix(x_path, geometric, c)
+    xs, p2, chen = _chen_prefix(x_path, geometric, k)
     if y_path is None:
         ys, has_y = xs, False
     else:
-        ys, p2y, chen_y = _chen_prefix(y_path, geometric, c)
+        ys, p2y, chen_y = _chen_prefix(y_path, geometric, k)
         p2 -= p2y
         chen += chen_y
         has_y = True

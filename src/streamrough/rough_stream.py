@@ -10,16 +10,20 @@ signature).  After every push the values equal the offline computation on the pa
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
+from ._streams import Stream, locked
 from ._validation import _as_numeric_array, _check_finite, as_p_values, check_choice, check_int, check_positive
 from .paths import CONVENTIONS, LIFTS
-from .rough import DEFAULT_MEMORY_BUDGET, _results, _warn_beyond, _with_roots
+from .rough import DEFAULT_MEMORY_BUDGET, _results, _times_power_of_two, _warn_beyond
+from .variation import _unscale
 
 __all__ = ["RoughStream"]
 
 
-class RoughStream:
+class RoughStream(Stream):
     r"""Level-1 and level-2 p-variation, ``|||X|||_p`` and the signature, updated per layer.
 
     With the path ``x`` of the layers pushed so far (``"increments"``: ``x_0 = 0``,
@@ -63,9 +67,11 @@ class RoughStream:
     -----
     Cost per push: one Chen step (``O(D^2)``), one branch-and-bound step per p (the same
     evaluations as the offline pass) and amortised ``O(log N)`` summary evaluations: the
-    total stays close to the offline computation.  Unlike :func:`rough_pvar`, the stream
-    works in the units it is given (it cannot rescale a path it has not seen): level 2 holds
-    squares of displacements, so displacements beyond about ``1e150`` overflow.
+    total stays close to the offline computation.  Like :func:`rough_pvar`, the stream
+    stores the path rescaled by an exact power of two (chosen from the first nonzero
+    displacement, raised with an exact rescale when the path grows by ``2^T``), so no level-2
+    power overflows or underflows at any scale that float64 represents.  Thread-safe (one
+    lock per stream); pickles and copies (``copy.copy`` gives an independent stream).
 
     Examples
     --------
@@ -77,6 +83,8 @@ class RoughStream:
     (3, 1.0)
     """
 
+    _TRANSIENT = ("_stream_extend",)
+
     def __init__(
         self,
         p,
@@ -87,11 +95,9 @@ class RoughStream:
         capacity=1024,
         memory_budget=DEFAULT_MEMORY_BUDGET,
     ):
-        from ._kernels.rough import stream_extend
         from .variation_stream import PVarStream
 
-        self._stream_extend = stream_extend
-
+        self._lock = threading.RLock()
         self._ps, self._scalar = as_p_values(p)
         _warn_beyond(self._ps)
         self.lift = check_choice(lift, "lift", LIFTS)
@@ -104,34 +110,48 @@ class RoughStream:
         self._shape = None
         self._n = 0  # points so far
         self._qs = self._ps / 2.0
+        # stored points are (x - x_0) 2^-e; e is set by the first nonzero displacement and
+        # raised (everything rescaled exactly) when a displacement reaches 2^(e + T), so that
+        # no |XX|^(p/2) overflows or underflows ((T + 1) max p stays below 2^900)
+        self._e = None
+        self._T = max(1, int(400 // float(self._ps.max())))
+        self._bind()
+
+    def _bind(self):
+        from ._kernels.rough import stream_extend
+
+        self._stream_extend = stream_extend
 
     # ------------------------------------------------------------------ appending
     def _start(self, shape):
+        """Allocate the buffers for layers of `shape`; nothing changes if this fails."""
         from ._kernels.rough import summary_width
         from .signature_stream import SigStream
 
-        self._shape = shape
         d = int(np.prod(shape))
-        self._d = d
         cap = self._capacity
-        self._check_budget(cap)
-        self._xs = np.zeros((cap, d))
-        self._p2 = np.zeros((cap, d * d))
-        self._summ = np.zeros((cap, summary_width(d)))
-        self._pv = np.zeros((len(self._qs), cap))
-        self._link = np.zeros((len(self._qs), cap), dtype=np.int64)
-        self._state = np.zeros(1)
-        self._stack_s = np.zeros(64, dtype=np.int64)
-        self._stack_z = np.zeros(64, dtype=np.int64)
-        self._origin = None  # "values": the first layer (the path is kept relative to it)
-        self._last = np.zeros(d)  # "increments": the last point (x_0 = 0)
-        self._sig = SigStream(d, self.depth, lift=self.lift)
+        self._check_budget(cap, d)
+        buffers = dict(
+            _xs=np.zeros((cap, d)),
+            _p2=np.zeros((cap, d * d)),
+            _summ=np.zeros((cap, summary_width(d))),
+            _pv=np.zeros((len(self._qs), cap)),
+            _link=np.zeros((len(self._qs), cap), dtype=np.int64),
+            _state=np.zeros(1),
+            _stack_s=np.zeros(64, dtype=np.int64),
+            _stack_z=np.zeros(64, dtype=np.int64),
+            _origin=None,  # "values": the first layer (the path is kept relative to it)
+            _last=np.zeros(d),  # "increments": the last point (x_0 = 0)
+            _sig=SigStream(d, self.depth, lift=self.lift),
+        )
+        self.__dict__.update(buffers)
+        self._shape, self._d = shape, d
 
-    def _check_budget(self, cap):
-        if 8 * cap * self._d * self._d > self._budget:
+    def _check_budget(self, cap, d):
+        if 8 * cap * d * d > self._budget:
             raise MemoryError(
-                f"RoughStream needs 8 * N * D^2 = {8 * cap * self._d**2} bytes for {cap} points of "
-                f"dimension D = {self._d} (memory_budget = {self._budget}); for wide layers use "
+                f"RoughStream needs 8 * N * D^2 = {8 * cap * d**2} bytes for {cap} points of "
+                f"dimension D = {d} (memory_budget = {self._budget}); for wide layers use "
                 "streamrough.rough_pvar(..., route='gram')"
             )
 
@@ -140,7 +160,7 @@ class RoughStream:
         if need <= cap:
             return
         new = max(2 * cap, need)
-        self._check_budget(new)
+        self._check_budget(new, self._d)
 
         self._xs = _resize_rows(self._xs, new)
         self._p2 = _resize_rows(self._p2, new)
@@ -165,6 +185,7 @@ class RoughStream:
         _check_finite(arr, name)
         return np.ascontiguousarray(arr, dtype=np.float64).reshape(-1, int(np.prod(shape))), shape
 
+    @locked
     def push(self, layer) -> None:
         """Append one layer (any shape, the same for every push; flattened row-major).
 
@@ -172,47 +193,53 @@ class RoughStream:
         ------
         ValueError
             Wrong layer shape, NaN or inf (nothing is appended).
+        MemoryError
+            The buffers would exceed `memory_budget` (nothing is appended; the stream stays usable).
         """
-        if (
-            self._n > 0
-            and type(layer) is np.ndarray
-            and layer.dtype == np.float64
-            and layer.shape == self._shape
-        ):
-            # fast path: a float64 layer of the stream's shape (finiteness checked in the kernel)
-            row = layer.reshape(-1)
-            if self.convention == "increments":
-                absolute = self._last + row
-                rel = absolute
-            else:
-                absolute = row
-                rel = row - self._origin
-            self._grow(self._n + 1)
-            self._run(rel.reshape(1, -1), "layer")
-            self._level1.push(absolute)
-            self._sig.push(absolute)
-            self._n += 1
-            if self.convention == "increments":
-                self._last = absolute
+        if self._n > 0 and type(layer) is np.ndarray and layer.dtype == np.float64 and layer.shape == self._shape:
+            # fast path: a float64 layer of the stream's shape
+            row = layer.reshape(1, -1)
+            if not np.isfinite(row).all():
+                raise ValueError("layer contains NaN or inf")
+            self._append(row, self._shape)
             return
         rows, shape = self._as_layers(layer, "layer", True)
         self._append(rows, shape)
 
+    @locked
     def extend(self, layers) -> None:
         """Append the layers ``layers[0], layers[1], ...`` in order (all or nothing)."""
         rows, shape = self._as_layers(layers, "layers", False)
         if len(rows):
             self._append(rows, shape)
 
-    def _run(self, points, name):
-        ok = self._stream_extend(
-            self._n, points, self.lift == "geometric", self._xs, self._p2, self._summ, self._qs,
-            self._pv, self._link, self._state, self._stack_s, self._stack_z,
-        )
-        if not ok:
-            raise ValueError(f"{name} contains NaN or inf")
+    def _rescale(self, k):
+        """Divide the stored path by 2^k (exact): every stored quantity by its power of 2^k."""
+        n, d = self._n, self._d
+        self._xs[:n] = np.ldexp(self._xs[:n], -k)
+        self._p2[:n] = np.ldexp(self._p2[:n], -2 * k)
+        self._state[0] = np.ldexp(self._state[0], -2 * k)
+        # summary columns: A1, A2, Ay (levels 1, 2, 1), then the box of g (level 3)
+        powers = np.array([1, 2, 1] + [3] * (2 * d))
+        self._summ[:n] = np.ldexp(self._summ[:n], -k * powers)
+        for i, p in enumerate(self._ps):  # |XX|^(p/2) scales like 2^(-k p)
+            self._pv[i, :n] = _times_power_of_two(self._pv[i, :n], -k * float(p))
+
+    def _scaled(self, rel):
+        """`rel` (displacements from x_0) in the stored units, raising the scale if needed."""
+        size = float(np.abs(rel).max())
+        if size > 0.0:
+            ey = int(np.frexp(size)[1])
+            if self._e is None:
+                self._e = ey
+            elif ey - self._e > self._T:
+                self._rescale(ey - self._e)
+                self._e = ey
+        return rel if self._e is None else np.ldexp(rel, -self._e)
 
     def _append(self, rows, shape):
+        if not np.isfinite(rows).all():
+            raise ValueError("layers contain NaN or inf")
         if self._shape is None:
             self._start(shape)
         if self.convention == "increments":
@@ -220,19 +247,28 @@ class RoughStream:
             points += self._last
             if self._n == 0:
                 points = np.vstack([np.zeros((1, self._d)), points])
-            absolute = points
+            absolute = rel = points
         else:
-            if self._n == 0:
-                self._origin = rows[0].copy()
+            origin = rows[0] if self._n == 0 else self._origin
             absolute = rows
-            points = rows - self._origin
-        self._grow(self._n + len(points))
-        self._run(points, "layers")
+            rel = rows - origin
+        if not (np.isfinite(absolute).all() and np.isfinite(rel).all()):
+            raise ValueError("the path overflows: its points or displacements are not finite in float64")
+        self._grow(self._n + len(rel))
+        scaled = np.ascontiguousarray(self._scaled(rel))
+        ok = self._stream_extend(
+            self._n, scaled, self.lift == "geometric", self._xs, self._p2, self._summ, self._qs,
+            self._pv, self._link, self._state, self._stack_s, self._stack_z,
+        )
+        if not ok:  # unreachable after the checks above; a guard against a wrong number
+            raise ValueError("layers contain NaN or inf")
         self._level1.extend(absolute)
         self._sig.extend(absolute)
-        self._n += len(points)
+        self._n += len(rel)
         if self.convention == "increments":
             self._last = absolute[-1].copy()
+        elif self._origin is None:
+            self._origin = rows[0].copy()
 
     # ------------------------------------------------------------------ reading
     @property
@@ -245,41 +281,44 @@ class RoughStream:
             return max(self._n - 1, 0)
         return self._n
 
-    def _level2_power(self):
+    @locked
+    def _levels(self):
+        """Per p: (level1, V_p(x), ||XX||_{p/2-var}^(1/2), V_{p/2}(XX)) in the original units."""
         if self._n == 0:
-            return np.zeros(len(self._ps))
-        return self._pv[:, self._n - 1].copy()
+            return [(0.0, 0.0, 0.0, 0.0)] * len(self._ps)
+        e = 0 if self._e is None else self._e
+        ones = self._level1._pairs()
+        twos = [_unscale(float(self._pv[i, self._n - 1]), e, float(p)) for i, p in enumerate(self._ps)]
+        return [(v1, w1, v2, w2) for (v1, w1), (v2, w2) in zip(ones, twos)]
 
-    def _level1_power(self):
-        if self._n == 0:
-            return np.zeros(len(self._ps))
-        return np.atleast_1d(np.asarray(self._level1.level1_power, dtype=np.float64))
-
-    def _out(self, values):
+    def _out(self, column, transform=None):
+        values = np.array([row[column] for row in self._levels()])
+        if transform is not None:
+            with np.errstate(over="ignore"):
+                values = transform(values)
         return float(values[0]) if self._scalar else values
 
     @property
     def level1(self):
-        return self._out(self._level1_power() ** (1.0 / self._ps))
+        return self._out(0)
 
     @property
     def level2(self):
-        return self._out(self._level2_power() ** (2.0 / self._ps))
+        return self._out(2, np.square)
 
     @property
     def norm(self):
-        return self._out(
-            self._level1_power() ** (1.0 / self._ps) + self._level2_power() ** (1.0 / self._ps)
-        )
+        return self._out(slice(None), lambda rows: rows[:, 0] + rows[:, 2])
 
     @property
     def omega(self):
-        return self._out(self._level1_power() + self._level2_power())
+        return self._out(slice(None), lambda rows: rows[:, 1] + rows[:, 3])
 
     @property
     def signature(self):
         return None if self._sig is None else self._sig.value
 
+    @locked
     def result(self):
         """The current values with optimal partitions, as :func:`rough_pvar` returns them.
 
@@ -294,11 +333,13 @@ class RoughStream:
             raise ValueError("RoughStream.result(): no layer pushed yet")
         parts = self._level1.partition1
         parts = [parts] if self._scalar else list(parts)
-        levels1 = _with_roots(list(zip(self._level1_power(), parts)), self._ps, 1.0)
-        levels2 = _with_roots(
-            [(v, follow_links(link, self._n - 1)) for v, link in zip(self._level2_power(), self._link)],
-            self._ps, 2.0,
-        )
+        levels = self._levels()
+        with np.errstate(over="ignore"):
+            levels1 = [(w1, v1, part) for (v1, w1, _, _), part in zip(levels, parts)]
+            levels2 = [
+                (w2, float(np.square(v2)), follow_links(link, self._n - 1))
+                for (_, _, v2, w2), link in zip(levels, self._link)
+            ]
         return _results(
             self._ps, levels1, levels2, self._scalar, distance=False, lift=self.lift,
             convention=self.convention, route="direct", n_points=self._n,

@@ -13,8 +13,11 @@ drifting paths, math.md section 3), so queries agree with a direct computation t
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
+from ._streams import Stream, locked
 from ._validation import _as_numeric_array, check_choice, check_int
 from .paths import LIFTS
 from .signatures import _kernels, sig_length
@@ -24,7 +27,7 @@ __all__ = ["SigStream"]
 _F64 = np.dtype(np.float64)
 
 
-class SigStream:
+class SigStream(Stream):
     """Streaming truncated signature of a path received point by point (float64).
 
     Parameters
@@ -54,6 +57,8 @@ class SigStream:
     ``push`` costs one signature step (``O(sig_length)``) plus a call from Python;
     ``query(s, t)`` costs ``O(leaf + log(n_points))`` steps and Chen products, plus the
     lazy construction of tree nodes not yet built (amortised one step per point).
+    Thread-safe (each method runs under the stream's lock); pickles and copies
+    (``copy.copy`` gives an independent stream).
 
     Examples
     --------
@@ -67,7 +72,10 @@ class SigStream:
     array([0., 2., 0., 0., 0., 2.])
     """
 
+    _TRANSIENT = ("_k", "_push")
+
     def __init__(self, dim, depth, *, lift="geometric", window=None, capacity=1024):
+        self._lock = threading.RLock()
         check_choice(lift, "lift", LIFTS)
         self.dim = check_int(dim, "dim")
         self.depth = check_int(depth, "depth")
@@ -77,7 +85,7 @@ class SigStream:
         capacity = check_int(capacity, "capacity")
         if self.window is not None:
             capacity = max(capacity, 2 * (self.window + 1))
-        self._k = _kernels(self.dim, self.depth, lift)
+        self._bind()
         self._pts = np.empty((capacity, self.dim))
         # [points in the buffer, 1 if the running signature is updated on push]
         self._count = np.array([0, 1 if self.window is None else 0], dtype=np.int64)
@@ -90,9 +98,13 @@ class SigStream:
         self._leaf = int(min(1024, max(16, 1 << int(np.ceil(np.log2(max(self.length // self.dim, 1)))))))
         self._nodes = np.empty((0, self.length))
         self._n_nodes = 0
+
+    def _bind(self):
+        self._k = _kernels(self.dim, self.depth, self.lift)
         self._push = self._k.push
 
     # ------------------------------------------------------------------ appending
+    @locked
     def push(self, point) -> None:
         """Append one point of shape ``(dim,)``.
 
@@ -110,6 +122,7 @@ class SigStream:
         if self._push(self._pts, self._count, self._val, self._a, self._buf, point):
             raise ValueError("point contains NaN or inf")
 
+    @locked
     def extend(self, points) -> None:
         """Append the rows of `points`, shape ``(k, dim)``, in order (all or nothing)."""
         pts = self._as_points(points, "points", 2)
@@ -142,10 +155,12 @@ class SigStream:
 
     # ------------------------------------------------------------------ reading
     @property
+    @locked
     def n_points(self) -> int:
         return self._offset + int(self._count[0])
 
     @property
+    @locked
     def value(self) -> np.ndarray:
         if self.window is None:
             return self._val.copy()
@@ -154,6 +169,7 @@ class SigStream:
             return np.zeros(self.length)
         return self.query(max(self._offset, n - 1 - self.window), n - 1)
 
+    @locked
     def query(self, s, t) -> np.ndarray:
         """Signature of the pushed points ``x_s, ..., x_t`` (``0 <= s <= t < n_points``).
 

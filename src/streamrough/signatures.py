@@ -99,8 +99,9 @@ def sig_length(dim, depth) -> int:
 
 
 def _float_dtype(dtype, name: str):
-    """The computing dtype: float32 stays float32, float64 and integers become float64."""
-    dtype = np.dtype(dtype)
+    """The computing dtype: float32 stays float32, float64 and integers become float64
+    (either byte order: big-endian input is converted like everywhere else)."""
+    dtype = np.dtype(dtype).newbyteorder("=")
     if dtype == np.float32:
         return np.dtype(np.float32)
     if dtype.kind in "biu" or dtype in (np.float16, np.float64):

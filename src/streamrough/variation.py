@@ -20,9 +20,10 @@ Methods (all exact; they agree to rounding):
 
 The path is rescaled internally by an exact power of two close to max_k |x_k - x_0|, so
 neither large coordinates nor large p overflow: the norm is finite whenever it is
-representable (``power`` may overflow to inf when V_p itself is not representable). Limits:
-p up to about 1000 (the rescaled sum is at most N 2^p), and coordinates below about 1e307
-in magnitude (differences of coordinates must be finite).
+representable (``power`` may overflow to inf when V_p itself is not representable). Limits
+(docs/reliability.md): 1 <= p <= ``MAX_P`` = 500 (the rescaled sum lies between 2^-p and
+N 2^p), coordinates below about 1e307 in magnitude (differences of coordinates must be
+finite), and any nonzero scale down to the smallest subnormal.
 """
 
 from __future__ import annotations
@@ -78,9 +79,7 @@ def _scaled_path(X, code):
     if -kernels.SAFE_EXPONENT < e < kernels.SAFE_EXPONENT:
         qs = math.ldexp(1.0, -2 * e if code == kernels.EUCLIDEAN else -e)
         return X, qs, e
-    Xs = X - X[0]
-    Xs *= math.ldexp(1.0, -e)
-    return Xs, 1.0, e
+    return np.ldexp(X - X[0], -e), 1.0, e  # exact; 2^-e itself may not be a float64
 
 
 def _resolve(method, p, d):
@@ -168,7 +167,7 @@ def _compute(X, ps, norm, method, want_partition, jobs):
                 out[a] = (float(value), 0, part if want_partition else None, "1d")
             else:
                 if ys is None:
-                    ys = (y - y[0]) * math.ldexp(1.0, -e)
+                    ys = np.ldexp(y - y[0], -e)
                 value, part = pvar_power_1d(ys, p)
                 out[a] = (float(value), e, part if want_partition else None, "1d")
     return out

@@ -9,17 +9,20 @@ n appends is therefore the offline cost plus the Python call overhead per append
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from . import _config
-from ._validation import as_p_values, as_path, check_choice, check_int
+from ._streams import Stream, locked
+from ._validation import _as_numeric_array, _check_finite, as_p_values, as_path, check_choice, check_int
 from .results import PVarResult, collect
 from .variation import NORMS, _unscale
 
 __all__ = ["PVarStream"]
 
 
-class PVarStream:
+class PVarStream(Stream):
     """Exact p-variation of a growing path, for one or several p at once.
 
     After every `push` / `extend`, `level1`, `level1_power` and `partition1` equal what
@@ -43,6 +46,10 @@ class PVarStream:
     Memory: about (d + 2k) * 8 bytes per point for k values of p, plus the block summaries
     ((d + 1) * 8 bytes per 4 points).
 
+    A stream is safe to use from several threads (each method runs under the stream's
+    lock), pickles (to checkpoint an analysis) and copies: ``copy.copy`` and
+    ``copy.deepcopy`` both give an independent stream.
+
     Examples
     --------
     >>> import streamrough as sr
@@ -56,26 +63,34 @@ class PVarStream:
     12.0
     """
 
-    def __init__(self, p, *, dim=None, norm="euclidean"):
-        from ._kernels import pvar as kernels
+    _TRANSIENT = ("_kernels", "_push", "_extend", "_state")
 
-        self._kernels = kernels
+    def __init__(self, p, *, dim=None, norm="euclidean"):
+        self._lock = threading.RLock()
         self._ps, self._scalar = as_p_values(p, "p")
         check_choice(norm, "norm", NORMS)
         self._norm = norm
-        self._code = kernels.NORM_CODES[norm]
         self._n = 0
         self._cap = 0
         self._d = None
-        # istate = [n, e, has_scale, T, counters, -, -, work stack]; T keeps max_p * T far
-        # below the float64 exponent range
-        self._istate = np.zeros(kernels.STREAM_STATE, np.int64)
-        self._istate[3] = max(1, int(500 // float(self._ps.max())))
+        self._bind()
+        # istate = [n, e, has_scale, T, counters, -, -, work stack]; T keeps (T + 1) max_p
+        # below the float64 exponent range (p <= MAX_P = 500)
+        self._istate = np.zeros(self._kernels.STREAM_STATE, np.int64)
+        self._istate[3] = max(1, int(400 // float(self._ps.max())))
+        if dim is not None:
+            self._allocate(check_int(dim, "dim"))
+
+    def _bind(self):
+        from ._kernels import pvar as kernels
+
+        self._kernels = kernels
+        self._code = kernels.NORM_CODES[self._norm]
         specialised = kernels.for_norm(self._code)
         self._push = specialised.stream_push
         self._extend = specialised.stream_extend
-        if dim is not None:
-            self._allocate(check_int(dim, "dim"))
+        if self._d is not None:
+            self._state = (self._X, self._pv, self._link, self._summ, self._x0, self._ps, self._istate)
 
     def _allocate(self, d):
         self._d = d
@@ -100,14 +115,28 @@ class PVarStream:
         # the kernel arguments after the point, bound once: the push path stays one call
         self._state = (X, pv, link, summ, self._x0, self._ps, self._istate)
 
+    @locked
     def push(self, point):
-        """Append one point (array_like of `dim` numbers, or of any shape with `dim` entries)."""
-        y = np.asarray(point, dtype=np.float64)
+        """Append one point (array_like of `dim` numbers, or of any shape with `dim` entries).
+
+        Raises
+        ------
+        TypeError
+            A point that is not real-valued numeric (complex, strings).
+        ValueError
+            Wrong number of coordinates, NaN or inf (nothing is appended; a rejected first
+            point does not fix the stream's dimension).
+        """
+        if type(point) is np.ndarray and point.dtype == np.float64:
+            y = point
+        else:
+            y = np.asarray(_as_numeric_array(point, "point"), dtype=np.float64)
         if y.ndim != 1:
             y = y.reshape(-1)
         if self._d is None:
             if y.size == 0:
                 raise ValueError("point must have at least one coordinate")
+            _check_finite(y, "point")
             self._allocate(y.size)
         if y.shape[0] != self._d:
             raise ValueError(f"point has {y.shape[0]} coordinates, the stream's dimension is {self._d}")
@@ -117,6 +146,7 @@ class PVarStream:
             raise ValueError("point contains NaN or inf")
         self._n += 1
 
+    @locked
     def extend(self, points):
         """Append the points of an array_like of shape (m, dim) (or (m, m1, m2, ...))."""
         P = as_path(points, "points")
@@ -144,6 +174,7 @@ class PVarStream:
         """The norm of the points (``"euclidean"``, ``"l1"`` or ``"linf"``)."""
         return self._norm
 
+    @locked
     def _pairs(self):
         if self._n == 0:
             raise ValueError("the stream is empty: push a point first")
@@ -163,6 +194,7 @@ class PVarStream:
         return float(vals[0]) if self._scalar else vals
 
     @property
+    @locked
     def partition1(self):
         """An optimal partition of the points so far (int64 array, or a tuple for several p)."""
         if self._n == 0:
@@ -172,6 +204,7 @@ class PVarStream:
         )
         return parts[0] if self._scalar else parts
 
+    @locked
     def result(self) -> PVarResult:
         """The current values as :func:`streamrough.pvar` with ``return_partition=True`` returns
         them (``method="stream"``): one :class:`~streamrough.PVarResult`, with arrays over p for

@@ -162,10 +162,9 @@ def diff_exponent(a, b, norm):
     if m == 0.0:
         return NO_SCALE
     em = math.frexp(m)[1]
-    f = math.ldexp(1.0, -em)
     r = 0.0
     for c in range(a.shape[0]):
-        t = abs(a[c] - b[c]) * f
+        t = math.ldexp(abs(a[c] - b[c]), -em)  # not a product with 2^-em: that overflows for subnormal m
         if norm == EUCLIDEAN:
             r += t * t
         elif norm == L1:
@@ -278,13 +277,12 @@ def follow_links(link, end):
 
 @jit
 def _rescale(X, n, pv, summ, ps, k):
-    f = math.ldexp(1.0, -k)
     for i in range(n):
         for c in range(X.shape[1]):
-            X[i, c] *= f
+            X[i, c] = math.ldexp(X[i, c], -k)
     for m in range(summ.shape[0]):
         for c in range(summ.shape[1]):
-            summ[m, c] *= f
+            summ[m, c] = math.ldexp(summ[m, c], -k)
     for a in range(ps.shape[0]):
         g = 2.0 ** (-k * ps[a])
         for i in range(n):
@@ -601,13 +599,15 @@ def _specialise(norm):
                     Xs = X
                     qs = math.ldexp(1.0, -2 * e) if norm == EUCLIDEAN else math.ldexp(1.0, -e)
                 else:
-                    Xs = (X - X[0]) * math.ldexp(1.0, -e)
+                    Xs = np.empty_like(X)
+                    for i in range(n):
+                        for c in range(X.shape[1]):
+                            Xs[i, c] = math.ldexp(X[i, c] - X[0, c], -e)
                     qs = 1.0
                 if X.shape[1] == 1:  # one dimension: the near-linear method, on the unit-scaled path
                     ys = np.empty(n)
-                    f = math.ldexp(1.0, -e)
                     for i in range(n):
-                        ys[i] = (X[i, 0] - X[0, 0]) * f
+                        ys[i] = math.ldexp(X[i, 0] - X[0, 0], -e)
                     for a in range(k):
                         out[b, a] = pvar_power_1d(ys, ps[a])[0]
                 else:
@@ -651,9 +651,9 @@ def _specialise(norm):
             k = int(ey - istate[1])
             _rescale(X, n, pv, summ, ps, k)
             istate[1] = ey
-        f = math.ldexp(1.0, -int(istate[1]))
+        e = int(istate[1])
         for c in range(d):
-            X[n, c] = (y[c] - x0[c]) * f
+            X[n, c] = math.ldexp(y[c] - x0[c], -e)  # exact, also where 2^-e is not a float64
         step(X, n, 1.0, ps, pv, link, summ, stack, stats)
         if _needs_summaries(ps):
             complete_blocks(X, n, summ)
