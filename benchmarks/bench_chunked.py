@@ -159,7 +159,7 @@ def bench_workers(folder, quick):
     path = _write_weights(folder, "workers.zarr", n_layers, 512, 16, seed=3)
     times = {}
     for workers in (1, 2):
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, Client(cluster) as client:
             chunked.layer_gram(chunked.as_dask(path)[:32], client=client, quiet=True)  # warm
             times[workers] = _median_time(lambda: chunked.layer_gram(path, client=client, quiet=True, block_bytes=32 << 20), 2)
     print(

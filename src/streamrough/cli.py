@@ -247,7 +247,9 @@ def cluster_client(scheduler=None, workers=None):
         return
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True) as cluster, Client(cluster) as client:
+    # dashboard on a free port: a fixed one clashes with any other cluster on the machine
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
         yield client
 
 
