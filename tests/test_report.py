@@ -66,3 +66,20 @@ def test_cli_report_from_npz(tmp_path):
     np.savez(g, **{f"weights_{n}": sr.brownian_weights(n, 2, seed=n) for n in (16, 32)})
     assert cli.main(["report", str(g), "-o", str(tmp_path / "rep3")]) == 0
     assert os.path.exists(tmp_path / "rep3" / "depth_scaling.png")
+
+
+def test_cli_report_from_a_store(tmp_path):
+    """The report of a stored training run: its latest checkpoint, the first as initial weights."""
+    w0 = sr.brownian_weights(24, 3, seed=2)
+    url = str(tmp_path / "run.zarr")
+    for step, w in ((0, w0), (10, w0 + 0.02)):
+        sr.ingest({f"blocks.{k}.W": layer for k, layer in enumerate(w)}, url, run="train", step=step)
+    out = io.StringIO()
+    page = cli.run_report(url, str(tmp_path / "rep"), out=out)
+    text = pathlib.Path(page).read_text()
+    want = sr.regime(w0 + 0.02, init=w0).verdict
+    assert want in text
+    both = {**{f"blocks.{k}.W": layer for k, layer in enumerate(w0)}, **{f"blocks.{k}.V": layer for k, layer in enumerate(w0)}}
+    sr.ingest(both, url, run="train", step=20)
+    assert cli.main(["report", url, "-o", str(tmp_path / "rep2")]) == 2  # two paths: --role needed
+    assert cli.main(["report", url, "-o", str(tmp_path / "rep3"), "--role", "blocks.{k}.V"]) == 0

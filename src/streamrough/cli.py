@@ -21,8 +21,9 @@
     Runs, checkpoints and paths of a store.
 ``streamrough analyze SOURCE_OR_STORE -p P [P ...] [--csv FILE]``
     The per-path table of level-1/level-2 p-variation and norms.
-``streamrough report SOURCE -o DIR``
+``streamrough report SOURCE_OR_STORE -o DIR [--role ROLE]``
     HTML page with plots (stability, regime, depth scaling) of the weights in SOURCE: a
+    weight store (one path, its first checkpoint as initial weights), a
     ``.npy`` array (L, d, d), or a ``.npz`` with ``weights`` (optional ``init``, ``bias``,
     ``delta``) or several depths as ``weights_<L>`` (optional ``init_<L>``).
 
@@ -182,8 +183,31 @@ def _load_array(path_file):
     return x
 
 
-def _load_source(path):
-    """(weights or {n_layers: weights}, init or None, bias, delta) from a .npy or .npz file."""
+def _load_store_path(url, role=None, run=None):
+    """One weight path of a store (the latest committed checkpoint of `run`), and its initial
+    weights when the run has an earlier checkpoint of the same path (for the regime split)."""
+    import streamrough as sr
+
+    with sr.open_store(url, mode="r") as st:
+        run = run if run is not None else st.runs()[0]
+        steps = st.steps(run)
+        if not steps:
+            raise ValueError(f"{url!r}: run {run!r} has no committed checkpoint")
+        roles = st.paths(run, steps[-1])
+        if role is None:
+            if len(roles) != 1:
+                raise ValueError(f"{url!r} holds {len(roles)} paths in run {run!r}: choose one with --role ({roles})")
+            role = roles[0]
+        weights = st.read(role, run, steps[-1])
+        init = st.read(role, run, steps[0]) if len(steps) > 1 and role in st.paths(run, steps[0]) else None
+    return weights, init
+
+
+def _load_source(path, role=None, run=None):
+    """(weights or {n_layers: weights}, init or None, bias, delta) from a .npy or .npz file or a store."""
+    if _is_store(path):
+        weights, init = _load_store_path(path, role, run)
+        return weights, init, None, None
     import numpy as np
 
     try:
@@ -206,15 +230,16 @@ def _load_source(path):
         return weights, init, None, delta
 
 
-def run_report(source, out_dir, form="bft", activation="tanh", delta=None, out=None) -> str:
-    """Write the HTML report of the weights in `source` (a .npy or .npz file) to `out_dir`.
+def run_report(source, out_dir, form="bft", activation="tanh", delta=None, role=None, run=None, out=None) -> str:
+    """Write the HTML report of the weights in `source` to `out_dir`.
 
-    Hook for streamrough.store: a store path will resolve to its weight path here.
+    `source` is a .npy or .npz file, or a weight store (`role` picks its path when it holds
+    several; the latest checkpoint is reported, the first one serves as initial weights).
     """
     out = sys.stdout if out is None else out
     import streamrough as sr
 
-    weights, init, bias, stored_delta = _load_source(source)
+    weights, init, bias, stored_delta = _load_source(source, role, run)
     delta = stored_delta if delta is None else delta
     if form == "ccrx" and delta is None:
         raise ValueError("--form ccrx needs --delta (or a 'delta' array in the .npz)")
@@ -385,7 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
 
     rep = sub.add_parser("report", help="HTML report: stability, regime and depth scaling of stored weights")
-    rep.add_argument("source", help=".npy (L, d, d) or .npz with 'weights' or 'weights_<L>' arrays")
+    rep.add_argument("source", help="a store, .npy (L, d, d), or .npz with 'weights' or 'weights_<L>' arrays")
+    rep.add_argument("--role", help="the store's path to report (needed when it holds several)")
+    rep.add_argument("--run", help="the store's run (default: its first)")
     rep.add_argument("-o", "--out", required=True, help="output directory (created if missing)")
     rep.add_argument("--form", choices=["bft", "ccrx"], default="bft")
     rep.add_argument("--activation", choices=["tanh", "sigmoid", "softplus", "relu"], default="tanh")
@@ -458,7 +485,10 @@ def main(argv=None) -> int:
         if args.command == "demo":
             run_demo(n_layers=args.n_layers, width=args.width, seed=args.seed)
         elif args.command == "report":
-            run_report(args.source, args.out, form=args.form, activation=args.activation, delta=args.delta)
+            run_report(
+                args.source, args.out, form=args.form, activation=args.activation, delta=args.delta,
+                role=args.role, run=args.run,
+            )
         elif args.command == "pvar":
             with cluster_client(args.scheduler, args.workers) as client:
                 run_pvar(
