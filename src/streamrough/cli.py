@@ -41,6 +41,7 @@ import os
 import sys
 import time
 
+CONNECT_TIMEOUT = "10s"  # --scheduler: how long to wait for the scheduler to answer
 EXIT_INPUT = 2  # usage errors, unreadable files and invalid data alike (argparse uses 2 too)
 DEMO_N_LAYERS = (64, 256, 1024, 4096)
 DEMO_P = (1.0, 1.5, 2.0, 2.5, 3.0)
@@ -266,8 +267,8 @@ def cluster_client(scheduler=None, workers=None):
         from distributed import Client, LocalCluster
     except ImportError:
         raise ValueError("--scheduler / --workers need dask.distributed (pip install 'streamrough[distributed]')") from None
-    if scheduler is not None:
-        with Client(scheduler) as client:
+    if scheduler is not None:  # an address that does not answer fails after CONNECT_TIMEOUT
+        with Client(scheduler, timeout=CONNECT_TIMEOUT) as client:
             yield client
         return
     if workers < 1:
