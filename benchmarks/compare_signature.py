@@ -28,13 +28,19 @@ def cases():
     """name -> (setup, call) with setup() returning the arguments of call; built lazily."""
     import numpy as np
 
+    import inspect
+
     import streamrough as sr
 
-    rng = np.random.default_rng(7)
+    # the keyword for geometric / iterated: `kind` before the vocabulary change, `lift` after
+    LIFT = "lift" if "lift" in inspect.signature(sr.signature).parameters else "kind"
+
+    rng = np.random.default_rng(7)  # inputs of the cases that need no path
 
     def brownian(b, n, d):
-        x = np.cumsum(rng.standard_normal((b, n, d)), axis=1) / np.sqrt(n)
-        return np.array(x[0]) if b == 1 else x
+        """b Brownian paths of n points in R^d, from the public generator (in both trees)."""
+        x = np.cumsum(sr.brownian_weights(n, 1, seed=7, shape=(b, d)), axis=0).transpose(1, 0, 2)
+        return np.ascontiguousarray(x[0] if b == 1 else x)
 
     out = {}
     for d in (2, 5, 10):
@@ -42,7 +48,7 @@ def cases():
             for kind in ("geometric", "iterated"):
                 out[f"grid B=32 L=1000 d={d} n={depth} {kind[:4]}"] = (
                     lambda d=d: brownian(32, 1000, d),
-                    lambda x, depth=depth, kind=kind: sr.signature(x, depth, kind=kind),
+                    lambda x, depth=depth, kind=kind: sr.signature(x, depth, **{LIFT: kind}),
                 )
             out[f"long B=1 L=10000 d={d} n={depth}"] = (
                 lambda d=d: brownian(1, 10000, d),
@@ -72,7 +78,7 @@ def cases():
         )
         out[f"inverse iter 1024 d={d} n={depth}"] = (
             lambda d=d, depth=depth: sr.signature(brownian(1024, 5, d), depth),
-            lambda s, d=d, depth=depth: sr.sig_inverse(s, d, depth, kind="iterated"),
+            lambda s, d=d, depth=depth: sr.sig_inverse(s, d, depth, **{LIFT: "iterated"}),
         )
         out[f"join 1024 d={d} n={depth}"] = (
             lambda d=d, depth=depth: sr.signature(brownian(1024, 5, d), depth),
