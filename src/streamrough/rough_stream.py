@@ -112,9 +112,10 @@ class RoughStream(Stream):
         self._qs = self._ps / 2.0
         # stored points are (x - x_0) 2^-e; e is set by the first nonzero displacement and
         # raised (everything rescaled exactly) when a displacement reaches 2^(e + T), so that
-        # no |XX|^(p/2) overflows or underflows ((T + 1) max p stays below 2^900)
+        # no |XX|^(p/2) overflows ((T + 1) max p stays below 900) and no squared level-2 norm
+        # |XX|^2 ~ 2^(4 T) does (T <= 200)
         self._e = None
-        self._T = max(1, int(400 // float(self._ps.max())))
+        self._T = max(1, min(200, int(400 // float(self._ps.max()))))
         self._bind()
 
     def _bind(self):

@@ -162,7 +162,8 @@ def _compute(X, ps, norm, method, want_partition, jobs):
         ys = None
         for a in idx:
             p = float(ps[a])
-            if p * (abs(e) + 2) + math.log2(n) < 900:  # no power can overflow: the raw path
+            # the raw path when neither a power nor a square (used inside) can overflow or underflow
+            if abs(e) < kernels.SAFE_EXPONENT and p * (abs(e) + 2) + math.log2(n) < 900:
                 value, part = pvar_power_1d(y, p)
                 out[a] = (float(value), 0, part if want_partition else None, "1d")
             else:
