@@ -49,8 +49,12 @@ def _data(seed):
     return x, y
 
 
-def train(setup, n_layers, steps, seed=0, n_checkpoints=4):
-    """Train one network; return {"init", "final", "checkpoints" (C, L, m, m), "steps", "accuracy", "delta"}."""
+def train(setup, n_layers, steps, seed=0, n_checkpoints=4, store=None):
+    """Train one network; return {"init", "final", "checkpoints" (C, L, m, m), "steps", "accuracy", "delta"}.
+
+    With `store` (a weight-store folder or URL), every kept checkpoint is also recorded into it
+    as it happens, under run ``"<setup>-L<n_layers>"`` and its step number.
+    """
     import torch
 
     torch.manual_seed(seed)
@@ -87,6 +91,9 @@ def train(setup, n_layers, steps, seed=0, n_checkpoints=4):
     for step in range(steps + 1):
         if step in keep:
             checkpoints.append(weights.detach().numpy().copy())
+            if store is not None:  # recorded during training: one checkpoint of the store per kept step
+                layers = {f"blocks.{k}.W": w for k, w in enumerate(checkpoints[-1])}
+                sr.ingest(layers, store, run=f"{setup}-L{n_layers}", step=step, hash_source=False)
         if step == steps:
             break
         opt.zero_grad()
@@ -108,12 +115,13 @@ def main(depths=(16, 64, 256), steps=150, out_dir=None, setups=SETUPS, make_repo
     import torch
 
     torch.set_num_threads(1)
+    store = None if out_dir is None else os.path.join(out_dir, "runs.zarr")
     verdicts = {}
     for setup in setups:
         runs = {}
         for n in depths:
             t0 = time.perf_counter()
-            runs[n] = train(setup, n, steps, seed=seed)
+            runs[n] = train(setup, n, steps, seed=seed, store=store)
             print(f"{setup:>10}  L={n:5d}  train accuracy {runs[n]['accuracy']:.3f}  "
                   f"({time.perf_counter() - t0:.1f} s)", flush=True)
         delta = {n: runs[n]["delta"] for n in depths}
@@ -126,6 +134,10 @@ def main(depths=(16, 64, 256), steps=150, out_dir=None, setups=SETUPS, make_repo
         print(f"{setup:>10}  trained: {trained.verdict}  -- {trained.evidence['reason']}")
         deepest = max(depths)
         ck = runs[deepest]["checkpoints"]
+        if store is not None:  # the checkpoints as recorded in the store during training
+            with sr.open_store(store, mode="r") as st:
+                run = f"{setup}-L{deepest}"
+                ck = np.stack([st.read("blocks.{k}.W", run, step) for step in st.steps(run)])
         rhos = [sr.rough_distance(driving(c, delta[deepest]), driving(ck[0], delta[deepest]), RHO_P,
                                   convention="increments").rho for c in ck]
         print(f"{setup:>10}  rho_{RHO_P:g}(checkpoint, init) at L={deepest}, steps {runs[deepest]['steps']}: "

@@ -5,6 +5,8 @@ import pathlib
 
 import pytest
 
+import streamrough as sr
+
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -38,3 +40,6 @@ def test_train_digits_runs_and_gives_verdicts(tmp_path, capsys):
     assert all(v in VERDICTS for pair in verdicts.values() for v in pair.values())
     assert (tmp_path / "bft-fixed.npz").exists()
     assert "rho_2.5" in capsys.readouterr().out
+    with sr.open_store(tmp_path / "runs.zarr", mode="r") as st:  # recorded during training
+        assert st.steps("ccrx-L24") == [0, 1, 2, 3] and st.paths("ccrx-L24", 3) == ["blocks.{k}.W"]
+        assert st.read("blocks.{k}.W", "ccrx-L24", 0).shape == (24, 16, 16)
