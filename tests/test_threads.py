@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 JIT = os.environ.get("NUMBA_DISABLE_JIT", "0") != "1"
 
 # Each job is computed once in the main thread (the reference), then every job runs
@@ -105,6 +107,7 @@ print("OK", len(reference))
 """
 
 
+@pytest.mark.slow  # a fresh process compiles every kernel (about a minute): CI's slow step
 def test_every_entry_point_from_a_thread_pool_under_workqueue():
     env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue", NUMBA_NUM_THREADS="2")
     code = f"N = {40 if JIT else 20}\n" + SCRIPT
