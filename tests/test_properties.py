@@ -78,3 +78,16 @@ def test_rough_stream_equals_offline_after_every_push(w, p, k, convention):
             s.push(w[m])
             r = sr.rough_pvar(w[: m + 1], p, convention=convention, route="direct")
             np.testing.assert_allclose([s.level1, s.level2], [r.level1, r.level2], rtol=1e-9, atol=0)
+
+
+@given(paths(max_n=14), st.lists(ps, min_size=1, max_size=3, unique=True), st.integers(-1000, 1000), st.integers(1, 6))
+def test_chunked_equals_eager(x, p_list, k, chunk):
+    """The Dask route (any chunking, any scale) gives the eager values; bit for bit is tested
+    in test_chunked.py, here to rounding because d = 1 runs the 1-d method eagerly."""
+    import dask
+    import dask.array as da
+
+    x = np.ldexp(x, k)
+    with dask.config.set(scheduler="synchronous"):
+        got = sr.pvar(da.from_array(x, chunks=(chunk, x.shape[1])), p_list)
+    np.testing.assert_allclose(got, sr.pvar(x, p_list), rtol=1e-11)

@@ -148,3 +148,20 @@ def test_rough_stream_tiny_first_layer_then_unit_layers():
         s.extend(w)
         r = sr.rough_pvar(w, 1.0, convention="increments", route="direct")
     np.testing.assert_allclose([s.level1, s.level2], [r.level1, r.level2], rtol=1e-12)
+
+
+@pytest.mark.parametrize("k", [-1000, -300, 0, 300, 1000])
+def test_chunked_route_range(k):
+    """The Dask route over the same scales as the eager one (level 1, and the Gram route of
+    level 2 within the rough-path range)."""
+    da = pytest.importorskip("dask.array")
+    x = np.ldexp(sr.brownian_path(40, 3, seed=1), k)
+    for p in (1.0, 2.5, float(MAX_P)):
+        assert sr.pvar(da.from_array(x, chunks=7), p) == pytest.approx(sr.pvar(x, p), rel=1e-12)
+    if abs(k) <= 300:
+        w = np.ldexp(sr.brownian_weights(12, 3, seed=2), k // 2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got = sr.rough_pvar(da.from_array(w, chunks=(5, 3, 3)), 2.5)
+            want = sr.rough_pvar(w, 2.5, route="gram")
+        np.testing.assert_allclose([got.level1, got.level2], [want.level1, want.level2], rtol=1e-10)
