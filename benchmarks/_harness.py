@@ -27,17 +27,21 @@ def time_call(fn, *, repeat=5, min_time=0.0):
     return statistics.median(time_call_once(fn, min_time) for _ in range(repeat)), first
 
 
-def time_alternating(fns, *, repeat=5, min_time=0.0):
+def time_alternating(fns, *, repeat=5, min_time=0.0, setup=None):
     """Median time of each callable in `fns` (a dict), runs interleaved so that load drifts
-    hit every contender alike. Returns ``{name: (median, first_call)}``."""
+    hit every contender alike; `setup`, if given, runs untimed before every call (e.g. to
+    delete the previous call's output). Returns ``{name: (median, first_call)}``."""
+    setup = setup or (lambda: None)
     firsts = {}
     for name, fn in fns.items():
+        setup()
         t0 = time.perf_counter()
         fn()
         firsts[name] = time.perf_counter() - t0
     samples = {name: [] for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
+            setup()
             samples[name].append(time_call_once(fn, min_time))
     return {name: (statistics.median(samples[name]), firsts[name]) for name in fns}
 

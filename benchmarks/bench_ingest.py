@@ -3,9 +3,14 @@
 Builds a GPT-2-like safetensors file (per block: a (W, W) attention projection, a (W, 4W)
 MLP weight and a (4W,) bias, float32), then
 
-1. throughput: ``streamrough.ingest`` of the file into a local store, against ``np.save`` of
-   the same bytes (one .npy per path, arrays already in memory), alternating, medians;
-2. peak memory of an ingest, in a fresh subprocess: the tracemalloc peak (Python and numpy
+1. throughput, against ``np.save`` of the same bytes (one .npy per path, from arrays in
+   memory): ``streamrough.ingest`` into a local store from the file (memory-mapped, page
+   cached) and from the same tensors in memory (a dict of arrays, as ``WeightRecorder``
+   records a live model); every output goes to a temporary folder of the same file system
+   and the previous output is deleted untimed; neither side calls fsync (both end with the
+   files written and closed, in the page cache); runs alternate, medians;
+2. the speed of the per-layer hash (CRC-32C) and of SHA-256 over the same bytes;
+3. peak memory of an ingest, in a fresh subprocess: the tracemalloc peak (Python and numpy
    allocations) and the peak anonymous RSS (sampled from /proc every 2 ms: file-backed pages of
    the memory-mapped source are not counted, they are the page cache, not a copy), against
    the bound "largest tensor + one chunk".
@@ -16,6 +21,7 @@ Run: ``python benchmarks/bench_ingest.py [--blocks 12] [--width 768] [--repeat 3
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -26,7 +32,7 @@ import time
 
 import numpy as np
 
-from _harness import time_alternating
+from _harness import cpu_info, time_alternating
 
 PEAK_SCRIPT = r"""
 import json, sys, threading, time, tracemalloc
@@ -82,8 +88,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import streamrough as sr
-    from streamrough.store import chunk_layout
+    from streamrough.store import chunk_layout, layer_hash
 
+    print(cpu_info())
     tmp = tempfile.mkdtemp(prefix="bench_ingest_")
     try:
         source = os.path.join(tmp, "model.safetensors")
@@ -93,29 +100,38 @@ def main(argv=None):
         for name, t in tensors.items():
             paths.setdefault(name.split(".", 2)[2], []).append(t)
         stacked = {role: np.stack(ts) for role, ts in paths.items()}
-        del tensors, paths
+        del paths
         print(f"model: {args.blocks} blocks, width {args.width}, {len(stacked)} paths, {total / 2**20:.1f} MiB float32")
+        out = os.path.join(tmp, "out")
 
-        def ours():
-            shutil.rmtree(os.path.join(tmp, "store"), ignore_errors=True)
-            sr.ingest(source, os.path.join(tmp, "store"), hash_source=False)
-
-        def ours_hashed():
-            shutil.rmtree(os.path.join(tmp, "store"), ignore_errors=True)
-            sr.ingest(source, os.path.join(tmp, "store"), hash_source=True)
-
-        def peer():
-            out = os.path.join(tmp, "npy")
+        def clean():
             shutil.rmtree(out, ignore_errors=True)
             os.makedirs(out)
+
+        def npsave():
             for i, arr in enumerate(stacked.values()):
                 np.save(os.path.join(out, f"{i}.npy"), arr)
 
-        times = time_alternating({"ingest": ours, "ingest+sha256": ours_hashed, "np.save": peer}, repeat=args.repeat)
+        contenders = {
+            "ingest, file": lambda: sr.ingest(source, os.path.join(out, "store"), hash_source=False),
+            "ingest, memory": lambda: sr.ingest(tensors, os.path.join(out, "store")),
+            "ingest, file + SHA-256 of file": lambda: sr.ingest(source, os.path.join(out, "store"), hash_source=True),
+            "np.save": npsave,
+        }
+        times = time_alternating(contenders, repeat=args.repeat, setup=clean)
         base = times["np.save"][0]
-        print("\nthroughput (median of", args.repeat, "runs, page-cached source)")
+        print(f"\nthroughput (median of {args.repeat} runs; no fsync on either side; page-cached source)")
         for name, (t, _) in times.items():
-            print(f"  {name:14s} {t:7.3f} s  {total / t / 2**20:8.1f} MiB/s  speed vs np.save {base / t:5.2f}x")
+            print(f"  {name:31s} {t:7.3f} s  {total / t / 2**20:8.1f} MiB/s  speed vs np.save {base / t:5.2f}x")
+
+        arrays = list(tensors.values())
+        for name, fn in (("CRC-32C (per-layer hash)", layer_hash), ("SHA-256", lambda a: hashlib.sha256(a.data).digest())):
+            t0 = time.perf_counter()
+            for a in arrays:
+                fn(a)
+            t = time.perf_counter() - t0
+            print(f"  {name:31s} {t:7.3f} s  {total / t / 2**20:8.1f} MiB/s  (hash alone, one thread)")
+        del tensors, arrays
 
         largest = max(a[0].nbytes for a in stacked.values())
         chunk = max(

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import os
 import pathlib
@@ -127,7 +128,7 @@ def test_newer_schema_is_refused(tmp_path, rng):
     meta = json.loads(meta_file.read_text())
     meta["attributes"]["streamrough"]["schema_version"] = 99
     meta_file.write_text(json.dumps(meta))
-    with pytest.raises(st.SchemaVersionError, match="s' has schema version 99; .* reads up to 1"):
+    with pytest.raises(st.SchemaVersionError, match="s. has schema version 99; .* reads up to 2"):
         sr.open_store(tmp_path / "s")
 
 
@@ -207,3 +208,77 @@ def test_analyze_reads_without_caching_while_a_writer_holds_the_lock(tmp_path, r
         assert table["n_layers"].tolist() == [3]
         assert store.cache_get("b.{k}.W", {"fn": "rough_pvar", "p": 1.0, "lift": "iterated",
                                            "convention": "increments", "version": 1}) is None
+
+
+def _as_schema_1(root):
+    """Rewrite a store as streamrough wrote it with schema version 1: per-layer SHA-256
+    (first 128 bits), the algorithm not recorded."""
+    store = sr.open_store(root)
+    for role in store.paths():
+        data = store.read(role)
+        meta_file = pathlib.Path(root) / "model" / "weights" / role / "zarr.json"
+        meta = json.loads(meta_file.read_text())
+        attrs = meta["attributes"]["streamrough"]
+        del attrs["layer_hash"]
+        attrs["schema_version"] = 1
+        attrs["layer_hashes"] = [hashlib.sha256(layer.tobytes()).hexdigest()[:32] for layer in data]
+        meta_file.write_text(json.dumps(meta))
+    meta_file = pathlib.Path(root) / "zarr.json"
+    meta = json.loads(meta_file.read_text())
+    meta["attributes"]["streamrough"]["schema_version"] = 1
+    meta_file.write_text(json.dumps(meta))
+
+
+def test_schema_1_store_opens_verifies_and_keeps_its_hash(tmp_path, rng):
+    data = _layers(rng, 5, (300, 300), "float32")
+    with sr.open_store(tmp_path / "s", mode="w") as store:
+        store.create_path("b.{k}.W", (300, 300), "float32").append_many(data[:3])
+    _as_schema_1(tmp_path / "s")
+    info = sr.open_store(tmp_path / "s").info("b.{k}.W")
+    assert info.layer_hash == "sha256-128"
+    legacy = hashlib.sha256(json.dumps(["float32", [300, 300]]).encode())
+    for layer in data[:3]:
+        legacy.update(hashlib.sha256(layer.tobytes()).hexdigest()[:32].encode())
+    assert info.content_hash == legacy.hexdigest()  # the key of results cached by schema 1
+    with sr.open_store(tmp_path / "s", mode="a") as store:
+        store.writer("b.{k}.W").append_many(data[3:])  # appends keep the path's hash
+        assert store.info("b.{k}.W").layer_hash == "sha256-128"
+    np.testing.assert_array_equal(sr.open_store(tmp_path / "s").read("b.{k}.W"), data)
+    chunk = pathlib.Path(sorted(_chunk_files(tmp_path / "s"))[4])
+    raw = chunk.read_bytes()
+    chunk.write_bytes(raw[:100] + bytes([raw[100] ^ 1]) + raw[101:])
+    with pytest.raises(st.CorruptStoreError, match="layer 4 .* does not match its recorded hash"):
+        sr.open_store(tmp_path / "s").read("b.{k}.W")
+
+
+def test_result_cached_under_schema_1_is_not_served_after_a_rewrite(tmp_path, rng):
+    data = _layers(rng, 3, (4, 4), "float64")
+    with sr.open_store(tmp_path / "s", mode="w") as store:
+        store.create_path("b.{k}.W", (4, 4), "float64").append_many(data)
+    _as_schema_1(tmp_path / "s")
+    params = {"p": 2.5}
+    with sr.open_store(tmp_path / "s", mode="a") as store:
+        store.cache_put("b.{k}.W", params, {"level1": 1.5})
+        assert store.cache_get("b.{k}.W", params) == {"level1": 1.5}  # same data, same key
+        store.create_path("b.{k}.W", (4, 4), "float64", overwrite=True).append_many(data)
+        info = store.info("b.{k}.W")
+        assert info.layer_hash == "crc32c"
+        np.testing.assert_array_equal(store.read("b.{k}.W"), data)
+        assert store.cache_get("b.{k}.W", params) is None  # rewritten with a new hash: a new key
+
+
+def test_crc32c_layer_hash_matches_a_bitwise_reference(rng):
+    def crc32c_reference(data: bytes) -> int:  # reflected CRC-32C (polynomial 0x82F63B78), bit by bit
+        crc = 0xFFFFFFFF
+        for byte in data:
+            crc ^= byte
+            for _ in range(8):
+                crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+        return crc ^ 0xFFFFFFFF
+
+    assert crc32c_reference(b"123456789") == 0xE3069283  # the standard check value
+    for layer in (rng.standard_normal((7, 5)), rng.standard_normal(33).astype(np.float32)[::2]):
+        assert st.layer_hash(layer) == f"{crc32c_reference(np.ascontiguousarray(layer).tobytes()):08x}"
+        assert st.layer_hash(layer, "sha256-128") == hashlib.sha256(np.ascontiguousarray(layer).tobytes()).hexdigest()[:32]
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        st.layer_hash(np.zeros(2), "md5")
