@@ -282,3 +282,35 @@ def test_crc32c_layer_hash_matches_a_bitwise_reference(rng):
         assert st.layer_hash(layer, "sha256-128") == hashlib.sha256(np.ascontiguousarray(layer).tobytes()).hexdigest()[:32]
     with pytest.raises(ValueError, match="algorithm must be one of"):
         st.layer_hash(np.zeros(2), "md5")
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_layer_chunks_written_directly_equal_zarrs_own_encoding(tmp_path, rng, dtype):
+    zarr = pytest.importorskip("zarr")
+    shape = (400, 400)  # one chunk per layer (at least 256 KiB): the writer stores each chunk itself
+    data = _layers(rng, 3, shape, dtype)
+    for url in (tmp_path / "s", "memory://test-layer-chunks"):
+        with sr.open_store(url, mode="w") as store:
+            writer = store.create_path("b.{k}.W", shape, dtype, capacity=3)
+            assert writer._layer_chunks
+            writer.append_many(data)
+            ours = store.array("b.{k}.W")
+            reference = zarr.create_array({}, shape=ours.shape, dtype=ours.dtype, chunks=ours.chunks,
+                                          compressors=None, fill_value=0)
+            reference[:] = data  # Zarr's own encoding of the same chunks
+            for k in range(3):
+                key = ours.metadata.encode_chunk_key((k, 0, 0))
+                ours_bytes = st._sync(ours.store_path.store.get(f"{ours.store_path.path}/{key}", zarr.core.buffer.default_buffer_prototype()))
+                ref_bytes = st._sync(reference.store_path.store.get(key, zarr.core.buffer.default_buffer_prototype()))
+                assert ours_bytes.to_bytes() == ref_bytes.to_bytes()
+            np.testing.assert_array_equal(store.read("b.{k}.W"), data)
+            np.testing.assert_array_equal(ours[:], data)  # plain Zarr reads them too
+
+
+def test_creating_an_existing_path_needs_overwrite(tmp_path, rng):
+    with sr.open_store(tmp_path / "s", mode="w") as store:
+        store.create_path("b.{k}.W", (2,), "float64").append_many(_layers(rng, 2, (2,), "float64"))
+        with pytest.raises(st.StoreError, match=r"model/weights/b\.\{k\}\.W exists: pass overwrite=True"):
+            store.create_path("b.{k}.W", (2,), "float64")
+        store.create_path("b.{k}.W", (3,), "float64", overwrite=True).append(np.ones(3))
+        np.testing.assert_array_equal(store.read("b.{k}.W"), [np.ones(3)])

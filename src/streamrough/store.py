@@ -345,6 +345,7 @@ class WeightStore:
         self.mode = mode
         self.writable = mode != "r"
         self._lock_token = None
+        self._runs, self._checkpoints = {}, {}  # groups this writer made or opened (see _groups)
         self._store = _zarr_store(self.url, not self.writable, storage_options)
         if self.writable:
             self._acquire_lock(break_stale_lock)
@@ -655,15 +656,10 @@ class WeightStore:
         layer_shape = tuple(int(s) for s in layer_shape)
         if not layer_shape or min(layer_shape) < 1:
             raise ValueError(f"layer_shape must have positive sizes, got {layer_shape}")
-        group = self._root.require_group(run)
-        if _ATTR not in group.attrs:
-            group.attrs[_ATTR] = {"role": "run", "committed": [], "created": _now()}
+        from zarr.errors import ContainsArrayError, ContainsGroupError
+
+        _, ckpt = self._groups(run, step)
         name = checkpoint_name(step)
-        ckpt = group.require_group(name)
-        if _ATTR not in ckpt.attrs:
-            ckpt.attrs[_ATTR] = {"role": "checkpoint", "step": step, "created": _now()}
-        if role in ckpt and not overwrite:
-            raise StoreError(f"{self.url}/{run}/{name}/{role} exists: pass overwrite=True to replace it")
         chunks, shards = chunk_layout(layer_shape, dtype.itemsize, capacity)
         meta = {
             "schema_version": SCHEMA_VERSION,
@@ -684,22 +680,42 @@ class WeightStore:
             raise ValueError(f"compression must be None or 'zstd', got {compression!r}")
         from zarr.codecs import ZstdCodec
 
-        arr = ckpt.create_array(
-            role,
-            shape=(int(capacity), *layer_shape),
-            dtype=dtype,
-            chunks=chunks,
-            shards=shards,
-            compressors=ZstdCodec(level=1) if compression == "zstd" else None,
-            fill_value=0,
-            dimension_names=("layer",) + tuple(f"axis_{i}" for i in range(1, len(layer_shape) + 1)),
-            attributes={_ATTR: meta},
-            overwrite=overwrite,
-            # every chunk is written, zeros included: no all-fill-value scan per chunk (it
-            # halved the write speed), and a missing chunk is always damage
-            config={"write_empty_chunks": True},
-        )
+        try:
+            arr = ckpt.create_array(
+                role,
+                shape=(int(capacity), *layer_shape),
+                dtype=dtype,
+                chunks=chunks,
+                shards=shards,
+                compressors=ZstdCodec(level=1) if compression == "zstd" else None,
+                fill_value=0,
+                dimension_names=("layer",) + tuple(f"axis_{i}" for i in range(1, len(layer_shape) + 1)),
+                attributes={_ATTR: meta},
+                overwrite=overwrite,
+                # every chunk is written, zeros included: no all-fill-value scan per chunk (it
+                # halved the write speed), and a missing chunk is always damage
+                config={"write_empty_chunks": True},
+            )
+        except (ContainsArrayError, ContainsGroupError):
+            raise StoreError(f"{self.url}/{run}/{name}/{role} exists: pass overwrite=True to replace it") from None
         return PathWriter(self, arr, meta, f"{self.url}/{run}/{name}/{role}")
+
+    def _groups(self, run, step):
+        """The run and checkpoint groups, created if missing.  A writer keeps them: it holds
+        the lock, so nobody else changes them, and one object per group keeps its attributes
+        current (a path's creation then costs no group reads)."""
+        name = checkpoint_name(step)
+        if run not in self._runs:
+            group = self._root.require_group(run)
+            if _ATTR not in group.attrs:
+                group.attrs[_ATTR] = {"role": "run", "committed": [], "created": _now()}
+            self._runs[run] = group
+        if (run, name) not in self._checkpoints:
+            ckpt = self._runs[run].require_group(name)
+            if _ATTR not in ckpt.attrs:
+                ckpt.attrs[_ATTR] = {"role": "checkpoint", "step": step, "created": _now()}
+            self._checkpoints[run, name] = ckpt
+        return self._runs[run], self._checkpoints[run, name]
 
     def writer(self, role, run=DEFAULT_RUN, step=None) -> PathWriter:
         """A writer that appends to an existing path after its committed layers."""
@@ -710,8 +726,12 @@ class WeightStore:
     def commit_checkpoint(self, run=DEFAULT_RUN, step=None):
         """Mark a checkpoint complete (all its paths written); listed by :meth:`steps`."""
         self._require_writable()
-        group = self._run(run)
-        self._checkpoint(run, step)
+        if (run, checkpoint_name(step)) in self._checkpoints:
+            group = self._runs[run]
+        else:
+            group = self._run(run)
+            self._checkpoint(run, step)  # it must exist
+            self._runs[run] = group
         meta = dict(group.attrs[_ATTR])
         name = checkpoint_name(step)
         if name not in meta["committed"]:
@@ -754,6 +774,23 @@ class WeightStore:
         group.attrs[_ATTR] = {"params": params, "value": scalars, "created": _now()}
 
 
+def _layer_chunks(arr, layer_shape) -> bool:
+    """Whether each chunk of `arr` is one whole layer stored as its raw little-endian bytes."""
+    import sys
+
+    from zarr.codecs import BytesCodec
+
+    codecs = arr.metadata.codecs
+    return (
+        sys.byteorder == "little"
+        and arr.shards is None
+        and tuple(arr.chunks) == (1, *layer_shape)
+        and len(codecs) == 1
+        and isinstance(codecs[0], BytesCodec)
+        and getattr(codecs[0].endian, "value", None) == "little"
+    )
+
+
 class PathWriter:
     """Appends layers to one path array; see :meth:`WeightStore.create_path`.
 
@@ -774,6 +811,7 @@ class PathWriter:
         self._block = arr.shards[0] if arr.shards is not None else arr.chunks[0]
         self._written = meta["n_layers"]  # layers whose data is written
         self._hash = _algorithm(meta)  # a path keeps the hash it was created with
+        self._layer_chunks = _layer_chunks(arr, self._layer_shape)
         self._buffer = None
         self._buffered = 0
         self._names = []
@@ -799,8 +837,29 @@ class PathWriter:
     def _write(self, start, block, new):
         """Write `block` at `start` and hash its last `new` layers (the new ones)."""
         self._grow(start + len(block))
-        self._arr[start : start + len(block)] = block
+        if self._layer_chunks:
+            for k, layer in enumerate(block, start):
+                self._put_chunk(k, layer)
+        else:
+            self._arr[start : start + len(block)] = block
         self._hashes.extend(layer_hash(layer, self._hash) for layer in block[len(block) - new :])
+
+    def _put_chunk(self, k, layer):
+        """Store layer `k` as its chunk: the layer's bytes are the encoded chunk (Zarr v3 spec,
+        ``bytes`` codec, little endian, no other codec), one atomic object write in the
+        calling thread.  Zarr's own write of one chunk goes through its event-loop thread and
+        an I/O thread, four thread hand-offs that cost more than the write on a busy machine
+        (``docs/benchmarks.md``)."""
+        from zarr.core.buffer import default_buffer_prototype
+
+        path = self._arr.store_path
+        key = self._arr.metadata.encode_chunk_key((k,) + (0,) * len(self._layer_shape))
+        key = f"{path.path}/{key}" if path.path else key
+        data = default_buffer_prototype().buffer.from_array_like(np.ascontiguousarray(layer).reshape(-1).view(np.uint8))
+        if hasattr(path.store, "set_sync"):  # local folders (zarr >= 3.1)
+            path.store.set_sync(key, data)
+        else:
+            _sync(path.store.set(key, data))
 
     def stage(self, layer, name=None):
         """Add a layer; full shards are written, nothing is committed until :meth:`commit`."""
