@@ -23,8 +23,8 @@ after the data of those layers; readers see the first ``n_layers`` layers only. 
 write is atomic (local stores write a temporary file and rename it; object stores replace whole
 objects), so a writer killed at any point leaves every committed layer intact.  A store is
 locked by its writer (``.streamrough.lock``); a second writer gets :class:`StoreLockedError`.
-Reads check each layer against its recorded hash: a missing or corrupt chunk is an error,
-never a wrong number.
+Reads check each layer against its recorded hash (CRC-32C; SHA-256 in paths of schema
+version 1, :func:`layer_hash`): a missing or corrupt chunk is an error, never a wrong number.
 """
 
 from __future__ import annotations
@@ -706,16 +706,25 @@ class WeightStore:
         current (a path's creation then costs no group reads)."""
         name = checkpoint_name(step)
         if run not in self._runs:
-            group = self._root.require_group(run)
-            if _ATTR not in group.attrs:
-                group.attrs[_ATTR] = {"role": "run", "committed": [], "created": _now()}
-            self._runs[run] = group
+            self._runs[run] = self._require_group(self._root, run, {"role": "run", "committed": [], "created": _now()})
         if (run, name) not in self._checkpoints:
-            ckpt = self._runs[run].require_group(name)
-            if _ATTR not in ckpt.attrs:
-                ckpt.attrs[_ATTR] = {"role": "checkpoint", "step": step, "created": _now()}
-            self._checkpoints[run, name] = ckpt
+            attrs = {"role": "checkpoint", "step": step, "created": _now()}
+            self._checkpoints[run, name] = self._require_group(self._runs[run], name, attrs)
         return self._runs[run], self._checkpoints[run, name]
+
+    def _require_group(self, parent, name, attrs):
+        """Group `name` of `parent`, created with our attributes `attrs` if missing (one write)."""
+        import zarr
+
+        try:
+            group = parent[name]
+        except KeyError:
+            return parent.create_group(name, attributes={_ATTR: attrs})
+        if not isinstance(group, zarr.Group):
+            raise CorruptStoreError(f"{self.url}/{group.path} is an array where a group belongs")
+        if _ATTR not in group.attrs:
+            group.attrs[_ATTR] = attrs
+        return group
 
     def writer(self, role, run=DEFAULT_RUN, step=None) -> PathWriter:
         """A writer that appends to an existing path after its committed layers."""
