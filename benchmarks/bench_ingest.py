@@ -8,7 +8,9 @@ MLP weight and a (4W,) bias, float32), then
    cached) and from the same tensors in memory (a dict of arrays, as ``WeightRecorder``
    records a live model); every output goes to a temporary folder of the same file system
    and the previous output is deleted untimed; neither side calls fsync (both end with the
-   files written and closed, in the page cache); runs alternate, medians;
+   files written and closed, in the page cache); runs alternate, medians of the wall time
+   and of the process CPU time (user + system, all threads: less sensitive to other jobs on
+   a shared machine than the wall time);
 2. the speed of the per-layer hash (CRC-32C) and of SHA-256 over the same bytes;
 3. peak memory of an ingest, in a fresh subprocess: the tracemalloc peak (Python and numpy
    allocations) and the peak anonymous RSS (sampled from /proc every 2 ms: file-backed pages of
@@ -25,6 +27,7 @@ import hashlib
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -118,11 +121,24 @@ def main(argv=None):
             "ingest, file + SHA-256 of file": lambda: sr.ingest(source, os.path.join(out, "store"), hash_source=True),
             "np.save": npsave,
         }
-        times = time_alternating(contenders, repeat=args.repeat, setup=clean)
-        base = times["np.save"][0]
+        cpu = {name: [] for name in contenders}  # process CPU time (all threads, user + system)
+
+        def with_cpu(name, fn):
+            def run():
+                c0 = time.process_time()
+                fn()
+                cpu[name].append(time.process_time() - c0)
+
+            return run
+
+        times = time_alternating({n: with_cpu(n, f) for n, f in contenders.items()}, repeat=args.repeat, setup=clean)
+        cpu = {name: statistics.median(c[1:]) for name, c in cpu.items()}  # the warm-up call left out
+        base, base_cpu = times["np.save"][0], cpu["np.save"]
         print(f"\nthroughput (median of {args.repeat} runs; no fsync on either side; page-cached source)")
+        print(f"  {'':31s} {'wall':>7s}    {'MiB/s':>8s}  speed vs np.save   CPU time, vs np.save")
         for name, (t, _) in times.items():
-            print(f"  {name:31s} {t:7.3f} s  {total / t / 2**20:8.1f} MiB/s  speed vs np.save {base / t:5.2f}x")
+            print(f"  {name:31s} {t:7.3f} s  {total / t / 2**20:8.1f}  {base / t:5.2f}x"
+                  f"             {cpu[name]:6.3f} s  {base_cpu / cpu[name]:5.2f}x")
 
         arrays = list(tensors.values())
         for name, fn in (("CRC-32C (per-layer hash)", layer_hash), ("SHA-256", lambda a: hashlib.sha256(a.data).digest())):
