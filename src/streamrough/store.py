@@ -220,8 +220,8 @@ LEGACY_LAYER_HASH = "sha256-128"
 def layer_hash(layer: np.ndarray, algorithm: str = LAYER_HASH) -> str:
     """Hash of a layer's bytes in C order (hex): the per-layer integrity and content check.
 
-    ``"crc32c"`` (new paths): CRC-32C, computed by the CPU's CRC instruction at about
-    10 GB/s; it detects every change of up to 32 consecutive bits (any one weight), every
+    ``"crc32c"`` (new paths): CRC-32C, computed by the CPU's CRC instruction (4-10 GB/s
+    here); it detects every change of up to 32 consecutive bits (any one weight), every
     change of up to 3 bits, and any other change but with probability 2**-32 per layer.
     ``"sha256-128"`` (paths of schema version 1): the first 128 bits of SHA-256, about
     1.7 GB/s here, which alone took longer than ``np.save`` of the same bytes
