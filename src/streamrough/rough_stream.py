@@ -17,10 +17,11 @@ import numpy as np
 from ._streams import Stream, locked
 from ._validation import _as_numeric_array, _check_finite, as_p_values, check_choice, check_int, check_positive
 from .paths import CONVENTIONS, LIFTS
-from .rough import DEFAULT_MEMORY_BUDGET, _results, _times_power_of_two, _warn_beyond
+from .rough import DEFAULT_MEMORY_BUDGET, _choose_route, _results, _times_power_of_two, _warn_beyond
 from .variation import _unscale
 
 __all__ = ["RoughStream"]
+STREAM_ROUTES = ("auto", "direct", "gram")
 
 
 class RoughStream(Stream):
@@ -94,6 +95,7 @@ class RoughStream(Stream):
         depth=2,
         capacity=1024,
         memory_budget=DEFAULT_MEMORY_BUDGET,
+        route="auto",
     ):
         from .variation_stream import PVarStream
 
@@ -105,6 +107,9 @@ class RoughStream(Stream):
         self.depth = check_int(depth, "depth")
         self._capacity = check_int(capacity, "capacity")
         self._budget = check_positive(memory_budget, "memory_budget")
+        self.route = check_choice(route, "route", STREAM_ROUTES)
+        self._gram = None  # the Gram route's state (streamrough._gram_stream.GramLevels)
+        self._sig_cache = None  # the Gram route's signature, computed on request: (n, value)
         self._level1 = PVarStream(self._ps if not self._scalar else float(self._ps[0]))
         self._sig = None
         self._shape = None
@@ -124,12 +129,39 @@ class RoughStream(Stream):
         self._stream_extend = stream_extend
 
     # ------------------------------------------------------------------ appending
-    def _start(self, shape):
-        """Allocate the buffers for layers of `shape`; nothing changes if this fails."""
+    def _start(self, shape, dtype):
+        """Choose the route and allocate the buffers for layers of `shape`; nothing changes
+        if this fails."""
+        d = int(np.prod(shape))
+        route = _choose_route(self.route, self._capacity, d, self._budget)
+        if route == "gram":
+            self._start_gram(shape, d, dtype)
+        else:
+            self._start_direct(shape, d)
+        self.route = route
+
+    def _start_gram(self, shape, d, dtype):
+        from ._gram_stream import GramLevels, gram_bytes, storage_dtype
+
+        dtype = storage_dtype(dtype)
+        self._check_gram_budget(gram_bytes(self._capacity, d, dtype.itemsize, len(self._ps)), self._capacity, d)
+        self._gram = GramLevels(
+            d, dtype, self.convention == "values", self._ps, self.lift == "geometric", self._capacity, self._T
+        )
+        self._shape, self._d = shape, d
+
+    def _check_gram_budget(self, nbytes, cap, d):
+        if nbytes > self._budget:
+            raise MemoryError(
+                f"RoughStream (route='gram') needs {nbytes} bytes for {cap} layers of dimension "
+                f"D = {d} (two {cap} x {cap} float64 arrays and the layers), more than "
+                f"memory_budget = {self._budget} bytes; raise memory_budget"
+            )
+
+    def _start_direct(self, shape, d):
         from ._kernels.rough import summary_width
         from .signature_stream import SigStream
 
-        d = int(np.prod(shape))
         cap = self._capacity
         self._check_budget(cap, d)
         buffers = dict(
@@ -153,7 +185,7 @@ class RoughStream(Stream):
             raise MemoryError(
                 f"RoughStream needs 8 * N * D^2 = {8 * cap * d**2} bytes for {cap} points of "
                 f"dimension D = {d} (memory_budget = {self._budget}); for wide layers use "
-                "streamrough.rough_pvar(..., route='gram')"
+                "RoughStream(..., route='gram')"
             )
 
     def _grow(self, need):
@@ -170,6 +202,7 @@ class RoughStream(Stream):
         self._link = _resize_cols(self._link, new)
 
     def _as_layers(self, layers, name, single):
+        """(rows of shape (k, D) in their own real dtype, layer shape), checked."""
         arr = _as_numeric_array(layers, name)
         shape = arr.shape if single else arr.shape[1:]
         if not single and arr.ndim < 2:
@@ -184,7 +217,7 @@ class RoughStream(Stream):
         if int(np.prod(shape)) == 0:
             raise ValueError(f"{name} has layers with no entries (shape {shape})")
         _check_finite(arr, name)
-        return np.ascontiguousarray(arr, dtype=np.float64).reshape(-1, int(np.prod(shape))), shape
+        return np.ascontiguousarray(arr).reshape(-1, int(np.prod(shape))), shape
 
     @locked
     def push(self, layer) -> None:
@@ -239,10 +272,14 @@ class RoughStream(Stream):
         return rel if self._e is None else np.ldexp(rel, -self._e)
 
     def _append(self, rows, shape):
-        if not np.isfinite(rows).all():
+        if rows.dtype.kind == "f" and not np.isfinite(rows).all():
             raise ValueError("layers contain NaN or inf")
         if self._shape is None:
-            self._start(shape)
+            self._start(shape, rows.dtype)
+        if self.route == "gram":
+            self._append_gram(rows)
+            return
+        rows = np.asarray(rows, dtype=np.float64)
         if self.convention == "increments":
             points = np.cumsum(rows, axis=0)
             points += self._last
@@ -271,6 +308,30 @@ class RoughStream(Stream):
         elif self._origin is None:
             self._origin = rows[0].copy()
 
+    def _append_gram(self, rows):
+        """Gram route: check everything (capacity, dtype, overflow), then push row by row."""
+        from ._gram_stream import storage_dtype
+
+        g = self._gram
+        dtype = np.promote_types(g.rows.dtype, storage_dtype(rows.dtype))
+        if g.differences:  # the increments are differences of points, formed in float64
+            first = g.rows[g.n_rows - 1 : g.n_rows].astype(np.float64)
+            with np.errstate(over="ignore", invalid="ignore"):
+                diffs = np.diff(np.concatenate([first, rows.astype(np.float64)]), axis=0)
+            if not np.isfinite(diffs).all():
+                raise ValueError("the path overflows: differences of its points are not finite in float64")
+        need = g.increments_needed(len(rows))
+        cap = g.capacity if need <= g.capacity else max(2 * g.capacity, need)
+        if cap > g.capacity or dtype != g.rows.dtype:
+            from ._gram_stream import gram_bytes
+
+            self._check_gram_budget(gram_bytes(cap, self._d, dtype.itemsize, len(self._ps)), cap, self._d)
+            g.promote(dtype)
+            g.grow_to(cap)
+        for row in rows:
+            g.push(row)
+        self._n = g.n_points
+
     # ------------------------------------------------------------------ reading
     @property
     def n_points(self) -> int:
@@ -287,6 +348,8 @@ class RoughStream(Stream):
         """Per p: (level1, V_p(x), ||XX||_{p/2-var}^(1/2), V_{p/2}(XX)) in the original units."""
         if self._n == 0:
             return [(0.0, 0.0, 0.0, 0.0)] * len(self._ps)
+        if self.route == "gram":
+            return self._gram.levels()
         e = 0 if self._e is None else self._e
         ones = self._level1._pairs()
         twos = [_unscale(float(self._pv[i, self._n - 1]), e, float(p)) for i, p in enumerate(self._ps)]
@@ -317,7 +380,30 @@ class RoughStream(Stream):
 
     @property
     def signature(self):
+        if self.route == "gram":
+            return self._gram_signature()
         return None if self._sig is None else self._sig.value
+
+    @locked
+    def _gram_signature(self):
+        """The Gram route keeps no running signature (D^2 entries per push at level 2): it is
+        computed from the stored layers on request, once per length, within memory_budget."""
+        from .signatures import sig_length, signature
+
+        if self._n == 0:
+            return None
+        if self._sig_cache is not None and self._sig_cache[0] == self._n:
+            return self._sig_cache[1]
+        nbytes = 8 * sig_length(self._d, self.depth)
+        if nbytes > self._budget:
+            raise MemoryError(
+                f"RoughStream.signature: depth {self.depth} at D = {self._d} has "
+                f"{nbytes // 8} entries ({nbytes} bytes), more than memory_budget = {self._budget} "
+                "bytes; use a smaller depth (depth=1 is the displacement) or raise memory_budget"
+            )
+        value = signature(self._gram.path(), self.depth, lift=self.lift)
+        self._sig_cache = (self._n, value)
+        return value
 
     @locked
     def result(self):
@@ -332,9 +418,18 @@ class RoughStream(Stream):
 
         if self._n == 0:
             raise ValueError("RoughStream.result(): no layer pushed yet")
+        levels = self._levels()
+        if self.route == "gram":
+            g = self._gram
+            with np.errstate(over="ignore"):
+                levels1 = [(w1, v1, part) for (v1, w1, _, _), part in zip(levels, g.partitions(1))]
+                levels2 = [(w2, float(np.square(v2)), part) for (_, _, v2, w2), part in zip(levels, g.partitions(2))]
+            return _results(
+                self._ps, levels1, levels2, self._scalar, distance=False, lift=self.lift,
+                convention=self.convention, route="gram", n_points=self._n,
+            )
         parts = self._level1.partition1
         parts = [parts] if self._scalar else list(parts)
-        levels = self._levels()
         with np.errstate(over="ignore"):
             levels1 = [(w1, v1, part) for (v1, w1, _, _), part in zip(levels, parts)]
             levels2 = [
