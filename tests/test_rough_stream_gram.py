@@ -187,3 +187,13 @@ def test_bad_input():
         st.push(np.ones(3))
     st.push(np.zeros(2))
     assert st.n_layers == 2
+
+
+def test_values_with_a_large_common_part(rng):
+    # checkpoints sharing a large common part: the increments are formed as differences of
+    # the points (before any product), so nothing cancels
+    w = 1e3 + rng.standard_normal((30, 3)) * 1e-3
+    st = sr.RoughStream([2.2, 2.5], convention="values", route="gram", lift="geometric")
+    st.extend(w)
+    off = _offline(w, [2.2, 2.5], "geometric", "values")
+    _assert_matches(st, off)

@@ -164,24 +164,54 @@ def dp_log_weights(log_weights, exponents, values, links):
 
 @jit(fastmath={"reassoc", "contract"})
 def gram_row(rows, n, b, differences, out):
-    """out[i] = <a_i, b> for i < n, accumulated in float64 (lets LLVM vectorise the sums).
+    """out[i] = <a_i, b> for i < n, accumulated in float64.
 
     ``differences=False``: ``a_i = rows[i]``; ``True``: ``a_i = rows[i + 1] - rows[i]``
-    (each entry converted to float64 before the difference). `rows` may be float32.
+    (each entry converted to float64 before the difference). `rows` may be float32. Four
+    rows share each pass over `b` (independent sums that LLVM vectorises: the sum order is
+    free, the summands are not).
     """
-    d = b.shape[0]
-    for i in range(n):
+    i = 0
+    while i + 4 <= n:
+        _dots4(rows, i, b, differences, out)
+        i += 4
+    for j in range(i, n):
         acc = 0.0
-        if differences:
-            nxt = rows[i + 1]
-            cur = rows[i]
-            for k in range(d):
-                acc += (np.float64(nxt[k]) - np.float64(cur[k])) * b[k]
-        else:
-            row = rows[i]
-            for k in range(d):
-                acc += np.float64(row[k]) * b[k]
-        out[i] = acc
+        for k in range(b.shape[0]):
+            x = np.float64(rows[j + 1, k]) - np.float64(rows[j, k]) if differences else np.float64(rows[j, k])
+            acc += x * b[k]
+        out[j] = acc
+
+
+@jit(fastmath={"reassoc", "contract"})
+def _dots4(rows, i, b, differences, out):
+    """out[i:i+4] = (<a_i, b>, ..., <a_{i+3}, b>) for gram_row."""
+    r0, r1, r2, r3 = rows[i], rows[i + 1], rows[i + 2], rows[i + 3]
+    s0 = s1 = s2 = s3 = 0.0
+    if differences:
+        r4 = rows[i + 4]
+        for k in range(b.shape[0]):
+            x0 = np.float64(r0[k])
+            x1 = np.float64(r1[k])
+            x2 = np.float64(r2[k])
+            x3 = np.float64(r3[k])
+            x4 = np.float64(r4[k])
+            bk = b[k]
+            s0 += (x1 - x0) * bk
+            s1 += (x2 - x1) * bk
+            s2 += (x3 - x2) * bk
+            s3 += (x4 - x3) * bk
+    else:
+        for k in range(b.shape[0]):
+            bk = b[k]
+            s0 += np.float64(r0[k]) * bk
+            s1 += np.float64(r1[k]) * bk
+            s2 += np.float64(r2[k]) * bk
+            s3 += np.float64(r3[k]) * bk
+    out[i] = s0
+    out[i + 1] = s1
+    out[i + 2] = s2
+    out[i + 3] = s3
 
 
 @jit
