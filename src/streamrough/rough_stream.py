@@ -499,7 +499,7 @@ class RoughStream(Stream):
     def __repr__(self) -> str:
         ps = float(self._ps[0]) if self._scalar else self._ps.tolist()
         return (
-            f"RoughStream(p={ps}, lift={self.lift!r}, convention={self.convention!r}, "
+            f"RoughStream(p={ps}, lift={self.lift!r}, convention={self.convention!r}, route={self.route!r}, "
             f"n_layers={self.n_layers})"
         )
 
