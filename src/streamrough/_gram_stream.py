@@ -4,8 +4,8 @@ A push of the increment ``a_t`` computes one new row of the Gram matrix, ``<a_j,
 for ``j <= t`` (O(t D)), advances the running interval recursion of
 :func:`streamrough._kernels.gram.interval_norms_sq` for every start s by one step (O(t) per
 start) and extends the exact p-variation DPs of both levels by one point (O(t P)); see
-:func:`streamrough._kernels.gram.gram_stream_push`. The state is O(L^2) float64 (two L x L
-arrays) plus the layers themselves, kept in their dtype (float32 stays float32) for the
+:func:`streamrough._kernels.gram.gram_stream_push`. The state is O(L^2) float64 (one L x L
+array) plus the layers themselves, kept in their dtype (float32 stays float32) for the
 Gram rows. Nothing of size D^2 is ever formed.
 
 Scale: the state is kept for the increments times ``2^-e`` (an exact power of two), with
@@ -26,7 +26,7 @@ __all__ = ["GramLevels", "gram_bytes"]
 
 def gram_bytes(cap: int, d: int, itemsize: int, n_p: int) -> int:
     """Bytes held by a GramLevels of capacity `cap` increments of `d` entries each."""
-    state = 8 * (2 * cap * cap + 4 * cap)  # V, Y; N, L2, sq1, sq2
+    state = 8 * (cap * cap + 5 * cap)  # Y; N, L2, sq1, sq2, grow
     dps = 2 * 16 * n_p * (cap + 1)  # pv and links of both levels
     return state + dps + (cap + 1) * d * itemsize
 
@@ -69,7 +69,6 @@ class GramLevels:
         self.n_rows = 0  # stored rows (points for "values", increments otherwise)
         n_p = len(ps)
         self.rows = np.zeros((cap + 1, d), dtype=dtype)
-        self.V = np.zeros((cap, cap))
         self.Y = np.zeros((cap, cap))
         self.N = np.zeros(cap)
         self.L2 = np.zeros(cap)
@@ -83,7 +82,7 @@ class GramLevels:
 
     @property
     def capacity(self) -> int:
-        return self.V.shape[0]
+        return self.Y.shape[0]
 
     def nbytes(self, cap: int) -> int:
         return gram_bytes(cap, self.d, self.rows.dtype.itemsize, len(self.ps))
@@ -93,10 +92,9 @@ class GramLevels:
         old = self.capacity
         if cap <= old:
             return
-        for name in ("V", "Y"):
-            a = np.zeros((cap, cap))
-            a[:old, :old] = getattr(self, name)
-            setattr(self, name, a)
+        y = np.zeros((cap, cap))
+        y[:old, :old] = self.Y
+        self.Y = y
         for name in ("N", "L2", "sq1", "sq2", "grow"):
             a = np.zeros(cap)
             a[:old] = getattr(self, name)
@@ -125,7 +123,6 @@ class GramLevels:
     def _rescale(self, k: int) -> None:
         """Divide the stored state by 2^k (exact): each quantity by its power of 2^k."""
         m = self.m
-        self.V[:m, :m] = np.ldexp(self.V[:m, :m], -2 * k)
         self.Y[:m, :m] = np.ldexp(self.Y[:m, :m], -2 * k)
         self.N[:m] = np.ldexp(self.N[:m], -2 * k)
         self.L2[:m] = np.ldexp(self.L2[:m], -4 * k)
@@ -163,7 +160,7 @@ class GramLevels:
         b = np.ldexp(a, -e)
         self.grow[t] = float(np.dot(b, b))
         gram_stream_push(
-            t, self.grow, self.h, self.V, self.Y, self.N, self.L2, self.sq1, self.sq2,
+            t, self.grow, self.h, self.Y, self.N, self.L2, self.sq1, self.sq2,
             self.ps / 2.0, self.pv1, self.link1, self.ps / 4.0, self.pv2, self.link2,
         )
         self.m += 1

@@ -60,7 +60,7 @@ class RoughStream(Stream):
       (geometric lift: the form of :func:`streamrough.gram_rough_pvar`; the running inner
       products are ``O(t)`` state per start, ``O(t^2)`` work per push), and extends the
       exact DPs ``V(t+1) = max_{s <= t} V(s) + w(s, t+1)`` of both levels by one point
-      (``O(t P)``).  State: two ``L x L`` float64 arrays plus the layers in their own dtype
+      (``O(t P)``).  State: one ``L x L`` float64 array plus the layers in their own dtype
       (float32 layers stay float32).  The values equal :func:`streamrough.gram_rough_pvar`
       on the path so far; with ``convention="values"`` the increments are the differences
       of the pushed points, formed in float64 (the accurate form, see
@@ -81,7 +81,7 @@ class RoughStream(Stream):
         it as the expected length: pass the number of layers you will push.
     memory_budget : int
         Bytes the buffers may hold: direct route ``8 D^2`` per point; Gram route
-        ``16 L^2`` (the two ``L x L`` arrays) plus the layers, ``L`` the capacity.  Growing
+        ``8 L^2`` (the ``L x L`` state) plus the layers, ``L`` the capacity.  Growing
         past it raises ``MemoryError`` naming the budget (nothing is appended).
     route : {"auto", "direct", "gram"}
         ``"auto"`` (default) applies :func:`streamrough.rough_pvar`'s rule at the first push
@@ -209,7 +209,7 @@ class RoughStream(Stream):
         if nbytes > self._budget:
             raise MemoryError(
                 f"RoughStream (route='gram') needs {nbytes} bytes for {cap} layers of dimension "
-                f"D = {d} (two {cap} x {cap} float64 arrays and the layers), more than "
+                f"D = {d} (a {cap} x {cap} float64 array and the layers), more than "
                 f"memory_budget = {self._budget} bytes; raise memory_budget"
             )
 

@@ -157,9 +157,11 @@ def dp_log_weights(log_weights, exponents, values, links):
 # streaming: one new increment at a time (RoughStream's Gram route)
 #
 # The recursion of interval_norms_sq with the loop order swapped: for the new end t every
-# start s <= t advances by one step. The per-start state (V[s, j], Y[s, j] for s <= j < t,
-# N[s] = |x_{s,t}|^2 and L2[s] = |XX_{s,t}|^2) is kept between pushes, so a push costs
-# O(t) per start, O(t^2) in all, and needs only the Gram row <a_j, a_t> (j <= t).
+# start s <= t advances by one step. The per-start state (Y[s, j] = <a_j, x_{s,t}> for
+# s <= j < t, N[s] = |x_{s,t}|^2 and L2[s] = |XX_{s,t}|^2) is kept between pushes, so a push
+# costs O(t) per start, O(t^2) in all, and needs only the Gram row <a_j, a_t> (j <= t).
+# V[s, j] = <x_{s,j}, x_{s,t}> is not stored: it is the running sum of Y[s, i] over
+# s <= i < j (x_{s,j} = a_s + ... + a_{j-1}), which halves the state.
 
 
 @jit(fastmath={"reassoc", "contract"})
@@ -232,7 +234,7 @@ def _dp_extend(sq, t, exponents, pv, links):
 
 
 @jit
-def gram_stream_push(t, grow, h, V, Y, N, L2, sq1, sq2, e1, pv1, link1, e2, pv2, link2):
+def gram_stream_push(t, grow, h, Y, N, L2, sq1, sq2, e1, pv1, link1, e2, pv2, link2):
     """Advance every start s <= t by the increment a_t; extend both exact DPs by one point.
 
     Parameters
@@ -243,8 +245,8 @@ def gram_stream_push(t, grow, h, V, Y, N, L2, sq1, sq2, e1, pv1, link1, e2, pv2,
         ``grow[j] = <a_j, a_t>`` for j <= t (``grow[t] = |a_t|^2``).
     h : float
         0.0 (iterated sums) or 0.5 (geometric), as in :func:`interval_norms_sq`.
-    V, Y : float64 arrays, shape (cap, cap); N, L2 : float64 arrays, shape (cap,)
-        Per-start running state (module notes), zero for starts not reached yet; updated.
+    Y : float64 array, shape (cap, cap); N, L2 : float64 arrays, shape (cap,)
+        Per-start running state (notes above), zero for starts not reached yet; updated.
     sq1, sq2 : float64 arrays, length >= t + 1, written
         ``sq1[s] = |x_{s,t+1}|^2``, ``sq2[s] = |XX_{s,t+1}|^2`` (clamped at 0).
     e1, e2 : float64 arrays, shape (P,)
@@ -255,19 +257,19 @@ def gram_stream_push(t, grow, h, V, Y, N, L2, sq1, sq2, e1, pv1, link1, e2, pv2,
     hh = h * h
     gtt = grow[t]
     for s in range(t + 1):
-        vrow = V[s]
         yrow = Y[s]
         acc = 0.0
         w = 0.0  # <x_{s,j}, a_t>, running over j
+        v = 0.0  # <x_{s,j}, x_{s,t}> = sum_{s<=i<j} Y[s, i] (before this step)
         for j in range(s, t):
             g = grow[j]
-            acc += (vrow[j] + h * (yrow[j] + w) + hh * g) * g
-            vrow[j] += w
-            yrow[j] += g
+            y = yrow[j]
+            acc += (v + h * (y + w) + hh * g) * g
+            v += y
+            yrow[j] = y + g
             w += g
         nn = N[s]
         self_term = (nn + h * (w + w) + hh * gtt) * gtt
-        vrow[t] = nn + w
         yrow[t] = w + gtt
         nn += w + w + gtt
         N[s] = nn
