@@ -110,7 +110,7 @@ class RoughStream(Stream):
     p (the same evaluations as the offline pass) and amortised ``O(log N)`` summary
     evaluations: the total stays close to the offline computation.  Gram route:
     ``O(t D + t^2 + t P)`` for the push of layer t (measured: 1024 layers of 64 x 64 in
-    2.3-3.7 s on a loaded 2-core machine, 3-7 ms per push at L = 1024;
+    2.3-4.6 s on a loaded 2-core machine, 3-14 ms per push at L = 1024;
     ``benchmarks/bench_rough_stream.py``).  Like
     :func:`rough_pvar`, both routes keep the path rescaled by an exact power of two (chosen
     from the first nonzero displacement or increment, raised with an exact rescale when it
