@@ -60,7 +60,10 @@ def main():
     total = time.perf_counter() - total0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"route: {st.route}; total {fmt_time(total)} for {args.layers} pushes; peak traced memory {peak / 2**20:.1f} MiB")
+    print(
+        f"route: {st.route}; total {fmt_time(total)} for {args.layers} pushes; "
+        f"peak traced memory {peak / 2**20:.1f} MiB"
+    )
     for at in (256, 512, 1024):
         if at <= args.layers:
             window = per_push[max(at - 16, 0) : at]

@@ -87,7 +87,9 @@ def test_ties_repeated_and_constant_layers(rng, convention):
             if st.n_points >= 2:
                 off = _offline(w[: k + 1], PS, "iterated", convention)
                 for attr in ("level1", "level2"):
-                    np.testing.assert_allclose(getattr(st, attr), getattr(off, attr), rtol=1e-12, atol=1e-15, err_msg=name)
+                    np.testing.assert_allclose(
+                        getattr(st, attr), getattr(off, attr), rtol=1e-12, atol=1e-15, err_msg=name
+                    )
         direct = sr.rough_pvar(w, PS, convention=convention, route="direct")
         np.testing.assert_allclose(st.level1, direct.level1, rtol=1e-10, atol=1e-12, err_msg=name)
         np.testing.assert_allclose(st.level2, direct.level2, rtol=1e-9, atol=1e-12, err_msg=name)
