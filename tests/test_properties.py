@@ -91,3 +91,21 @@ def test_chunked_equals_eager(x, p_list, k, chunk):
     with dask.config.set(scheduler="synchronous"):
         got = sr.pvar(da.from_array(x, chunks=(chunk, x.shape[1])), p_list)
     np.testing.assert_allclose(got, sr.pvar(x, p_list), rtol=1e-11)
+
+
+@given(paths(max_n=9, dims=(1, 2, 4)), st.sampled_from([1.0, 2.5, 2.8, 50.0]), st.integers(-480, 480),
+       st.sampled_from(["increments", "values"]), st.sampled_from(["iterated", "geometric"]))
+def test_rough_stream_gram_route_equals_offline_after_every_push(w, p, k, convention, lift):
+    w = np.ldexp(w, k)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = sr.RoughStream(p, convention=convention, lift=lift, route="gram", capacity=2)
+        for m in range(w.shape[0]):
+            s.push(w[m])
+            # the stream's increments: the layers, or (values) the differences of the points
+            inc = w[: m + 1] if convention == "increments" else np.diff(w[: m + 1], axis=0)
+            if inc.shape[0] == 0:
+                assert (s.level1, s.level2) == (0.0, 0.0)
+                continue
+            r = sr.rough_pvar(inc, p, lift=lift, convention="increments", route="gram")
+            np.testing.assert_allclose([s.level1, s.level2], [r.level1, r.level2], rtol=1e-9, atol=0)

@@ -66,15 +66,18 @@ def test_pvar_running_powers_where_representable(scale):
 
 
 def _rough_routes(p):
-    def stream(w):
-        s = sr.RoughStream(p)
+    def stream(w, route="auto"):
+        s = sr.RoughStream(p, route=route)
         s.extend(w)
         return np.array([s.level1, s.level2])
 
     def offline(route):
         return lambda w: (lambda r: np.array([r.level1, r.level2]))(sr.rough_pvar(w, p, route=route))
 
-    return {"direct": offline("direct"), "gram": offline("gram"), "stream": stream}
+    return {
+        "direct": offline("direct"), "gram": offline("gram"), "stream": stream,
+        "stream_gram": lambda w: stream(w, "gram"),
+    }
 
 
 @pytest.mark.parametrize("p", [1.0, 2.5, 50.0, MAX_P])

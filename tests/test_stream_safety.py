@@ -27,10 +27,15 @@ def _streams():
                 lambda s: np.array([s.level1, s.level2]),
                 lambda x: (lambda r: np.array([r.level1, r.level2]))(sr.rough_pvar(x, 2.5, convention="values", route="direct")),
             ),
+            "rough_gram": (
+                lambda: sr.RoughStream(2.5, convention="values", route="gram", capacity=4),
+                lambda s: np.array([s.level1, s.level2]),
+                lambda x: (lambda r: np.array([r.level1, r.level2]))(sr.rough_pvar(x, 2.5, convention="values", route="gram")),
+            ),
         }
 
 
-@pytest.mark.parametrize("kind", ["pvar", "sig", "rough"])
+@pytest.mark.parametrize("kind", ["pvar", "sig", "rough", "rough_gram"])
 def test_pickle_deepcopy_copy_then_continue(kind):
     make, read, offline = _streams()[kind]
     x = _path()
@@ -49,7 +54,7 @@ def test_pickle_deepcopy_copy_then_continue(kind):
     np.testing.assert_allclose(read(s), offline(x), rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("kind", ["pvar", "sig", "rough"])
+@pytest.mark.parametrize("kind", ["pvar", "sig", "rough", "rough_gram"])
 def test_threads_hammering_one_stream(kind):
     make, read, offline = _streams()[kind]
     x = _path(n=200, seed=1)
@@ -83,6 +88,8 @@ def _pushed(s, kind):
         return s._X[1 : s.n_points] * 2.0 ** s._istate[1] + s._x0
     if kind == "sig":
         return s._pts[1 : s.n_points].copy()
+    if kind == "rough_gram":
+        return s._gram.rows[1 : s.n_points].copy()
     return s._sig._pts[1 : s.n_points].copy()
 
 

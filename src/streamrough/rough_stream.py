@@ -1,11 +1,15 @@
 """Rough-path norms of a weight path received one layer at a time (math.md 4, 4.1).
 
-``RoughStream`` is the online form of :func:`streamrough.rough_pvar`'s direct route: each
-push appends one point to the path, extends the prefix level-2 data by one Chen step, runs
-one step of the level-2 branch and bound per exponent (the block summaries are computed
-once, when a block's last point arrives), and forwards the point to a
-:class:`streamrough.PVarStream` (level 1) and a :class:`streamrough.SigStream` (the running
-signature).  After every push the values equal the offline computation on the path so far.
+``RoughStream`` is the online form of :func:`streamrough.rough_pvar`, by either of its
+routes.  Direct route (narrow layers): each push appends one point to the path, extends the
+prefix level-2 data by one Chen step, runs one step of the level-2 branch and bound per
+exponent (the block summaries are computed once, when a block's last point arrives), and
+forwards the point to a :class:`streamrough.PVarStream` (level 1) and a
+:class:`streamrough.SigStream` (the running signature).  Gram route (wide layers): each push
+adds one row of the Gram matrix of the increments and advances the interval recursion of
+:func:`streamrough.gram_rough_pvar` and its exact DPs by one point
+(:mod:`streamrough._gram_stream`).  After every push the values equal the offline
+computation on the path so far.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ import numpy as np
 from ._streams import Stream, locked
 from ._validation import _as_numeric_array, _check_finite, as_p_values, check_choice, check_int, check_positive
 from .paths import CONVENTIONS, LIFTS
-from .rough import DEFAULT_MEMORY_BUDGET, _results, _times_power_of_two, _warn_beyond
+from .rough import DEFAULT_MEMORY_BUDGET, _choose_route, _results, _times_power_of_two, _warn_beyond
 from .variation import _unscale
 
 __all__ = ["RoughStream"]
+STREAM_ROUTES = ("auto", "direct", "gram")
 
 
 class RoughStream(Stream):
@@ -35,7 +40,31 @@ class RoughStream(Stream):
         \text{level2} = \|\mathbb{X}\|_{p/2\text{-var}},\quad
         \text{norm} = \text{level1} + \text{level2}^{1/2}
 
-    exactly as :func:`streamrough.rough_pvar` (direct route) would return them.
+    exactly as :func:`streamrough.rough_pvar` would return them on the path so far (by the
+    route in use).
+
+    Two routes, chosen at the first push (``route="auto"``) or by the caller:
+
+    - ``"direct"``: prefix level-2 data, ``8 D^2`` bytes per point and ``O(D^2)`` work per
+      push (``D`` entries per layer): for narrow layers.
+    - ``"gram"``: nothing of size ``D^2`` is formed.  The push of increment ``a_t`` computes
+      the Gram row ``G_{jt} = <a_j, a_t>`` (``j <= t``, ``O(t D)``), then advances every
+      start ``s <= t`` by one step of
+
+      .. math::
+
+          |\mathbb{X}_{s,t+1}|^2 = |\mathbb{X}_{s,t}|^2
+            + 2 \sum_{s \le j < t} G_{jt} \langle x_{s,j}, x_{s,t} \rangle
+            + |x_{s,t}|^2 G_{tt}
+
+      (geometric lift: the form of :func:`streamrough.gram_rough_pvar`; the running inner
+      products are ``O(t)`` state per start, ``O(t^2)`` work per push), and extends the
+      exact DPs ``V(t+1) = max_{s <= t} V(s) + w(s, t+1)`` of both levels by one point
+      (``O(t P)``).  State: one ``L x L`` float64 array plus the layers in their own dtype
+      (float32 layers stay float32).  The values equal :func:`streamrough.gram_rough_pvar`
+      on the path so far; with ``convention="values"`` the increments are the differences
+      of the pushed points, formed in float64 (the accurate form, see
+      :mod:`streamrough.gram`).
 
     Parameters
     ----------
@@ -48,29 +77,45 @@ class RoughStream(Stream):
         Depth of the running signature (``signature`` property), ``>= 1``.  Levels 1 and 2
         of the rough path are always computed.
     capacity : int
-        Initial number of points the buffers hold (they double when full).
+        Initial number of points the buffers hold (they double when full).  ``"auto"`` reads
+        it as the expected length: pass the number of layers you will push.
     memory_budget : int
-        The prefix level-2 data costs ``8 D^2`` bytes per point (``D`` entries per layer);
-        growing past this many bytes raises ``MemoryError`` (wide layers belong to the Gram
-        route of :func:`streamrough.rough_pvar`).
+        Bytes the buffers may hold: direct route ``8 D^2`` per point; Gram route
+        ``8 L^2`` (the ``L x L`` state) plus the layers, ``L`` the capacity.  Growing
+        past it raises ``MemoryError`` naming the budget (nothing is appended).
+    route : {"auto", "direct", "gram"}
+        ``"auto"`` (default) applies :func:`streamrough.rough_pvar`'s rule at the first push
+        with ``N = capacity``: ``"direct"`` when ``8 N D^2 <= memory_budget`` and it is the
+        cheaper route (``N D^2 <= 2^16`` or ``700 N D^2 <= N^3``), ``"gram"`` otherwise, so a
+        32 x 32 layer takes the Gram route.  The route never changes afterwards.
 
     Attributes
     ----------
+    route : str
+        The route in use (``"auto"`` until the first push decides).
     n_layers, n_points : int
     level1, level2, norm, omega : float or ndarray
         Current values (``omega = V_p(x) + V_{p/2}(XX)``); 0 before the path has two points.
     signature : ndarray or None
-        Running signature of the lift (``"iterated"``: iterated sums; ``"geometric"``) of the
-        whole path, levels 1..depth, flat layout; None before the first push.
+        Signature of the lift (``"iterated"``: iterated sums; ``"geometric"``) of the
+        whole path, levels 1..depth, flat layout; None before the first push.  Direct route:
+        kept current at every push.  Gram route: computed from the stored layers when read
+        (``O(L D^depth)``, cached until the next push), because level 2 alone has ``D^2``
+        entries (16.7 million at 64 x 64); ``MemoryError`` if ``8 (D + ... + D^depth)``
+        bytes exceed `memory_budget`.
 
     Notes
     -----
-    Cost per push: one Chen step (``O(D^2)``), one branch-and-bound step per p (the same
-    evaluations as the offline pass) and amortised ``O(log N)`` summary evaluations: the
-    total stays close to the offline computation.  Like :func:`rough_pvar`, the stream
-    stores the path rescaled by an exact power of two (chosen from the first nonzero
-    displacement, raised with an exact rescale when the path grows by ``2^T``), so no level-2
-    power overflows or underflows at any scale that float64 represents.  Thread-safe (one
+    Direct route, cost per push: one Chen step (``O(D^2)``), one branch-and-bound step per
+    p (the same evaluations as the offline pass) and amortised ``O(log N)`` summary
+    evaluations: the total stays close to the offline computation.  Gram route:
+    ``O(t D + t^2 + t P)`` for the push of layer t (measured: 1024 layers of 64 x 64 in
+    2.3-4.6 s on a loaded 2-core machine, 3-14 ms per push at L = 1024;
+    ``benchmarks/bench_rough_stream.py``).  Like
+    :func:`rough_pvar`, both routes keep the path rescaled by an exact power of two (chosen
+    from the first nonzero displacement or increment, raised with an exact rescale when it
+    grows by ``2^T``), so no level-2 power overflows or underflows at any scale that float64
+    represents.  Thread-safe (one
     lock per stream); pickles and copies (``copy.copy`` gives an independent stream).
 
     Examples
@@ -81,6 +126,18 @@ class RoughStream(Stream):
     >>> st.push(np.array([[0.0, 1.0], [0.0, 0.0]]))
     >>> st.n_points, round(st.level2, 12)      # XX_{0,2} = W_0 (x) W_1, of norm 1
     (3, 1.0)
+
+    A deep network of wide layers, recorded layer by layer (the Gram route):
+
+    >>> w = sr.brownian_weights(8, 32, seed=0)      # 8 layers of 32 x 32, D = 1024
+    >>> wide = sr.RoughStream(2.5, capacity=8)
+    >>> for layer in w:
+    ...     wide.push(layer)
+    >>> wide.route
+    'gram'
+    >>> off = sr.gram_rough_pvar(sr.layer_gram(w), 2.5)
+    >>> abs(wide.norm - off.norm) <= 1e-12 * off.norm
+    True
     """
 
     _TRANSIENT = ("_stream_extend",)
@@ -94,6 +151,7 @@ class RoughStream(Stream):
         depth=2,
         capacity=1024,
         memory_budget=DEFAULT_MEMORY_BUDGET,
+        route="auto",
     ):
         from .variation_stream import PVarStream
 
@@ -105,6 +163,9 @@ class RoughStream(Stream):
         self.depth = check_int(depth, "depth")
         self._capacity = check_int(capacity, "capacity")
         self._budget = check_positive(memory_budget, "memory_budget")
+        self.route = check_choice(route, "route", STREAM_ROUTES)
+        self._gram = None  # the Gram route's state (streamrough._gram_stream.GramLevels)
+        self._sig_cache = None  # the Gram route's signature, computed on request: (n, value)
         self._level1 = PVarStream(self._ps if not self._scalar else float(self._ps[0]))
         self._sig = None
         self._shape = None
@@ -124,12 +185,39 @@ class RoughStream(Stream):
         self._stream_extend = stream_extend
 
     # ------------------------------------------------------------------ appending
-    def _start(self, shape):
-        """Allocate the buffers for layers of `shape`; nothing changes if this fails."""
+    def _start(self, shape, dtype):
+        """Choose the route and allocate the buffers for layers of `shape`; nothing changes
+        if this fails."""
+        d = int(np.prod(shape))
+        route = _choose_route(self.route, self._capacity, d, self._budget)
+        if route == "gram":
+            self._start_gram(shape, d, dtype)
+        else:
+            self._start_direct(shape, d)
+        self.route = route
+
+    def _start_gram(self, shape, d, dtype):
+        from ._gram_stream import GramLevels, gram_bytes, storage_dtype
+
+        dtype = storage_dtype(dtype)
+        self._check_gram_budget(gram_bytes(self._capacity, d, dtype.itemsize, len(self._ps)), self._capacity, d)
+        self._gram = GramLevels(
+            d, dtype, self.convention == "values", self._ps, self.lift == "geometric", self._capacity, self._T
+        )
+        self._shape, self._d = shape, d
+
+    def _check_gram_budget(self, nbytes, cap, d):
+        if nbytes > self._budget:
+            raise MemoryError(
+                f"RoughStream (route='gram') needs {nbytes} bytes for {cap} layers of dimension "
+                f"D = {d} (a {cap} x {cap} float64 array and the layers), more than "
+                f"memory_budget = {self._budget} bytes; raise memory_budget"
+            )
+
+    def _start_direct(self, shape, d):
         from ._kernels.rough import summary_width
         from .signature_stream import SigStream
 
-        d = int(np.prod(shape))
         cap = self._capacity
         self._check_budget(cap, d)
         buffers = dict(
@@ -153,7 +241,7 @@ class RoughStream(Stream):
             raise MemoryError(
                 f"RoughStream needs 8 * N * D^2 = {8 * cap * d**2} bytes for {cap} points of "
                 f"dimension D = {d} (memory_budget = {self._budget}); for wide layers use "
-                "streamrough.rough_pvar(..., route='gram')"
+                "RoughStream(..., route='gram')"
             )
 
     def _grow(self, need):
@@ -170,6 +258,7 @@ class RoughStream(Stream):
         self._link = _resize_cols(self._link, new)
 
     def _as_layers(self, layers, name, single):
+        """(rows of shape (k, D) in their own real dtype, layer shape), checked."""
         arr = _as_numeric_array(layers, name)
         shape = arr.shape if single else arr.shape[1:]
         if not single and arr.ndim < 2:
@@ -184,7 +273,7 @@ class RoughStream(Stream):
         if int(np.prod(shape)) == 0:
             raise ValueError(f"{name} has layers with no entries (shape {shape})")
         _check_finite(arr, name)
-        return np.ascontiguousarray(arr, dtype=np.float64).reshape(-1, int(np.prod(shape))), shape
+        return np.ascontiguousarray(arr).reshape(-1, int(np.prod(shape))), shape
 
     @locked
     def push(self, layer) -> None:
@@ -239,10 +328,14 @@ class RoughStream(Stream):
         return rel if self._e is None else np.ldexp(rel, -self._e)
 
     def _append(self, rows, shape):
-        if not np.isfinite(rows).all():
+        if rows.dtype.kind == "f" and not np.isfinite(rows).all():
             raise ValueError("layers contain NaN or inf")
         if self._shape is None:
-            self._start(shape)
+            self._start(shape, rows.dtype)
+        if self.route == "gram":
+            self._append_gram(rows)
+            return
+        rows = np.asarray(rows, dtype=np.float64)
         if self.convention == "increments":
             points = np.cumsum(rows, axis=0)
             points += self._last
@@ -271,6 +364,30 @@ class RoughStream(Stream):
         elif self._origin is None:
             self._origin = rows[0].copy()
 
+    def _append_gram(self, rows):
+        """Gram route: check everything (capacity, dtype, overflow), then push row by row."""
+        from ._gram_stream import storage_dtype
+
+        g = self._gram
+        dtype = np.promote_types(g.rows.dtype, storage_dtype(rows.dtype))
+        if g.differences:  # the increments are differences of points, formed in float64
+            first = g.rows[g.n_rows - 1 : g.n_rows].astype(np.float64)
+            with np.errstate(over="ignore", invalid="ignore"):
+                diffs = np.diff(np.concatenate([first, rows.astype(np.float64)]), axis=0)
+            if not np.isfinite(diffs).all():
+                raise ValueError("the path overflows: differences of its points are not finite in float64")
+        need = g.increments_needed(len(rows))
+        cap = g.capacity if need <= g.capacity else max(2 * g.capacity, need)
+        if cap > g.capacity or dtype != g.rows.dtype:
+            from ._gram_stream import gram_bytes
+
+            self._check_gram_budget(gram_bytes(cap, self._d, dtype.itemsize, len(self._ps)), cap, self._d)
+            g.promote(dtype)
+            g.grow_to(cap)
+        for row in rows:
+            g.push(row)
+        self._n = g.n_points
+
     # ------------------------------------------------------------------ reading
     @property
     def n_points(self) -> int:
@@ -287,6 +404,8 @@ class RoughStream(Stream):
         """Per p: (level1, V_p(x), ||XX||_{p/2-var}^(1/2), V_{p/2}(XX)) in the original units."""
         if self._n == 0:
             return [(0.0, 0.0, 0.0, 0.0)] * len(self._ps)
+        if self.route == "gram":
+            return self._gram.levels()
         e = 0 if self._e is None else self._e
         ones = self._level1._pairs()
         twos = [_unscale(float(self._pv[i, self._n - 1]), e, float(p)) for i, p in enumerate(self._ps)]
@@ -317,7 +436,30 @@ class RoughStream(Stream):
 
     @property
     def signature(self):
+        if self.route == "gram":
+            return self._gram_signature()
         return None if self._sig is None else self._sig.value
+
+    @locked
+    def _gram_signature(self):
+        """The Gram route keeps no running signature (D^2 entries per push at level 2): it is
+        computed from the stored layers on request, once per length, within memory_budget."""
+        from .signatures import sig_length, signature
+
+        if self._n == 0:
+            return None
+        if self._sig_cache is not None and self._sig_cache[0] == self._n:
+            return self._sig_cache[1]
+        nbytes = 8 * sig_length(self._d, self.depth)
+        if nbytes > self._budget:
+            raise MemoryError(
+                f"RoughStream.signature: depth {self.depth} at D = {self._d} has "
+                f"{nbytes // 8} entries ({nbytes} bytes), more than memory_budget = {self._budget} "
+                "bytes; use a smaller depth (depth=1 is the displacement) or raise memory_budget"
+            )
+        value = signature(self._gram.path(), self.depth, lift=self.lift)
+        self._sig_cache = (self._n, value)
+        return value
 
     @locked
     def result(self):
@@ -332,9 +474,18 @@ class RoughStream(Stream):
 
         if self._n == 0:
             raise ValueError("RoughStream.result(): no layer pushed yet")
+        levels = self._levels()
+        if self.route == "gram":
+            g = self._gram
+            with np.errstate(over="ignore"):
+                levels1 = [(w1, v1, part) for (v1, w1, _, _), part in zip(levels, g.partitions(1))]
+                levels2 = [(w2, float(np.square(v2)), part) for (_, _, v2, w2), part in zip(levels, g.partitions(2))]
+            return _results(
+                self._ps, levels1, levels2, self._scalar, distance=False, lift=self.lift,
+                convention=self.convention, route="gram", n_points=self._n,
+            )
         parts = self._level1.partition1
         parts = [parts] if self._scalar else list(parts)
-        levels = self._levels()
         with np.errstate(over="ignore"):
             levels1 = [(w1, v1, part) for (v1, w1, _, _), part in zip(levels, parts)]
             levels2 = [
@@ -349,7 +500,7 @@ class RoughStream(Stream):
     def __repr__(self) -> str:
         ps = float(self._ps[0]) if self._scalar else self._ps.tolist()
         return (
-            f"RoughStream(p={ps}, lift={self.lift!r}, convention={self.convention!r}, "
+            f"RoughStream(p={ps}, lift={self.lift!r}, convention={self.convention!r}, route={self.route!r}, "
             f"n_layers={self.n_layers})"
         )
 

@@ -151,3 +151,130 @@ def dp_log_weights(log_weights, exponents, values, links):
             pv[j] = best
             links[k, j] = arg
         values[k] = pv[n - 1]
+
+
+# ------------------------------------------------------------------------------------------
+# streaming: one new increment at a time (RoughStream's Gram route)
+#
+# The recursion of interval_norms_sq with the loop order swapped: for the new end t every
+# start s <= t advances by one step. The per-start state (Y[s, j] = <a_j, x_{s,t}> for
+# s <= j < t, N[s] = |x_{s,t}|^2 and L2[s] = |XX_{s,t}|^2) is kept between pushes, so a push
+# costs O(t) per start, O(t^2) in all, and needs only the Gram row <a_j, a_t> (j <= t).
+# V[s, j] = <x_{s,j}, x_{s,t}> is not stored: it is the running sum of Y[s, i] over
+# s <= i < j (x_{s,j} = a_s + ... + a_{j-1}), which halves the state.
+
+
+@jit(fastmath={"reassoc", "contract"})
+def gram_row(rows, n, b, differences, out):
+    """out[i] = <a_i, b> for i < n, accumulated in float64.
+
+    ``differences=False``: ``a_i = rows[i]``; ``True``: ``a_i = rows[i + 1] - rows[i]``
+    (each entry converted to float64 before the difference). `rows` may be float32. Four
+    rows share each pass over `b` (independent sums that LLVM vectorises: the sum order is
+    free, the summands are not).
+    """
+    i = 0
+    while i + 4 <= n:
+        _dots4(rows, i, b, differences, out)
+        i += 4
+    for j in range(i, n):
+        acc = 0.0
+        for k in range(b.shape[0]):
+            x = np.float64(rows[j + 1, k]) - np.float64(rows[j, k]) if differences else np.float64(rows[j, k])
+            acc += x * b[k]
+        out[j] = acc
+
+
+@jit(fastmath={"reassoc", "contract"})
+def _dots4(rows, i, b, differences, out):
+    """out[i:i+4] = (<a_i, b>, ..., <a_{i+3}, b>) for gram_row."""
+    r0, r1, r2, r3 = rows[i], rows[i + 1], rows[i + 2], rows[i + 3]
+    s0 = s1 = s2 = s3 = 0.0
+    if differences:
+        r4 = rows[i + 4]
+        for k in range(b.shape[0]):
+            x0 = np.float64(r0[k])
+            x1 = np.float64(r1[k])
+            x2 = np.float64(r2[k])
+            x3 = np.float64(r3[k])
+            x4 = np.float64(r4[k])
+            bk = b[k]
+            s0 += (x1 - x0) * bk
+            s1 += (x2 - x1) * bk
+            s2 += (x3 - x2) * bk
+            s3 += (x4 - x3) * bk
+    else:
+        for k in range(b.shape[0]):
+            bk = b[k]
+            s0 += np.float64(r0[k]) * bk
+            s1 += np.float64(r1[k]) * bk
+            s2 += np.float64(r2[k]) * bk
+            s3 += np.float64(r3[k]) * bk
+    out[i] = s0
+    out[i + 1] = s1
+    out[i + 2] = s2
+    out[i + 3] = s3
+
+
+@jit
+def _dp_extend(sq, t, exponents, pv, links):
+    """pv[k, t+1] = max_s pv[k, s] + sq[s] ** exponents[k] over s <= t (first maximiser)."""
+    for k in range(exponents.shape[0]):
+        e = exponents[k]
+        best = -1.0
+        arg = 0
+        for s in range(t + 1):
+            x = sq[s]
+            v = pv[k, s] + (math.exp(e * math.log(x)) if x > 0.0 else 0.0)
+            if v > best:
+                best = v
+                arg = s
+        pv[k, t + 1] = best
+        links[k, t + 1] = arg
+
+
+@jit
+def gram_stream_push(t, grow, h, Y, N, L2, sq1, sq2, e1, pv1, link1, e2, pv2, link2):
+    """Advance every start s <= t by the increment a_t; extend both exact DPs by one point.
+
+    Parameters
+    ----------
+    t : int
+        Index of the new increment (the new point is t + 1).
+    grow : float64 array, length >= t + 1
+        ``grow[j] = <a_j, a_t>`` for j <= t (``grow[t] = |a_t|^2``).
+    h : float
+        0.0 (iterated sums) or 0.5 (geometric), as in :func:`interval_norms_sq`.
+    Y : float64 array, shape (cap, cap); N, L2 : float64 arrays, shape (cap,)
+        Per-start running state (notes above), zero for starts not reached yet; updated.
+    sq1, sq2 : float64 arrays, length >= t + 1, written
+        ``sq1[s] = |x_{s,t+1}|^2``, ``sq2[s] = |XX_{s,t+1}|^2`` (clamped at 0).
+    e1, e2 : float64 arrays, shape (P,)
+        DP exponents on the squared norms (p / 2 for level 1, p / 4 for level 2).
+    pv1, pv2 : float64 arrays, shape (P, cap + 1); link1, link2 : int64, same shape
+        Exact DP values and links per point; column t + 1 is written.
+    """
+    hh = h * h
+    gtt = grow[t]
+    for s in range(t + 1):
+        yrow = Y[s]
+        acc = 0.0
+        w = 0.0  # <x_{s,j}, a_t>, running over j
+        v = 0.0  # <x_{s,j}, x_{s,t}> = sum_{s<=i<j} Y[s, i] (before this step)
+        for j in range(s, t):
+            g = grow[j]
+            y = yrow[j]
+            acc += (v + h * (y + w) + hh * g) * g
+            v += y
+            yrow[j] = y + g
+            w += g
+        nn = N[s]
+        self_term = (nn + h * (w + w) + hh * gtt) * gtt
+        yrow[t] = w + gtt
+        nn += w + w + gtt
+        N[s] = nn
+        L2[s] += 2.0 * acc + self_term
+        sq1[s] = max(nn, 0.0)
+        sq2[s] = max(L2[s], 0.0)
+    _dp_extend(sq1, t, e1, pv1, link1)
+    _dp_extend(sq2, t, e2, pv2, link2)
