@@ -7,7 +7,8 @@ temporary folder and compiles it with the system compiler against the checkout's
 (``-I DIR``) and, for d = 1, its ``p_var_real.cpp``. The driver reads a path from a binary
 file (two little-endian int64, N and d, then N * d float64 row-major), makes one untimed call
 (page faults of a fresh process), then calls the reference once per repeat for each p and
-prints one line ``p value seconds`` per call. Its values are
+prints one line ``p value wall_seconds cpu_seconds`` per call (CPU time of the process, less
+sensitive than wall time to other jobs on a loaded machine). Its values are
 V_p = max over partitions of sum |x_{t_{i+1}} - x_{t_i}|^p (no p-th root), Euclidean norm.
 """
 
@@ -23,6 +24,7 @@ _DRIVER = r"""
 // Benchmark driver of streamrough: times the reference p-variation on a path read from a file.
 #include <array>
 #include <chrono>
+#include <ctime>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -69,6 +71,7 @@ int main(int argc, char **argv) {
     for (int a = 3; a < argc; a++) {
         const double p = std::atof(argv[a]);
         for (int r = 0; r < repeats; r++) {
+            const std::clock_t c0 = std::clock();
             const auto t0 = std::chrono::steady_clock::now();
 #if DIM == 1
             const double value = p_var_real::pvar(flat, p);
@@ -76,7 +79,9 @@ int main(int argc, char **argv) {
             const double value = p_var_ns::p_var(path.cbegin(), path.cend(), p).value;
 #endif
             const auto t1 = std::chrono::steady_clock::now();
-            std::printf("%.17g %.17g %.9g\n", p, value, std::chrono::duration<double>(t1 - t0).count());
+            const std::clock_t c1 = std::clock();
+            std::printf("%.17g %.17g %.9g %.9g\n", p, value, std::chrono::duration<double>(t1 - t0).count(),
+                        double(c1 - c0) / CLOCKS_PER_SEC);
         }
     }
     return 0;
@@ -122,13 +127,15 @@ def write_path(x: np.ndarray, filename: str) -> None:
 
 
 def run_driver(exe: str, path_file: str, ps, repeats: int = 1) -> dict:
-    """Run the driver once: ``{p: (value, [seconds of each call])}``."""
+    """Run the driver once: ``{p: (value, [wall seconds of each call], [cpu seconds of each call])}``."""
     out = subprocess.run(
         [exe, path_file, str(repeats), *[repr(float(p)) for p in ps]], capture_output=True, text=True, check=True
     )
     res: dict = {}
     for line in out.stdout.split("\n"):
         if line.strip():
-            p, value, seconds = (float(v) for v in line.split())
-            res.setdefault(p, (value, []))[1].append(seconds)
+            p, value, wall, cpu = (float(v) for v in line.split())
+            entry = res.setdefault(p, (value, [], []))
+            entry[1].append(wall)
+            entry[2].append(cpu)
     return res
