@@ -78,6 +78,66 @@ def cpu_info() -> str:
     return f"{model}, {os.cpu_count()} logical CPUs, vector: {' '.join(vec)}, load average {load:.1f}"
 
 
+def numba_target() -> str:
+    """The CPU Numba generates code for: the host's, or the one named by NUMBA_CPU_NAME."""
+    import numba
+
+    name, features = numba.config.CPU_NAME, numba.config.CPU_FEATURES
+    if name is None:
+        import llvmlite.binding as ll
+
+        return f"numba target: host ({ll.get_host_cpu_name()}, all its vector extensions)"
+    return f"numba target: NUMBA_CPU_NAME={name}, NUMBA_CPU_FEATURES={features!r} ('' = that CPU's own set)"
+
+
+#: ``--isa`` values other than "native": the CPU name given to Numba (NUMBA_CPU_NAME) and to the
+#: C++ compiler (-march) so that both generate code for that instruction set only.
+ISA_CPUS = {"avx2": "haswell", "avx2-zen2": "znver2"}
+
+
+def add_isa_option(parser) -> None:
+    """``--isa``: also re-run the benchmark in a subprocess restricted to another instruction set."""
+    parser.add_argument(
+        "--isa",
+        choices=["native", *ISA_CPUS],
+        default="native",
+        help="after the native run, re-run in a subprocess whose JIT code (NUMBA_CPU_NAME, with that CPU's own"
+        " features) and C++ (-march) target that CPU: avx2 = haswell, avx2-zen2 = znver2 (measures an AVX2"
+        " machine on an AVX-512 one)",
+    )
+
+
+def rerun_with_isa(isa: str, argv, *, march: bool = False) -> None:
+    """Re-run this script with `argv` under the Numba target of `isa` (``ISA_CPUS[isa]``).
+
+    The re-run gets ``--isa native`` and, with `march`, ``--march CPU`` for its C++ compiler
+    (both replace any ``--isa`` / ``--march`` in `argv`).
+    """
+    import os
+    import subprocess
+    import sys
+
+    cpu = ISA_CPUS[isa]
+    args = _without_options(list(argv), ("--isa", "--march") if march else ("--isa",))
+    args += ["--isa", "native"] + (["--march", cpu] if march else [])
+    print(f"\n######## re-run for --isa {isa}: NUMBA_CPU_NAME={cpu}" + (f", C++ -march={cpu}" if march else ""), flush=True)
+    env = dict(os.environ, NUMBA_CPU_NAME=cpu, NUMBA_CPU_FEATURES="")
+    subprocess.run([sys.executable, sys.argv[0], *args], env=env, check=True)
+
+
+def _without_options(argv: list, names) -> list:
+    """`argv` without ``NAME VALUE`` or ``NAME=VALUE`` for each of `names`."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in names:
+            skip = True
+        elif not any(arg.startswith(name + "=") for name in names):
+            out.append(arg)
+    return out
+
+
 def fmt_time(seconds: float) -> str:
     """Human-readable duration (ns/us/ms/s)."""
     if seconds < 1e-6:

@@ -1,14 +1,19 @@
-"""Signatures: streamrough against pysiglib and iisignature, run side by side in one process.
+"""Signatures: streamrough against pysiglib, iisignature and sig-rust, side by side in one process.
 
 Usage::
 
     python benchmarks/bench_signature.py            # the full grid of docs/benchmarks.md
     python benchmarks/bench_signature.py --quick    # L = 1000 only, fewer repeats
+    python benchmarks/bench_signature.py --only grid --batches 32 --lengths 1000 --isa avx2
+        # the 9 cells of the targets, natively and again with Numba restricted to AVX2
 
 Sections (float64; one thread unless stated; ratio = streamrough / peer, below 1 is faster):
 
 1. the grid B in {1, 32}, L in {1000, 10000}, d in {2, 5, 10}, depth in {2, 3, 4}, geometric,
-   against pysiglib ``sig`` (n_jobs=1), with the iterated-sums lift timed alongside;
+   against pysiglib ``sig(n_jobs=1)``, iisignature ``sig`` and sig-rust ``sig`` (one Rayon
+   thread), each when installed, values checked against ours, with the iterated-sums lift
+   timed alongside; a summary per peer (geometric mean, worst and best ratio) over all cells
+   and over the B = 32, L = 1000 cells the targets are set on;
 2. all prefix signatures (``stream=True``) against iisignature ``sig(x, n, 2)``;
 3. one call on a tiny path; 4. ``SigStream.push`` from Python, per point;
 5. two threads against one at B = 32, and one long path split into chunks;
@@ -26,11 +31,13 @@ import sys
 import tempfile
 import time
 
-import numba
-import numpy as np
-from _harness import fmt_time, print_row, time_alternating
+os.environ.setdefault("RAYON_NUM_THREADS", "1")  # sig-rust: one thread, before it is imported
 
-import streamrough as sr
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+from _harness import add_isa_option, cpu_info, fmt_time, numba_target, print_row, rerun_with_isa, time_alternating  # noqa: E402
+
+import streamrough as sr  # noqa: E402
 
 try:
     import pysiglib
@@ -40,6 +47,10 @@ try:
     import iisignature
 except ImportError:  # pragma: no cover - optional peer
     iisignature = None
+try:
+    import sig_rust
+except ImportError:  # pragma: no cover - optional peer
+    sig_rust = None
 
 
 def brownian_batch(rng, b, n, d):
@@ -51,39 +62,71 @@ def geo_mean(values):
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
 
 
+def grid_peers():
+    """name -> f(x, depth) for each installed signature peer, one thread each."""
+    peers = {}
+    if pysiglib is not None:
+        peers["pysiglib"] = lambda x, depth: pysiglib.sig(x, depth, n_jobs=1)
+    if iisignature is not None:
+        peers["iisignature"] = iisignature.sig
+    if sig_rust is not None:
+        peers["sig-rust"] = sig_rust.sig
+    return peers
+
+
 def grid(args, rng):
-    print("\n== 1. grid: geometric signature vs pysiglib.sig (float64, 1 thread); iterated / geometric ==")
-    ratios, small, it_ratios = [], [], []
-    for b in (1, 32):
+    peers = grid_peers()
+    print(
+        "\n== 1. grid: geometric signature (n_jobs=1) vs "
+        + (", ".join(peers) or "no peer installed")
+        + " (float64, 1 thread each); iterated / geometric =="
+    )
+    ratios = {name: [] for name in peers}  # every cell
+    target = {name: [] for name in peers}  # B = 32, L = 1000: the cells the targets are set on
+    small, it_ratios = [], []
+    for b in args.batches:
         for n_pts in args.lengths:
             for d in (2, 5, 10):
                 for depth in (2, 3, 4):
                     x = brownian_batch(rng, b, n_pts, d)
                     fns = {
-                        "ours": lambda: sr.signature(x, depth),
-                        "iterated": lambda: sr.signature(x, depth, lift="iterated"),
+                        "ours": lambda: sr.signature(x, depth, n_jobs=1),
+                        "iterated": lambda: sr.signature(x, depth, lift="iterated", n_jobs=1),
                     }
-                    if pysiglib is not None:
-                        fns["pysiglib"] = lambda: pysiglib.sig(x, depth)
+                    ref = sr.signature(x, depth, n_jobs=1)
+                    for name, peer in peers.items():
+                        err = np.max(np.abs(peer(x, depth) - ref)) / max(1.0, np.max(np.abs(ref)))
+                        if not err <= 1e-10:
+                            raise SystemExit(f"{name} disagrees with streamrough at B={b} L={n_pts} d={d} depth={depth}: {err:.1e}")
+                        fns[name] = lambda peer=peer: peer(x, depth)
                     res = time_alternating(fns, repeat=args.repeat, min_time=args.min_time)
                     ours, it = res["ours"][0], res["iterated"][0]
                     it_ratios.append(it / ours)
                     case = f"B={b:<2} L={n_pts:<5} d={d:<2} depth={depth} (len {sr.sig_length(d, depth)})"
-                    note = f"iterated {fmt_time(it)} ({it / ours:.2f}x geo)"
+                    notes = [f"iterated {fmt_time(it)} ({it / ours:.2f}x geo)"]
+                    for name in peers:
+                        r = ours / res[name][0]
+                        ratios[name].append(r)
+                        if b == 32 and n_pts == 1000:
+                            target[name].append(r)
+                        if name == "pysiglib" and sr.sig_length(d, depth) <= 30:
+                            small.append(r)
+                        if name != "pysiglib":
+                            notes.append(f"{name} {fmt_time(res[name][0])} ({r:.2f}x)")
                     if "pysiglib" in res:
-                        peer = res["pysiglib"][0]
-                        ratios.append(ours / peer)
-                        if sr.sig_length(d, depth) <= 30:
-                            small.append(ours / peer)
-                        print_row(case, ours, peer, "pysiglib", note)
+                        print_row(case, ours, res["pysiglib"][0], "pysiglib", "; ".join(notes))
                     else:
-                        print_row(case, ours, note=note)
-    if ratios:
-        print(
-            f"SUMMARY grid vs pysiglib: geometric mean {geo_mean(ratios):.3f}x (target <= 0.6), "
-            f"worst cell {max(ratios):.3f}x (target <= 1.25); small signatures (len <= 30): "
-            f"geo-mean {geo_mean(small):.3f}x, worst {max(small):.3f}x (target <= 0.5)"
-        )
+                        print_row(case, ours, note="; ".join(notes))
+    for name in peers:
+        for label, rs in (("all cells", ratios[name]), ("B=32 L=1000", target[name])):
+            if rs and not (label == "all cells" and len(rs) == len(target[name])):  # not twice the same cells
+                print(
+                    f"SUMMARY grid vs {name}, {label} ({len(rs)}): geometric mean {geo_mean(rs):.3f}x,"
+                    f" worst {max(rs):.3f}x, best {min(rs):.3f}x"
+                    + (" (targets vs pysiglib at B=32 L=1000: geo-mean <= 0.5, worst <= 0.8)" if name == "pysiglib" and label != "all cells" else "")
+                )
+    if small:
+        print(f"SUMMARY small signatures (len <= 30) vs pysiglib: geo-mean {geo_mean(small):.3f}x, worst {max(small):.3f}x (target <= 0.5)")
     print(
         f"SUMMARY iterated / geometric: geometric mean {geo_mean(it_ratios):.3f}x, "
         f"worst {max(it_ratios):.3f}x (target <= 1.10)"
@@ -217,21 +260,27 @@ def first_call(args):
             )
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="L = 1000 only, fewer repeats")
     parser.add_argument(
         "--only", default="", help="comma-separated sections to run: grid,prefixes,tiny,push,threads,compile"
     )
-    args = parser.parse_args()
-    args.lengths = [1000] if args.quick else [1000, 10000]
+    parser.add_argument("--batches", default="1,32", help="grid batch sizes B, comma-separated (default 1,32)")
+    parser.add_argument("--lengths", default="", help="grid path lengths L, comma-separated (default 1000,10000; --quick 1000)")
+    add_isa_option(parser)
+    args = parser.parse_args(argv)
+    args.batches = [int(v) for v in args.batches.split(",")]
+    args.lengths = [int(v) for v in args.lengths.split(",")] if args.lengths else [1000] if args.quick else [1000, 10000]
     args.repeat = 5 if args.quick else 9
     args.min_time = 0.005 if args.quick else 0.02
     numba.set_num_threads(1)
     versions = [f"numpy {np.__version__}", f"numba {numba.__version__}"]
     versions.append(f"pysiglib {getattr(pysiglib, '__version__', '?')}" if pysiglib else "pysiglib: not installed")
     versions.append("iisignature installed" if iisignature else "iisignature: not installed")
+    versions.append(f"sig-rust {sig_rust.__version__}" if sig_rust else "sig-rust: not installed")
     print("signature benchmark;", ", ".join(versions), f"; started {time.strftime('%H:%M:%S')}")
+    print(f"{cpu_info()}; {numba_target()} (the peers run their own precompiled code either way)")
     rng = np.random.default_rng(2024)
     sections = {
         "grid": lambda: grid(args, rng),
@@ -246,6 +295,8 @@ def main():
         if name not in sections:
             parser.error(f"unknown section {name!r}; choose from {', '.join(sections)}")
         sections[name]()
+    if args.isa != "native":
+        rerun_with_isa(args.isa, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

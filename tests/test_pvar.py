@@ -302,3 +302,17 @@ def test_running_is_nondecreasing_and_matches_prefixes():
     for j in (0, 1, 13, 100, 199):
         np.testing.assert_allclose(run[:, j], sr.pvar(x[: j + 1], [1.0, 2.5], power=True), rtol=RTOL)
     assert sr.pvar_running([[1.0, 1.0]], 2.0).tolist() == [0.0]
+
+
+@pytest.mark.parametrize("ex", [0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.1])
+def test_power_comparison_without_roots_matches_the_power(rng, ex):
+    """qpow_le(u, g, ex) (integer powers for ex = 3/4, 5/4, 3/2) says u^ex <= g as a power does,
+    away from ties, at every scale including outside the range of its root-free test."""
+    from streamrough._kernels.pvar import POW_SAFE, qpow_le
+
+    for scale in (1.0, 1e-3, 1e5, POW_SAFE, 1e-200, 1e70):
+        u = rng.uniform(0.0, 4.0, 200) * scale
+        for a, b in ((u, u**ex * 1.0000001), (u, u**ex * 0.9999999), (u, rng.uniform(0.0, 8.0, 200) * scale**ex)):
+            for uu, g in zip(a, b):
+                if g > 0.0 and abs(uu**ex - g) > 1e-9 * g:
+                    assert qpow_le(float(uu), float(g), ex) == (uu**ex <= g), (uu, g, ex)

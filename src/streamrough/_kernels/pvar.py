@@ -123,6 +123,32 @@ def qpow(q, ex):
     return q**ex
 
 
+POW_SAFE = 1e-60  # u, g in (POW_SAFE, 1 / POW_SAFE): their 5th powers neither overflow nor underflow
+
+
+@jit
+def qpow_le(u, g, ex):
+    """True if u^ex <= g (u >= 0, g > 0), without a root for the exponents of p = 1.5, 2.5, 3
+    under the Euclidean norm (ex = 3/4, 5/4, 3/2): u^3 <= g^4, u^5 <= g^4, u^3 <= g^2.
+
+    Rounding moves either side by a few ulp; callers inflate `u` by INFLATE, far more.
+    Outside (POW_SAFE, 1 / POW_SAFE) and for other exponents: ``qpow(u, ex) <= g``.
+    """
+    if ex == 1.0:
+        return u <= g
+    if POW_SAFE < u < 1.0 / POW_SAFE and POW_SAFE < g < 1.0 / POW_SAFE:
+        if ex == 0.75:
+            g2 = g * g
+            return u * u * u <= g2 * g2
+        if ex == 1.25:
+            u2 = u * u
+            g2 = g * g
+            return u2 * u2 * u <= g2 * g2
+        if ex == 1.5:
+            return u * u * u <= g * g
+    return qpow(u, ex) <= g
+
+
 @jit
 def qroot(v, ex):
     """The inverse of ``qpow``: v^(1/ex), and 0 for v <= 0."""
@@ -381,7 +407,7 @@ def _specialise(norm):
             # are refreshed only when the block's halves are scanned point by point
             gap = best_v - pv[a, s + size - 1]
             if gap > tau_gap:
-                if qpow(ball_q(qc, r, norm) * qs, ex) <= gap:
+                if qpow_le(ball_q(qc, r, norm) * qs, gap, ex):
                     continue
                 if l == LMIN:
                     tau = qroot(gap, ex) * inv_qs
