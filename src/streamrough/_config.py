@@ -48,6 +48,16 @@ GRAM_ROW_BLOCK = 8
 #: interval_norms_sq: blocks are dealt out cyclically to this many tasks, so that the
 #: triangular work (row s costs ~ (L - s)^2) is balanced across threads.
 GRAM_TASKS = 16
+#: One path with at least this many increments takes the dyadic-tree route of
+#: streamrough._gram_tree (Chen's relation at dyadic midpoints, the cubic part in BLAS
+#: products) instead of interval_norms_sq. Measured (2-core AMD EPYC, loaded): TODO.
+GRAM_TREE_MIN_N = 2
+#: Tree route: nodes of half-width up to this run entirely in Numba loops (a node's numpy
+#: calls cost tens of microseconds); larger nodes use BLAS products.
+GRAM_TREE_SMALL_HALF = 64
+#: Tree route: the BLAS products run in strips of this many starts (or ends); narrower strips
+#: skip more of the zero triangles, wider ones run BLAS closer to its peak.
+GRAM_TREE_STRIP = 256
 
 # ----------------------------------------------------------------------------- rough paths
 

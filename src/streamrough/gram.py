@@ -193,11 +193,26 @@ def _point_distances_sq(k: np.ndarray, out: np.ndarray) -> None:
 
 
 def _interval_norms(F, E, h: float, n_points: int, jobs: int):
-    from ._kernels import gram as kernels
+    """Squared level-1 and level-2 norms of every interval (lower triangles of two matrices).
 
+    One path (one channel, ``F = E = G[None, None]``) of at least ``GRAM_TREE_MIN_N``
+    increments takes the dyadic-tree route (``streamrough._gram_tree``: O(n^2) scalar work
+    and ~n^3 / 6 multiply-adds in BLAS products); otherwise, and for the two-channel
+    difference of :func:`gram_rough_distance`, the running recursion of
+    ``_kernels.gram.interval_norms_sq`` (~n^3 / 3 scalar multiply-adds, parallel over starts).
+    Both give the same values up to rounding.
+    """
     sq1 = np.zeros((n_points, n_points))
     sq2 = np.zeros((n_points, n_points))
-    launch(kernels.interval_norms_sq, jobs, F, E, h, sq1, sq2, _config.GRAM_ROW_BLOCK, _config.GRAM_TASKS)
+    if F.shape[0] == 1 and F.shape[2] >= _config.GRAM_TREE_MIN_N:
+        from ._gram_tree import tree_interval_norms
+
+        tree_interval_norms(F[0, 0], h, sq1, sq2, small_half=_config.GRAM_TREE_SMALL_HALF,
+                            strip=_config.GRAM_TREE_STRIP, jobs=jobs)
+    else:
+        from ._kernels import gram as kernels
+
+        launch(kernels.interval_norms_sq, jobs, F, E, h, sq1, sq2, _config.GRAM_ROW_BLOCK, _config.GRAM_TASKS)
     return sq1, sq2
 
 
