@@ -220,7 +220,7 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="L = 300 instead of 1000")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--tree", action="store_true", help="only the recursion-vs-tree comparison")
-    parser.add_argument("--tree-depths", type=int, nargs="+", default=[1024, 4096])
+    parser.add_argument("--tree-depths", type=int, nargs="*", default=[1024, 4096])
     parser.add_argument("--tree-big", type=int, default=0, help="also one tree call at this depth")
     parser.add_argument("--n-jobs", type=int, default=None, help="n_jobs of the tree comparison (default: all)")
     args = parser.parse_args(argv)
