@@ -16,7 +16,7 @@ Threads: the Numba kernels are serial. The products use the BLAS library's own t
 are process-wide, not per thread), otherwise the BLAS default applies (set
 ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` to bound it).
 
-Memory: five w x w float64 tables for the largest node (w ~ n / 2, i.e. about 1.25 n^2 float64)
+Memory: four w x w float64 tables for the largest node (w ~ n / 2, i.e. about n^2 float64)
 and one strip of w x ``strip``, on top of the two (n + 1)^2 outputs.
 
 Precision: every sum is anchored at the node's midpoint m or at the interval's own end, so
@@ -80,22 +80,22 @@ def tree_interval_norms(G: np.ndarray, h: float, sq1: np.ndarray, sq2: np.ndarra
     if w >= n:
         return
     top = 1 << (n - 1).bit_length() - 1  # the largest half-width of a node
-    tables = np.empty((5, top * top))
+    tables = np.empty((4, top * top))
     scratch = np.empty(min(strip, top) * top)
     with _blas_threads(jobs):
         while w < n:
-            alpha, gam, base, pt, dd = (t[: w * w].reshape(w, w) for t in tables)
+            alpha, gam, pt, dd = (t[: w * w].reshape(w, w) for t in tables)
             for m in range(w, n, 2 * w):
                 hi = min(m + w, n)
                 nr = hi - m
-                args = (alpha, gam[:, :nr], base[:, :nr], pt[:nr], dd[:nr, :nr])
+                args = (alpha, gam[:, :nr], pt[:nr], dd[:nr, :nr])
                 kernels.node_tables(G, h, m - w, m, hi, sq1, sq2, *args)
                 _products(*args, sq2[m + 1 : hi + 1, m - w : m], strip, scratch)
             w *= 2
 
 
-def _products(alpha, gam, base, pt, dd, out, strip: int, scratch: np.ndarray) -> None:
-    """``out[t, s] = max(base[s, t] + (pt @ alpha.T)[t, s] + (dd @ gam.T)[t, s], 0)``.
+def _products(alpha, gam, pt, dd, out, strip: int, scratch: np.ndarray) -> None:
+    """``out[t, s] = max(out[t, s] + (pt @ alpha.T)[t, s] + (dd @ gam.T)[t, s], 0)``.
 
     ``alpha[s, j]`` vanishes for j < s and ``dd[t, l]`` for l > t, so the first product runs
     by column strips of `strip` starts (a strip from start ``a`` needs only the columns j >= a
@@ -105,7 +105,6 @@ def _products(alpha, gam, base, pt, dd, out, strip: int, scratch: np.ndarray) ->
     """
     nl = alpha.shape[0]
     nr = gam.shape[1]
-    out[...] = base.T
     for a in range(0, nl, strip):
         b = min(a + strip, nl)
         part = scratch[: nr * (b - a)].reshape(nr, b - a)

@@ -265,7 +265,7 @@ def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return
     metric. The same squared norms come, from 32 increments on, from Chen's relation at the
     midpoints of a dyadic tree, with the cubic part as BLAS matrix products (about L^3 / 6
     multiply-adds; ``streamrough._gram_tree``). Time O(L^3) + O(L^2) per exponent, memory
-    O(L^2) (the tree's tables add about 1.25 L x L float64 matrices to the two outputs): the
+    O(L^2) (the tree's tables add about one L x L float64 matrix to the two outputs): the
     D^2-entry tensors are never formed. Norms are Frobenius (Euclidean on the flattened layers).
 
     Parameters

@@ -65,14 +65,14 @@ def level1_and_leaves(G, h, sq1, sq2):
 
 
 @jit
-def node_tables(G, h, lo, m, hi, sq1, sq2, alpha, gam, base, pt, dd):
+def node_tables(G, h, lo, m, hi, sq1, sq2, alpha, gam, pt, dd):
     """The tables of node m (starts lo <= s < m, ends m < t <= hi) and its O(w^2) terms.
 
     Written (indices relative to lo and m; ``2 *`` folds the factor of the cross terms):
 
     - ``alpha[s - lo, j - lo] = 2 alpha_s(j)`` for j >= s, 0 for j < s;
     - ``gam[s - lo, l - m] = 2 gamma_s(l)``;
-    - ``base[s - lo, t - m - 1] = |A_s|^2 + |B_t|^2 + |U_s|^2 |V_t|^2 + 2 T4``;
+    - ``sq2[t, s] = |A_s|^2 + |B_t|^2 + |U_s|^2 |V_t|^2 + 2 T4`` (the products still to add);
     - ``pt[t - m - 1, i - lo] = P_t(i)`` (left i) and ``dd[t - m - 1, l - m] = P_t(l)`` for
       l < t, 0 for l >= t, so that ``T5 + T6`` (times 2) is
       ``pt @ alpha.T + dd @ gam.T`` at ``[t - m - 1, s - lo]``.
@@ -122,7 +122,6 @@ def node_tables(G, h, lo, m, hi, sq1, sq2, alpha, gam, base, pt, dd):
         u_s = sq1[m, s]
         grow_r = grow[m:hi]
         gamrow = gam[si]
-        brow = base[si]
         r_acc = 0.0  # sum_{m<=k<l} Q_s(k)
         p_acc = 0.0  # P_l(s) = sum_{m<=k<l} G_sk
         t4 = 0.0
@@ -133,14 +132,14 @@ def node_tables(G, h, lo, m, hi, sq1, sq2, alpha, gam, base, pt, dd):
             gamrow[li] = 2.0 * gm
             zsum[li] += (h * p_acc + hh * g - gm) * g
             t4 += gm * q[li] + zsum[li]
-            brow[li] = a_s + bt[li] + u_s * vt[li] + 2.0 * t4
+            sq2[m + 1 + li, s] = a_s + bt[li] + u_s * vt[li] + 2.0 * t4
             r_acc += q[li]
             p_acc += g
 
 
 @jit
-def node_products(alpha, gam, base, pt, dd, out):
-    """``out[t, s] = base[s, t] + sum_j pt[t, j] alpha[s, j] + sum_l dd[t, l] gam[s, l]`` by
+def node_products(alpha, gam, pt, dd, out):
+    """``out[t, s] += sum_j pt[t, j] alpha[s, j] + sum_l dd[t, l] gam[s, l]`` by
     loops that skip the zeros (j >= s, l <= t), clamped at 0: the BLAS products of
     ``streamrough._gram_tree`` for a small node."""
     nl = alpha.shape[0]
@@ -152,7 +151,7 @@ def node_products(alpha, gam, base, pt, dd, out):
         for si in range(nl):
             arow = alpha[si]
             grow = gam[si]
-            acc = base[si, ti]
+            acc = orow[si]
             for j in range(si, nl):
                 acc += prow[j] * arow[j]
             for li in range(ti + 1):
@@ -171,13 +170,12 @@ def small_nodes(G, h, sq1, sq2, max_half):
     while w <= max_half and w < n:
         alpha = np.empty((w, w))
         gam = np.empty((w, w))
-        base = np.empty((w, w))
         pt = np.empty((w, w))
         dd = np.empty((w, w))
         for m in range(w, n, 2 * w):
             lo = m - w
             hi = min(m + w, n)
             nr = hi - m
-            node_tables(G, h, lo, m, hi, sq1, sq2, alpha, gam[:, :nr], base[:, :nr], pt[:nr], dd[:nr, :nr])
-            node_products(alpha, gam[:, :nr], base[:, :nr], pt[:nr], dd[:nr, :nr], sq2[m + 1 : hi + 1, lo:m])
+            node_tables(G, h, lo, m, hi, sq1, sq2, alpha, gam[:, :nr], pt[:nr], dd[:nr, :nr])
+            node_products(alpha, gam[:, :nr], pt[:nr], dd[:nr, :nr], sq2[m + 1 : hi + 1, lo:m])
         w *= 2
