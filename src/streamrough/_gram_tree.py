@@ -79,7 +79,7 @@ def tree_interval_norms(G: np.ndarray, h: float, sq1: np.ndarray, sq2: np.ndarra
         w *= 2
     if w >= n:
         return
-    top = 1 << (n - 1).bit_length() - 1  # the largest half-width of a node
+    top = 1 << ((n - 1).bit_length() - 1)  # the largest half-width of a node (a power of 2 < n)
     tables = np.empty((4, top * top))
     scratch = np.empty(min(strip, top) * top)
     with _blas_threads(jobs):
