@@ -7,7 +7,16 @@ entries, 134 MB each); it cannot run at this size, so its memory need is printed
 arithmetic, and the direct route of ``rough_pvar`` is timed against the Gram route at small
 widths where both fit.
 
-Run: ``python benchmarks/bench_gram.py`` (add ``--quick`` for a smaller main case).
+Second target (issue 11): the squared interval norms of one path at L = 4096 layers of
+16 x 16 in under a second and L = 16,384 in under a minute, equal to the running recursion.
+``--tree`` times today's route (``interval_norms_sq``, the running recursion) against the
+dyadic-tree route (``streamrough._gram_tree``) on the same Gram matrices, alternating, and
+prints the largest relative difference over all intervals; ``--tree-big L`` times the tree
+route once at a depth where the recursion would take too long and checks a sample of start
+points against it (the recursion restricted to blocks of 8 starts).
+
+Run: ``python benchmarks/bench_gram.py`` (add ``--quick`` for a smaller main case;
+``--tree`` for the tree comparison only, e.g. ``--tree --tree-depths 1024 4096 --tree-big 16384``).
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ def _mb(nbytes: float) -> str:
 
 
 def _phases(weights: np.ndarray, convention: str, lift: str = "iterated"):
-    """Seconds per phase of the Gram route: (GEMM, recursion, DP level 1, DP level 2)."""
+    """Seconds per phase of the Gram route: (GEMM, interval norms, DP level 1, DP level 2)."""
     t0 = time.perf_counter()
     g = sr.layer_gram(weights)
     t1 = time.perf_counter()
@@ -83,7 +92,7 @@ def main_case(depth: int, width: int, repeat: int) -> None:
     for convention in ("increments", "values"):
         samples = [_phases(weights, convention) for _ in range(repeat)]
         gemm, rec, dp1, dp2 = np.median(np.array(samples), axis=0)
-        print(f"  {convention:<10}  Gram GEMM {fmt_time(gemm):>10} | O(L^3) recursion {fmt_time(rec):>10}"
+        print(f"  {convention:<10}  Gram GEMM {fmt_time(gemm):>10} | interval norms {fmt_time(rec):>10}"
               f" | DP level 1 (20 p) {fmt_time(dp1):>10} | DP level 2 (20 p) {fmt_time(dp2):>10}"
               f" | total {fmt_time(gemm + rec + dp1 + dp2):>10}")
     total, first = time_call(lambda: _end_to_end(weights), repeat=repeat)
@@ -146,12 +155,81 @@ def peer_case(depth: int, width: int, repeat: int) -> None:
               note=f"max rel diff: level 1 {diff1:.1e}, level 2 {diff2:.1e}")
 
 
+def _norms(g: np.ndarray, h: float, tree: bool, jobs: int):
+    """sq1, sq2 of every interval by one route (today's recursion or the tree)."""
+    from streamrough import _config
+
+    saved = _config.GRAM_TREE_MIN_N
+    _config.GRAM_TREE_MIN_N = 2 if tree else g.shape[0] + 1
+    try:
+        return gram_module._interval_norms(g[None, None], g[None, None], h, g.shape[0] + 1, jobs)
+    finally:
+        _config.GRAM_TREE_MIN_N = saved
+
+
+def _max_rel(a: np.ndarray, b: np.ndarray) -> float:
+    mask = b > 0
+    return float(np.max(np.abs(a[mask] - b[mask]) / b[mask])) if mask.any() else 0.0
+
+
+def tree_case(depths, width: int, repeat: int, n_jobs) -> None:
+    """Today's route against the tree route for the squared interval norms (both lifts)."""
+    jobs = resolve_n_jobs(n_jobs)
+    print(f"== interval norms of one path: running recursion vs dyadic tree (width {width}, "
+          f"D = {width * width}, n_jobs = {jobs}) ==")
+    small = sr.layer_gram(sr.brownian_weights(40, width, seed=0))
+    for h in (0.0, 0.5):  # compile both routes
+        _norms(small, h, False, jobs), _norms(small, h, True, jobs)
+    for depth in depths:
+        g = sr.layer_gram(sr.brownian_weights(depth, width, seed=0))
+        for lift, h in (("iterated", 0.0), ("geometric", 0.5)):
+            ref, tree = _norms(g, h, False, jobs), _norms(g, h, True, jobs)
+            diff1, diff2 = _max_rel(tree[0], ref[0]), _max_rel(tree[1], ref[1])
+            del ref, tree
+            times = time_alternating({"tree": lambda: _norms(g, h, True, jobs),
+                                      "recursion": lambda: _norms(g, h, False, jobs)}, repeat=repeat)
+            print_row(f"L={depth}, {lift}", times["tree"][0], times["recursion"][0], peer_name="recursion",
+                      note=f"max rel diff: level 1 {diff1:.1e}, level 2 {diff2:.1e}")
+
+
+def tree_big(depth: int, width: int, n_jobs) -> None:
+    """One timed tree call at a large depth; a sample of starts checked against the recursion."""
+    from streamrough._kernels.gram import _interval_norms_block
+
+    jobs = resolve_n_jobs(n_jobs)
+    g = sr.layer_gram(sr.brownian_weights(depth, width, seed=0))
+    _norms(g[:300, :300].copy(), 0.0, True, jobs)
+    t0 = time.perf_counter()
+    sq1, sq2 = _norms(g, 0.0, True, jobs)
+    elapsed = time.perf_counter() - t0
+    worst = 0.0
+    for s0 in (0, depth // 3, depth // 2 - 4, depth - 8):  # blocks of 8 starts, every end
+        # starts s0 .. s0 + 7 depend on G[s0:, s0:] only: run the recursion on that corner
+        sub = g if s0 == 0 else np.ascontiguousarray(g[s0:, s0:])
+        r1, r2 = np.zeros((depth - s0 + 1, 8)), np.zeros((depth - s0 + 1, 8))
+        _interval_norms_block(sub[None, None], sub[None, None], 0.0, 0, 8, r1, r2)
+        del sub
+        worst = max(worst, _max_rel(sq1[s0:, s0 : s0 + 8], r1), _max_rel(sq2[s0:, s0 : s0 + 8], r2))
+    print_row(f"L={depth}, iterated, tree route only (once, n_jobs = {jobs})", elapsed,
+              note=f"max rel diff on 32 sampled starts (all ends): {worst:.1e}; "
+                   f"max RSS {_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)}")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="L = 300 instead of 1000")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--tree", action="store_true", help="only the recursion-vs-tree comparison")
+    parser.add_argument("--tree-depths", type=int, nargs="*", default=[1024, 4096])
+    parser.add_argument("--tree-big", type=int, default=0, help="also one tree call at this depth")
+    parser.add_argument("--n-jobs", type=int, default=None, help="n_jobs of the tree comparison (default: all)")
     args = parser.parse_args(argv)
     print(cpu_info())
+    if args.tree:
+        tree_case(args.tree_depths, 16, args.repeat, args.n_jobs)
+        if args.tree_big:
+            tree_big(args.tree_big, 16, args.n_jobs)
+        return
     depth = 300 if args.quick else 1000
     main_case(depth, 64, args.repeat)
     memory_table(64, [depth // 4, depth // 2, depth])

@@ -48,6 +48,18 @@ GRAM_ROW_BLOCK = 8
 #: interval_norms_sq: blocks are dealt out cyclically to this many tasks, so that the
 #: triangular work (row s costs ~ (L - s)^2) is balanced across threads.
 GRAM_TASKS = 16
+#: One path with at least this many increments takes the dyadic-tree route of
+#: streamrough._gram_tree (Chen's relation at dyadic midpoints, the cubic part in BLAS
+#: products) instead of interval_norms_sq. Measured (2-core AMD EPYC, loaded, one thread,
+#: medians of 7): recursion / tree = 0.43 at n = 4, 0.67 at 16, 1.14 at 32, 1.7 at 64,
+#: 1.9 at 128, 4 at 512, 8-10 at 1024.
+GRAM_TREE_MIN_N = 32
+#: Tree route: nodes of half-width up to this run entirely in Numba loops (a node's numpy
+#: calls cost tens of microseconds); larger nodes use BLAS products.
+GRAM_TREE_SMALL_HALF = 64
+#: Tree route: the BLAS products run in strips of this many starts (or ends); narrower strips
+#: skip more of the zero triangles, wider ones run BLAS closer to its peak.
+GRAM_TREE_STRIP = 256
 
 # ----------------------------------------------------------------------------- rough paths
 

@@ -3,16 +3,19 @@
 For a weight path of width-m layers, D = m^2 and a level-2 tensor has D^2 entries per
 interval (m = 64: 16.8 million). None is ever built here: level 1 and level 2 of every
 interval are functions of the L x L Gram matrix of the layers, so the cost is one GEMM
-(O(L^2 D), chunked over the feature axis), an O(L^3) recursion for the squared level-2 norms
-of all intervals, and the exact dynamic programme (math.md 2.1) in O(L^2) per exponent,
-in O(L^2) memory throughout.
+(O(L^2 D), chunked over the feature axis), the squared level-2 norms of all intervals (for
+one path: a dyadic tree, O(L^2) scalar work and ~L^3 / 6 multiply-adds in BLAS matrix
+products, see ``streamrough._gram_tree``; for the difference of two paths: an O(L^3) running
+recursion), and the exact dynamic programme (math.md 2.1) in O(L^2) per exponent, in O(L^2)
+memory throughout.
 
 Conventions (math.md 1): with ``convention="increments"`` the Gram describes the increments
 a_k = W_k of the path x_k = W_0 + ... + W_{k-1} (L + 1 points); with ``"values"`` it is the
 Gram K of the points x_k = W_k (L points).
 
 Precision: the squared norms of an interval [s, t) are accumulated in float64 by running
-sums that start at s (not by differences of prefix sums from 0, which would lose a further
+sums that start at s or, on the tree route, at a point inside [s, t] (not by differences of
+prefix sums from 0, which would lose a further
 eps |x|^2 / |x_{s,t}|^2), so their absolute error is of order eps times the sum of |G_ik|
 over the block [s, t)^2. Intervals over which the path nearly returns to where it started
 therefore have a larger relative error (measured: 2e-8 on squared level-1 norms of an
@@ -193,11 +196,26 @@ def _point_distances_sq(k: np.ndarray, out: np.ndarray) -> None:
 
 
 def _interval_norms(F, E, h: float, n_points: int, jobs: int):
-    from ._kernels import gram as kernels
+    """Squared level-1 and level-2 norms of every interval (lower triangles of two matrices).
 
+    One path (one channel, ``F = E = G[None, None]``) of at least ``GRAM_TREE_MIN_N``
+    increments takes the dyadic-tree route (``streamrough._gram_tree``: O(n^2) scalar work
+    and ~n^3 / 6 multiply-adds in BLAS products); otherwise, and for the two-channel
+    difference of :func:`gram_rough_distance`, the running recursion of
+    ``_kernels.gram.interval_norms_sq`` (~n^3 / 3 scalar multiply-adds, parallel over starts).
+    Both give the same values up to rounding.
+    """
     sq1 = np.zeros((n_points, n_points))
     sq2 = np.zeros((n_points, n_points))
-    launch(kernels.interval_norms_sq, jobs, F, E, h, sq1, sq2, _config.GRAM_ROW_BLOCK, _config.GRAM_TASKS)
+    if F.shape[0] == 1 and F.shape[2] >= _config.GRAM_TREE_MIN_N:
+        from ._gram_tree import tree_interval_norms
+
+        tree_interval_norms(F[0, 0], h, sq1, sq2, small_half=_config.GRAM_TREE_SMALL_HALF,
+                            strip=_config.GRAM_TREE_STRIP, jobs=jobs)
+    else:
+        from ._kernels import gram as kernels
+
+        launch(kernels.interval_norms_sq, jobs, F, E, h, sq1, sq2, _config.GRAM_ROW_BLOCK, _config.GRAM_TASKS)
     return sq1, sq2
 
 
@@ -244,8 +262,11 @@ def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return
     (geometric lift: ``XX + D/2``, ``D_{s,t} = sum_{s<=i<t} a_i (x) a_i``). Then the exact
     dynamic programme of math.md 2.1 runs over ``omega(s, t) = |x_{s,t}|^p`` (level 1) and
     ``|XX_{s,t}|^(p/2)`` (level 2) -- no triangle-inequality pruning, level 2 is not a
-    metric. Time O(L^3) + O(L^2) per exponent, memory O(L^2): the D^2-entry tensors are
-    never formed. Norms are Frobenius (Euclidean on the flattened layers).
+    metric. The same squared norms come, from 32 increments on, from Chen's relation at the
+    midpoints of a dyadic tree, with the cubic part as BLAS matrix products (about L^3 / 6
+    multiply-adds; ``streamrough._gram_tree``). Time O(L^3) + O(L^2) per exponent, memory
+    O(L^2) (the tree's tables add about one L x L float64 matrix to the two outputs): the
+    D^2-entry tensors are never formed. Norms are Frobenius (Euclidean on the flattened layers).
 
     Parameters
     ----------
@@ -264,10 +285,12 @@ def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return
         Also compute optimal partitions (indices of the path's points); otherwise
         ``partition1`` and ``partition2`` are None.
     n_jobs : int or None
-        Threads for the interval recursion (parallel over start points) and the DP (parallel
-        over exponents): None = ``numba.get_num_threads()`` in the main thread and 1 in any
-        other thread (a Dask task); -1 = all of Numba's threads; 1 = serial kernels only.
-        The same values for every `n_jobs`.
+        Threads for the interval norms (the BLAS products of the tree route, limited through
+        ``threadpoolctl`` when it is installed, else the BLAS default; the recursion's Numba
+        threads below 32 increments) and the DP (parallel over exponents): None =
+        ``numba.get_num_threads()`` in the main thread and 1 in any other thread (a Dask
+        task); -1 = all of Numba's threads; 1 = serial kernels only. The same values for
+        every `n_jobs` up to rounding (BLAS may sum in another order).
 
     Returns
     -------
