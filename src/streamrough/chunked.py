@@ -82,7 +82,7 @@ __all__ = [
 
 _META = np.empty((0, 0), np.float64)  # the meta of every float64 block made here
 
-#: default size in bytes of one float64 operand block of the Gram route (rows x features)
+#: default size in bytes of one operand block of the Gram route (rows x features, stored dtype)
 BLOCK_BYTES = 64 << 20
 
 
@@ -181,13 +181,18 @@ def _flat(arr, name: str):
     return arr
 
 
-def _f64(block, name: str, row0: int = 0) -> np.ndarray:
-    """A block as C-contiguous float64 (the only conversion of chunked data), checked finite."""
-    arr = np.ascontiguousarray(block, dtype=np.float64)
+def _finite(block, name: str, row0: int = 0) -> np.ndarray:
+    """A block as an ndarray in its own dtype, checked finite (row0: its first row, for the message)."""
+    arr = np.asarray(block)
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(f"{name} contains NaN or inf (row {int(bad[0]) + row0})")
     return arr
+
+
+def _f64(block, name: str, row0: int = 0) -> np.ndarray:
+    """A block as C-contiguous float64 (no copy if it is one already), checked finite."""
+    return np.ascontiguousarray(_finite(block, name, row0), dtype=np.float64)
 
 
 def _offsets(chunks) -> list:
@@ -255,10 +260,15 @@ class _Rows:
     def __dask_tokenize__(self):
         return (self.key, self.label)
 
-    def raw(self) -> np.ndarray:
+    def stored(self) -> np.ndarray:
+        """The rows in their stored dtype, checked finite."""
         from dask.local import get_sync
 
-        return _f64(get_sync(self.dsk, self.key), self.label, self.start)
+        return _finite(get_sync(self.dsk, self.key), self.label, self.start)
+
+    def raw(self) -> np.ndarray:
+        """The rows as C-contiguous float64, checked finite."""
+        return np.ascontiguousarray(self.stored(), dtype=np.float64)
 
 
 def _row_readers(x, label: str = "x") -> list:
@@ -275,13 +285,39 @@ def _row_readers(x, label: str = "x") -> list:
 # Gram route: what to combine
 
 
+#: bytes of one float64 operand slab of a Gram tile (a block is converted this much at a time)
+SLAB_BYTES = 1 << 20
+
+
 def _gram_tile(a: _Rows, b: _Rows, same: bool) -> np.ndarray:
-    """Partial Gram tile ``a b^T`` of two blocks of layers over one feature chunk, in float64
-    (each block read here, converted to float64 here)."""
-    a64 = a.raw()
-    if same:
-        return a64 @ a64.T
-    return a64 @ b.raw().T
+    """Partial Gram tile ``a b^T`` of two blocks of layers over one feature chunk, in float64.
+
+    Both blocks are read here in their stored dtype. Float64 blocks are multiplied as they
+    are; others are converted to float64 a slab of features at a time (about
+    ``SLAB_BYTES`` per operand, kept in cache) and the slab products summed in order,
+    ``sum_s A[:, s] B[:, s]^T``: no float64 copy of a whole block is made, so a task holds
+    its two blocks as stored and one slab of each. The slab buffers are allocated once per
+    tile: an allocation per slab is a fresh ``mmap`` and page faults on every one of them
+    under the malloc settings of Dask's worker processes.
+    """
+    x = a.stored()
+    y = x if same else b.stored()
+    if x.dtype == np.float64 and y.dtype == np.float64:
+        return x @ y.T
+    n_features = x.shape[1]
+    step = min(n_features, max(1, SLAB_BYTES // (8 * max(x.shape[0], y.shape[0]))))
+    xs = np.empty((x.shape[0], step))
+    ys = xs if same else np.empty((y.shape[0], step))
+    part = np.empty((x.shape[0], y.shape[0]))
+    out = np.zeros_like(part)
+    for s in range(0, n_features, step):
+        w = min(step, n_features - s)
+        np.copyto(xs[:, :w], x[:, s : s + w])
+        if not same:
+            np.copyto(ys[:, :w], y[:, s : s + w])
+        np.matmul(xs[:, :w], ys[:, :w].T, out=part)
+        out += part
+    return out
 
 
 def _add(a, b):
@@ -329,14 +365,14 @@ def _delayed(name: str, dsk: dict, key, dependencies=()):
 
 
 def _gram_blocks(a, block_bytes: int):
-    """`a` (L, D) rechunked so that one float64 block holds about `block_bytes` (rows merged
-    first, then the feature axis split only where a block would be too large)."""
-    n, d = a.shape
+    """`a` (L, D) rechunked so that one block holds about `block_bytes` in its stored dtype
+    (rows merged first, then the feature axis split only where a block would be too large)."""
+    size = a.dtype.itemsize
     f = max(int(c) for c in a.chunks[1])
     c = max(int(r) for r in a.chunks[0])
-    rows = min(n, max(c, (block_bytes // (8 * f)) // c * c))  # whole input chunks per block
-    if rows * f * 8 > 4 * block_bytes:  # one chunk is far too wide: split the feature axis
-        f = max(1, block_bytes // (8 * rows))
+    rows = min(a.shape[0], max(c, (block_bytes // (size * f)) // c * c))  # whole input chunks per block
+    if rows * f * size > 4 * block_bytes:  # one chunk is far too wide: split the feature axis
+        f = max(1, block_bytes // (size * rows))
     return a.rechunk((rows, f))
 
 
@@ -692,7 +728,7 @@ def layer_gram(weights, other=None, *, client=None, quiet=False, block_bytes=BLO
     quiet : bool
         No progress bar.
     block_bytes : int
-        Target float64 size of one operand block (rows x feature chunk).
+        Target size in bytes of one operand block (rows x feature chunk) in the stored dtype.
 
     Returns
     -------
