@@ -85,6 +85,9 @@ _META = np.empty((0, 0), np.float64)  # the meta of every float64 block made her
 #: default size in bytes of one operand block of the Gram route (rows x features, stored dtype)
 BLOCK_BYTES = 64 << 20
 
+#: default size in bytes (float64) of one chunk of a stored path for p-variation and signatures
+CHUNK_BYTES = 16 << 20
+
 
 # ------------------------------------------------------------------------------------------
 # inputs
@@ -98,8 +101,14 @@ def is_chunked(x) -> bool:
     return module.startswith("dask.array") or module.startswith("zarr")
 
 
-def as_dask(x, name: str = "x"):
-    """`x` as a Dask array: unchanged if it is one, else ``dask.array.from_zarr(x)`` (chunks kept).
+def as_dask(x, name: str = "x", *, chunk_bytes=None, entry_bytes=None):
+    """`x` as a Dask array: unchanged if it is one, else ``dask.array.from_zarr(x)``.
+
+    A Dask array keeps the chunks its caller chose. A stored array (a Zarr array or the path
+    / URL of one) keeps its stored chunks, or with `chunk_bytes` has whole stored chunks
+    merged along axis 0 into chunks of about `chunk_bytes` at `entry_bytes` per entry
+    (default: the stored itemsize); each merged chunk is then read by one Zarr call, with no
+    concatenation of stored chunks afterwards.
 
     Raises
     ------
@@ -110,12 +119,21 @@ def as_dask(x, name: str = "x"):
     """
     import dask.array as da
 
+    from .store import zarr_array
+
     if isinstance(x, da.Array):
         arr = x
     else:
         source = os.fspath(x) if isinstance(x, os.PathLike) else x
         try:
-            arr = da.from_zarr(source)
+            z = zarr_array(source)
+            chunks = None
+            if chunk_bytes is not None and z.ndim and z.shape[0]:
+                per_row = max(1, (entry_bytes or z.dtype.itemsize) * math.prod(z.shape[1:]))
+                c = z.chunks[0]
+                rows = min(z.shape[0], max(c, chunk_bytes // per_row // c * c))
+                chunks = (rows,) + tuple(z.chunks[1:])
+            arr = da.from_zarr(z, chunks=chunks)
         except Exception as exc:  # zarr raises several types for a missing or foreign store
             raise ValueError(f"{name}: cannot read {source!r} as a Zarr array ({type(exc).__name__}: {exc})") from None
     _check_real_dtype(arr.dtype, name)
@@ -708,9 +726,18 @@ def _check_quiet(quiet):
 def _rechunk_rows(x, chunk_size, name="chunk_size"):
     if chunk_size is None:
         return x
+    _check_chunk_size(chunk_size, name)
+    return x.rechunk({0: int(chunk_size)})
+
+
+def _check_chunk_size(chunk_size, name="chunk_size"):
     if not isinstance(chunk_size, numbers.Integral) or isinstance(chunk_size, bool) or chunk_size < 1:
         raise ValueError(f"{name} must be a positive integer (points per chunk), got {chunk_size!r}")
-    return x.rechunk({0: int(chunk_size)})
+
+
+def _merge_bytes(chunk_size):
+    """The chunk budget of stored input: CHUNK_BYTES unless the caller fixed `chunk_size`."""
+    return CHUNK_BYTES if chunk_size is None else None
 
 
 def layer_gram(weights, other=None, *, client=None, quiet=False, block_bytes=BLOCK_BYTES):
@@ -743,12 +770,12 @@ def layer_gram(weights, other=None, *, client=None, quiet=False, block_bytes=BLO
     """
     _check_quiet(quiet)
     client = _check_client(client)
-    a = _flat(as_dask(weights, "weights"), "weights")
+    a = _flat(as_dask(weights, "weights", chunk_bytes=block_bytes), "weights")
     n = a.shape[0]
     if other is not None:
         import dask.array as da
 
-        b = _flat(as_dask(other, "other"), "other")
+        b = _flat(as_dask(other, "other", chunk_bytes=block_bytes), "other")
         if b.shape[1] != a.shape[1]:
             raise ValueError(
                 f"other has layers of {b.shape[1]} entries but weights has {a.shape[1]}: the layers must have the same size"
@@ -758,7 +785,7 @@ def layer_gram(weights, other=None, *, client=None, quiet=False, block_bytes=BLO
     return g if other is None else g[:n, n:]
 
 
-def read_input(x, convention=None, name="x"):
+def read_input(x, convention=None, name="x", *, chunk_bytes=None):
     """Chunked input read by the rule of :func:`streamrough.read_input`, lazily.
 
     ``convention=None``: an array of 3 or more axes is a weight sequence read as
@@ -766,6 +793,8 @@ def read_input(x, convention=None, name="x"):
     reads any array as a weight sequence: ``"values"`` takes the flattened layers as the
     points, ``"increments"`` the path ``x_0 = 0, x_k = W_0 + ... + W_{k-1}`` (a lazy Dask
     cumulative sum in float64 with a zero first row).
+    `chunk_bytes`: stored input is read in whole stored chunks merged up to about this many
+    bytes of float64 rows (:func:`as_dask`); a Dask array keeps its chunks.
 
     Returns
     -------
@@ -787,7 +816,7 @@ def read_input(x, convention=None, name="x"):
 
     from .paths import CONVENTIONS
 
-    arr = as_dask(x, name)
+    arr = as_dask(x, name, chunk_bytes=chunk_bytes, entry_bytes=8)
     if convention is None and arr.ndim <= 2:
         return _flat(arr, name).rechunk({1: -1}), None, "values"
     convention = "increments" if convention is None else convention
@@ -821,7 +850,8 @@ def pvar(
     power, norm, return_partition, convention
         As in :func:`streamrough.pvar`.
     chunk_size : int, optional
-        Points per chunk (default: the input's chunks).
+        Points per chunk. Default: a Dask array's own chunks; a stored array's chunks merged
+        whole into chunks of about ``CHUNK_BYTES`` (16 MiB of float64 rows).
     client : dask.distributed.Client, optional
     quiet : bool
 
@@ -843,7 +873,7 @@ def pvar(
     ps, scalar = as_p_values(p, "p")
     check_choice(norm, "norm", NORMS)
     code = _kernels().NORM_CODES[norm]
-    path, _, convention = read_input(x, convention, "x")
+    path, _, convention = read_input(x, convention, "x", chunk_bytes=_merge_bytes(chunk_size))
     arr = _rechunk_rows(path, chunk_size)
     n = arr.shape[0]
     states, scale = pvar_graph(arr, ps, code)
@@ -881,8 +911,8 @@ def _follow(link: np.ndarray, end: int) -> np.ndarray:
     return np.array(part[::-1], np.int64)
 
 
-def _path_2d(x, name="x"):
-    arr = as_dask(x, name)
+def _path_2d(x, name="x", chunk_bytes=None):
+    arr = as_dask(x, name, chunk_bytes=chunk_bytes, entry_bytes=8)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be one path of shape (N, d), got shape {arr.shape}")
     return arr.rechunk({1: -1})
@@ -915,7 +945,9 @@ def signature(x, depth, *, lift="geometric", stream=False, chunk_size=None, clie
         array of shape (N - 1, L) chunked like `x` (a scan; store or slice it, nothing is
         computed here, so `client` and `quiet` are unused).
     chunk_size : int, optional
-        Points per chunk (default: the input's chunks).
+        Points per chunk. Default: a Dask array's own chunks; a stored array's chunks merged
+        whole into chunks of about ``CHUNK_BYTES`` (16 MiB of float64 rows; with ``stream=True``
+        the stored chunks, since each output row is a whole signature).
     client : dask.distributed.Client, optional
     quiet : bool
 
@@ -933,7 +965,7 @@ def signature(x, depth, *, lift="geometric", stream=False, chunk_size=None, clie
     _check_quiet(quiet)
     client = _check_client(client)
     depth = _check_depth_lift(depth, lift)
-    arr = _rechunk_rows(_path_2d(x), chunk_size)
+    arr = _rechunk_rows(_path_2d(x, "x", None if stream else _merge_bytes(chunk_size)), chunk_size)
     if stream:
         return prefix_graph(arr, depth, lift)
     (s,) = _compute([signature_graph(arr, depth, lift)], client, quiet, warm=(("sig", arr.shape[1], depth, lift),))
@@ -954,7 +986,7 @@ def sig_query(x, s, t, depth, *, lift="geometric", client=None, quiet=False):
     >>> sig_query(x, 1, 2, 2, quiet=True)
     array([0., 2., 0., 0., 0., 2.])
     """
-    arr = _path_2d(x)
+    arr = _path_2d(x, "x", CHUNK_BYTES)
     n = arr.shape[0]
     for name, v in (("s", s), ("t", t)):
         if not isinstance(v, numbers.Integral) or isinstance(v, bool):
