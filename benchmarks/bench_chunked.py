@@ -112,7 +112,7 @@ def bench_memory(folder, n_layers, width, allowance):
     chunk_layers = max(1, allowance // 16 // (width * width * 4))
     path = _write_weights(folder, "memory.zarr", n_layers, width, chunk_layers)
     size = n_layers * width * width * 4
-    block = allowance // 6  # one float64 operand block; a task holds two, their float32 reads and copies
+    block = allowance // 6  # one operand block as stored; a task holds two, their read buffers and float64 slabs
     out = subprocess.run([sys.executable, "-c", _CHILD, path, str(block)], capture_output=True, text=True, check=True)
     base, peak, dt, _ = (float(v) for v in out.stdout.split())
     grown = peak - base
