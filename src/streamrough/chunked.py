@@ -726,13 +726,9 @@ def _check_quiet(quiet):
 def _rechunk_rows(x, chunk_size, name="chunk_size"):
     if chunk_size is None:
         return x
-    _check_chunk_size(chunk_size, name)
-    return x.rechunk({0: int(chunk_size)})
-
-
-def _check_chunk_size(chunk_size, name="chunk_size"):
     if not isinstance(chunk_size, numbers.Integral) or isinstance(chunk_size, bool) or chunk_size < 1:
         raise ValueError(f"{name} must be a positive integer (points per chunk), got {chunk_size!r}")
+    return x.rechunk({0: int(chunk_size)})
 
 
 def _merge_bytes(chunk_size):
