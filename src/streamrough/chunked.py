@@ -36,11 +36,12 @@ Exact p-variation (math.md 2.4)
     used, so it is exact, and all candidate values are the same floating-point numbers as
     in the eager branch and bound: the result is equal bit for bit.
 Signatures (math.md 3)
-    Chunk signatures (each chunk with the last point of the previous one, so that every
-    increment is counted once: ``map_overlap`` with depth {0: (1, 0)}, ``trim=False``),
-    multiplied by an ordered tree (``dask.array.reduction``: adjacent blocks, in order,
-    Chen's product being associative but not commutative). Prefix signatures by a scan
-    (``cumreduction``, identity 0 in the no-scalar-term layout).
+    Chunk signatures (each chunk preceded by the last point of the previous one, so that
+    every increment is counted once: the step from that point, a one-row task, times the
+    chunk's own signature), multiplied by an ordered tree (``dask.array.reduction``:
+    adjacent blocks, in order, Chen's product being associative but not commutative).
+    Prefix signatures by a scan over chunks overlapped by one point (``map_overlap``) with
+    ``cumreduction`` (identity 0 in the no-scalar-term layout).
 
 Examples
 --------
@@ -455,6 +456,21 @@ def _chunk_signature(block, depth: int, lift: str):
     return out
 
 
+def _chunk_signature_after(block, prev, depth: int, lift: str, block_info=None):
+    """(1, L): the signature of the previous chunk's last point `prev` (1, d) followed by the
+    points of `block`, as ``S(prev, x_0) (x) S(x_0 .. x_m)`` (Chen), without concatenating
+    the chunk to one row: the first chunk (location 0) ignores `prev`."""
+    own = _chunk_signature(block, depth, lift)
+    if block_info is None or block_info[0]["chunk-location"][0] == 0:
+        return own
+    step = _chunk_signature(np.concatenate([_f64(prev, "x"), _f64(block[:1], "x")]), depth, lift)
+    return _chen_rows(np.concatenate([step, own]), d=prev.shape[1], depth=depth)
+
+
+def _last_row(block):
+    return block[-1:]
+
+
 def _chen_rows(s, axis=None, keepdims=True, *, d: int, depth: int):
     """(1, L): the ordered Chen product of the rows of `s` (the reduction's combine step)."""
     k = _sig_kernels(d, depth, "geometric")  # the product is the same for both lifts
@@ -502,16 +518,23 @@ def _overlapped(x):
 
 
 def signature_graph(x, depth: int, lift: str = "geometric"):
-    """Dask array (1, L): the signature of the path `x` (N, d) by an ordered Chen tree over chunks."""
+    """Dask array (1, L): the signature of the path `x` (N, d) by an ordered Chen tree over chunks.
+
+    Each chunk's task reads the chunk once and gets the previous chunk's last point from a
+    one-row task, so every increment is counted once and no chunk is copied or shipped.
+    """
     import dask.array as da
     from functools import partial
 
     d = x.shape[1]
-    xo = _overlapped(x)
+    k = x.numblocks[0]
     length = _sig_kernels(d, depth, lift).LENGTH
-    sigs = xo.map_blocks(
-        _chunk_signature, depth, lift, chunks=((1,) * xo.numblocks[0], (length,)), dtype=np.float64, meta=_META
-    )
+    # block j of `prev`: the last point of chunk j - 1 (a one-row task; block 0 is unused)
+    tails = x.map_blocks(_last_row, chunks=((1,) * k, x.chunks[1]), dtype=x.dtype, meta=x._meta)
+    prev = da.concatenate([tails[:1], tails[:-1]]) if k > 1 else tails
+    sigs = da.map_blocks(
+        _chunk_signature_after, x, prev, depth, lift, chunks=((1,) * k, (length,)), dtype=np.float64, meta=_META
+    )  # blocks paired by index (map_blocks does not align chunks)
     combine = partial(_chen_rows, d=d, depth=depth)
     return da.reduction(
         sigs, _keep_chunk, combine, axis=0, keepdims=True, dtype=np.float64, combine=combine, concatenate=True,
