@@ -177,6 +177,36 @@ def test_rough_pvar_of_a_chunked_path():
     assert (a.convention, a.n_points, a.route) == ("values", N, "gram")
 
 
+def test_float32_gram_tiles_in_float64_slabs(tmp_path, monkeypatch):
+    """float32 blocks are converted a slab of features at a time (ragged last slab included):
+    the sum of the slab products is the float64 Gram to rounding, on one and on many tiles."""
+    w = _weights(13, n=9, shape=(5, 7), dtype=np.float32)
+    path = _store(tmp_path, w, 2, "w32.zarr")
+    monkeypatch.setattr(chunked, "SLAB_BYTES", 8 * 9 * 4)  # 4 features a slab: 35 = 8 x 4 + 3
+    flat = w.reshape(9, -1).astype(np.float64)
+    for block in (chunked.BLOCK_BYTES, 4 * 35 * 2):
+        with dask.config.set(scheduler="synchronous"):
+            assert _close(chunked.layer_gram(path, quiet=True, block_bytes=block), flat @ flat.T)
+
+
+def test_stored_chunks_merged_by_default(tmp_path, monkeypatch):
+    """A stored path is read in whole stored chunks merged up to CHUNK_BYTES (one Zarr read a
+    chunk); a Dask array keeps its chunks; the results are bit-equal either way."""
+    x = _path(14)
+    path = _store(tmp_path, x, 8)
+    assert chunked.as_dask(path).chunks[0][0] == 8
+    merged = chunked.as_dask(path, chunk_bytes=8 * 3 * 20, entry_bytes=8).chunks[0]  # 20 rows: 2 stored chunks
+    assert merged == tuple(min(16, N - s) for s in range(0, N, 16))
+    assert chunked.as_dask(da.from_array(x, chunks=8), chunk_bytes=1 << 20).chunks[0][0] == 8
+    expected = sr.pvar(x, [1.5, 2.5], power=True).tolist()
+    for budget in (chunked.CHUNK_BYTES, 8 * 3 * 20):
+        monkeypatch.setattr(chunked, "CHUNK_BYTES", budget)
+        assert chunked.pvar(path, [1.5, 2.5], power=True, quiet=True).tolist() == expected
+        assert _close(chunked.signature(path, 3, quiet=True), sr.signature(x, 3))
+        assert _close(chunked.sig_query(path, 5, N - 3, 2, quiet=True), sr.signature(x[5 : N - 2], 2))
+    assert chunked.pvar(path, [1.5, 2.5], power=True, chunk_size=5, quiet=True).tolist() == expected
+
+
 def test_float32_layers_in_transit():
     w = _weights(dtype=np.float32)
     wd = da.from_array(w, chunks=(5, 4, 5))
@@ -238,7 +268,7 @@ def test_killed_worker_changes_no_result(client, tmp_path):
 
     thread = threading.Thread(target=kill)
     thread.start()
-    got = chunked.pvar(path, 2.5, power=True, client=client, quiet=True)
+    got = chunked.pvar(path, 2.5, power=True, client=client, quiet=True, chunk_size=n // 16)  # many tasks
     thread.join()
     assert killed["mid_compute"]
     assert got == expected

@@ -36,11 +36,12 @@ Exact p-variation (math.md 2.4)
     used, so it is exact, and all candidate values are the same floating-point numbers as
     in the eager branch and bound: the result is equal bit for bit.
 Signatures (math.md 3)
-    Chunk signatures (each chunk with the last point of the previous one, so that every
-    increment is counted once: ``map_overlap`` with depth {0: (1, 0)}, ``trim=False``),
-    multiplied by an ordered tree (``dask.array.reduction``: adjacent blocks, in order,
-    Chen's product being associative but not commutative). Prefix signatures by a scan
-    (``cumreduction``, identity 0 in the no-scalar-term layout).
+    Chunk signatures (each chunk preceded by the last point of the previous one, so that
+    every increment is counted once: the step from that point, a one-row task, times the
+    chunk's own signature), multiplied by an ordered tree (``dask.array.reduction``:
+    adjacent blocks, in order, Chen's product being associative but not commutative).
+    Prefix signatures by a scan over chunks overlapped by one point (``map_overlap``) with
+    ``cumreduction`` (identity 0 in the no-scalar-term layout).
 
 Examples
 --------
@@ -82,8 +83,11 @@ __all__ = [
 
 _META = np.empty((0, 0), np.float64)  # the meta of every float64 block made here
 
-#: default size in bytes of one float64 operand block of the Gram route (rows x features)
+#: default size in bytes of one operand block of the Gram route (rows x features, stored dtype)
 BLOCK_BYTES = 64 << 20
+
+#: default size in bytes (float64) of one chunk of a stored path for p-variation and signatures
+CHUNK_BYTES = 16 << 20
 
 
 # ------------------------------------------------------------------------------------------
@@ -98,8 +102,14 @@ def is_chunked(x) -> bool:
     return module.startswith("dask.array") or module.startswith("zarr")
 
 
-def as_dask(x, name: str = "x"):
-    """`x` as a Dask array: unchanged if it is one, else ``dask.array.from_zarr(x)`` (chunks kept).
+def as_dask(x, name: str = "x", *, chunk_bytes=None, entry_bytes=None):
+    """`x` as a Dask array: unchanged if it is one, else ``dask.array.from_zarr(x)``.
+
+    A Dask array keeps the chunks its caller chose. A stored array (a Zarr array or the path
+    / URL of one) keeps its stored chunks, or with `chunk_bytes` has whole stored chunks
+    merged along axis 0 into chunks of about `chunk_bytes` at `entry_bytes` per entry
+    (default: the stored itemsize); each merged chunk is then read by one Zarr call, with no
+    concatenation of stored chunks afterwards.
 
     Raises
     ------
@@ -110,12 +120,21 @@ def as_dask(x, name: str = "x"):
     """
     import dask.array as da
 
+    from .store import zarr_array
+
     if isinstance(x, da.Array):
         arr = x
     else:
         source = os.fspath(x) if isinstance(x, os.PathLike) else x
         try:
-            arr = da.from_zarr(source)
+            z = zarr_array(source)
+            chunks = None
+            if chunk_bytes is not None and z.ndim and z.shape[0]:
+                per_row = max(1, (entry_bytes or z.dtype.itemsize) * math.prod(z.shape[1:]))
+                c = z.chunks[0]
+                rows = min(z.shape[0], max(c, chunk_bytes // per_row // c * c))
+                chunks = (rows,) + tuple(z.chunks[1:])
+            arr = da.from_zarr(z, chunks=chunks)
         except Exception as exc:  # zarr raises several types for a missing or foreign store
             raise ValueError(f"{name}: cannot read {source!r} as a Zarr array ({type(exc).__name__}: {exc})") from None
     _check_real_dtype(arr.dtype, name)
@@ -181,13 +200,18 @@ def _flat(arr, name: str):
     return arr
 
 
-def _f64(block, name: str, row0: int = 0) -> np.ndarray:
-    """A block as C-contiguous float64 (the only conversion of chunked data), checked finite."""
-    arr = np.ascontiguousarray(block, dtype=np.float64)
+def _finite(block, name: str, row0: int = 0) -> np.ndarray:
+    """A block as an ndarray in its own dtype, checked finite (row0: its first row, for the message)."""
+    arr = np.asarray(block)
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(f"{name} contains NaN or inf (row {int(bad[0]) + row0})")
     return arr
+
+
+def _f64(block, name: str, row0: int = 0) -> np.ndarray:
+    """A block as C-contiguous float64 (no copy if it is one already), checked finite."""
+    return np.ascontiguousarray(_finite(block, name, row0), dtype=np.float64)
 
 
 def _offsets(chunks) -> list:
@@ -255,10 +279,15 @@ class _Rows:
     def __dask_tokenize__(self):
         return (self.key, self.label)
 
-    def raw(self) -> np.ndarray:
+    def stored(self) -> np.ndarray:
+        """The rows in their stored dtype, checked finite."""
         from dask.local import get_sync
 
-        return _f64(get_sync(self.dsk, self.key), self.label, self.start)
+        return _finite(get_sync(self.dsk, self.key), self.label, self.start)
+
+    def raw(self) -> np.ndarray:
+        """The rows as C-contiguous float64, checked finite."""
+        return np.ascontiguousarray(self.stored(), dtype=np.float64)
 
 
 def _row_readers(x, label: str = "x") -> list:
@@ -275,13 +304,39 @@ def _row_readers(x, label: str = "x") -> list:
 # Gram route: what to combine
 
 
+#: bytes of one float64 operand slab of a Gram tile (a block is converted this much at a time)
+SLAB_BYTES = 1 << 20
+
+
 def _gram_tile(a: _Rows, b: _Rows, same: bool) -> np.ndarray:
-    """Partial Gram tile ``a b^T`` of two blocks of layers over one feature chunk, in float64
-    (each block read here, converted to float64 here)."""
-    a64 = a.raw()
-    if same:
-        return a64 @ a64.T
-    return a64 @ b.raw().T
+    """Partial Gram tile ``a b^T`` of two blocks of layers over one feature chunk, in float64.
+
+    Both blocks are read here in their stored dtype. Float64 blocks are multiplied as they
+    are; others are converted to float64 a slab of features at a time (about
+    ``SLAB_BYTES`` per operand, kept in cache) and the slab products summed in order,
+    ``sum_s A[:, s] B[:, s]^T``: no float64 copy of a whole block is made, so a task holds
+    its two blocks as stored and one slab of each. The slab buffers are allocated once per
+    tile: an allocation per slab is a fresh ``mmap`` and page faults on every one of them
+    under the malloc settings of Dask's worker processes.
+    """
+    x = a.stored()
+    y = x if same else b.stored()
+    if x.dtype == np.float64 and y.dtype == np.float64:
+        return x @ y.T
+    n_features = x.shape[1]
+    step = min(n_features, max(1, SLAB_BYTES // (8 * max(x.shape[0], y.shape[0]))))
+    xs = np.empty((x.shape[0], step))
+    ys = xs if same else np.empty((y.shape[0], step))
+    part = np.empty((x.shape[0], y.shape[0]))
+    out = np.zeros_like(part)
+    for s in range(0, n_features, step):
+        w = min(step, n_features - s)
+        np.copyto(xs[:, :w], x[:, s : s + w])
+        if not same:
+            np.copyto(ys[:, :w], y[:, s : s + w])
+        np.matmul(xs[:, :w], ys[:, :w].T, out=part)
+        out += part
+    return out
 
 
 def _add(a, b):
@@ -329,14 +384,14 @@ def _delayed(name: str, dsk: dict, key, dependencies=()):
 
 
 def _gram_blocks(a, block_bytes: int):
-    """`a` (L, D) rechunked so that one float64 block holds about `block_bytes` (rows merged
-    first, then the feature axis split only where a block would be too large)."""
-    n, d = a.shape
+    """`a` (L, D) rechunked so that one block holds about `block_bytes` in its stored dtype
+    (rows merged first, then the feature axis split only where a block would be too large)."""
+    size = a.dtype.itemsize
     f = max(int(c) for c in a.chunks[1])
     c = max(int(r) for r in a.chunks[0])
-    rows = min(n, max(c, (block_bytes // (8 * f)) // c * c))  # whole input chunks per block
-    if rows * f * 8 > 4 * block_bytes:  # one chunk is far too wide: split the feature axis
-        f = max(1, block_bytes // (8 * rows))
+    rows = min(a.shape[0], max(c, (block_bytes // (size * f)) // c * c))  # whole input chunks per block
+    if rows * f * size > 4 * block_bytes:  # one chunk is far too wide: split the feature axis
+        f = max(1, block_bytes // (size * rows))
     return a.rechunk((rows, f))
 
 
@@ -401,6 +456,21 @@ def _chunk_signature(block, depth: int, lift: str):
     return out
 
 
+def _chunk_signature_after(block, prev, depth: int, lift: str, block_info=None):
+    """(1, L): the signature of the previous chunk's last point `prev` (1, d) followed by the
+    points of `block`, as ``S(prev, x_0) (x) S(x_0 .. x_m)`` (Chen), without concatenating
+    the chunk to one row: the first chunk (location 0) ignores `prev`."""
+    own = _chunk_signature(block, depth, lift)
+    if block_info is None or block_info[0]["chunk-location"][0] == 0:
+        return own
+    step = _chunk_signature(np.concatenate([_f64(prev, "x"), _f64(block[:1], "x")]), depth, lift)
+    return _chen_rows(np.concatenate([step, own]), d=prev.shape[1], depth=depth)
+
+
+def _last_row(block):
+    return block[-1:]
+
+
 def _chen_rows(s, axis=None, keepdims=True, *, d: int, depth: int):
     """(1, L): the ordered Chen product of the rows of `s` (the reduction's combine step)."""
     k = _sig_kernels(d, depth, "geometric")  # the product is the same for both lifts
@@ -448,16 +518,23 @@ def _overlapped(x):
 
 
 def signature_graph(x, depth: int, lift: str = "geometric"):
-    """Dask array (1, L): the signature of the path `x` (N, d) by an ordered Chen tree over chunks."""
+    """Dask array (1, L): the signature of the path `x` (N, d) by an ordered Chen tree over chunks.
+
+    Each chunk's task reads the chunk once and gets the previous chunk's last point from a
+    one-row task, so every increment is counted once and no chunk is copied or shipped.
+    """
     import dask.array as da
     from functools import partial
 
     d = x.shape[1]
-    xo = _overlapped(x)
+    k = x.numblocks[0]
     length = _sig_kernels(d, depth, lift).LENGTH
-    sigs = xo.map_blocks(
-        _chunk_signature, depth, lift, chunks=((1,) * xo.numblocks[0], (length,)), dtype=np.float64, meta=_META
-    )
+    # block j of `prev`: the last point of chunk j - 1 (a one-row task; block 0 is unused)
+    tails = x.map_blocks(_last_row, chunks=((1,) * k, x.chunks[1]), dtype=x.dtype, meta=x._meta)
+    prev = da.concatenate([tails[:1], tails[:-1]]) if k > 1 else tails
+    sigs = da.map_blocks(
+        _chunk_signature_after, x, prev, depth, lift, chunks=((1,) * k, (length,)), dtype=np.float64, meta=_META
+    )  # blocks paired by index (map_blocks does not align chunks)
     combine = partial(_chen_rows, d=d, depth=depth)
     return da.reduction(
         sigs, _keep_chunk, combine, axis=0, keepdims=True, dtype=np.float64, combine=combine, concatenate=True,
@@ -677,6 +754,11 @@ def _rechunk_rows(x, chunk_size, name="chunk_size"):
     return x.rechunk({0: int(chunk_size)})
 
 
+def _merge_bytes(chunk_size):
+    """The chunk budget of stored input: CHUNK_BYTES unless the caller fixed `chunk_size`."""
+    return CHUNK_BYTES if chunk_size is None else None
+
+
 def layer_gram(weights, other=None, *, client=None, quiet=False, block_bytes=BLOCK_BYTES):
     """Gram matrix ``G[i, k] = <W_i, V_k>`` of the flattened layers of chunked weights, out of core.
 
@@ -692,7 +774,7 @@ def layer_gram(weights, other=None, *, client=None, quiet=False, block_bytes=BLO
     quiet : bool
         No progress bar.
     block_bytes : int
-        Target float64 size of one operand block (rows x feature chunk).
+        Target size in bytes of one operand block (rows x feature chunk) in the stored dtype.
 
     Returns
     -------
@@ -707,12 +789,12 @@ def layer_gram(weights, other=None, *, client=None, quiet=False, block_bytes=BLO
     """
     _check_quiet(quiet)
     client = _check_client(client)
-    a = _flat(as_dask(weights, "weights"), "weights")
+    a = _flat(as_dask(weights, "weights", chunk_bytes=block_bytes), "weights")
     n = a.shape[0]
     if other is not None:
         import dask.array as da
 
-        b = _flat(as_dask(other, "other"), "other")
+        b = _flat(as_dask(other, "other", chunk_bytes=block_bytes), "other")
         if b.shape[1] != a.shape[1]:
             raise ValueError(
                 f"other has layers of {b.shape[1]} entries but weights has {a.shape[1]}: the layers must have the same size"
@@ -722,7 +804,7 @@ def layer_gram(weights, other=None, *, client=None, quiet=False, block_bytes=BLO
     return g if other is None else g[:n, n:]
 
 
-def read_input(x, convention=None, name="x"):
+def read_input(x, convention=None, name="x", *, chunk_bytes=None):
     """Chunked input read by the rule of :func:`streamrough.read_input`, lazily.
 
     ``convention=None``: an array of 3 or more axes is a weight sequence read as
@@ -730,6 +812,8 @@ def read_input(x, convention=None, name="x"):
     reads any array as a weight sequence: ``"values"`` takes the flattened layers as the
     points, ``"increments"`` the path ``x_0 = 0, x_k = W_0 + ... + W_{k-1}`` (a lazy Dask
     cumulative sum in float64 with a zero first row).
+    `chunk_bytes`: stored input is read in whole stored chunks merged up to about this many
+    bytes of float64 rows (:func:`as_dask`); a Dask array keeps its chunks.
 
     Returns
     -------
@@ -751,7 +835,7 @@ def read_input(x, convention=None, name="x"):
 
     from .paths import CONVENTIONS
 
-    arr = as_dask(x, name)
+    arr = as_dask(x, name, chunk_bytes=chunk_bytes, entry_bytes=8)
     if convention is None and arr.ndim <= 2:
         return _flat(arr, name).rechunk({1: -1}), None, "values"
     convention = "increments" if convention is None else convention
@@ -785,7 +869,8 @@ def pvar(
     power, norm, return_partition, convention
         As in :func:`streamrough.pvar`.
     chunk_size : int, optional
-        Points per chunk (default: the input's chunks).
+        Points per chunk. Default: a Dask array's own chunks; a stored array's chunks merged
+        whole into chunks of about ``CHUNK_BYTES`` (16 MiB of float64 rows).
     client : dask.distributed.Client, optional
     quiet : bool
 
@@ -807,7 +892,7 @@ def pvar(
     ps, scalar = as_p_values(p, "p")
     check_choice(norm, "norm", NORMS)
     code = _kernels().NORM_CODES[norm]
-    path, _, convention = read_input(x, convention, "x")
+    path, _, convention = read_input(x, convention, "x", chunk_bytes=_merge_bytes(chunk_size))
     arr = _rechunk_rows(path, chunk_size)
     n = arr.shape[0]
     states, scale = pvar_graph(arr, ps, code)
@@ -845,8 +930,8 @@ def _follow(link: np.ndarray, end: int) -> np.ndarray:
     return np.array(part[::-1], np.int64)
 
 
-def _path_2d(x, name="x"):
-    arr = as_dask(x, name)
+def _path_2d(x, name="x", chunk_bytes=None):
+    arr = as_dask(x, name, chunk_bytes=chunk_bytes, entry_bytes=8)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be one path of shape (N, d), got shape {arr.shape}")
     return arr.rechunk({1: -1})
@@ -879,7 +964,9 @@ def signature(x, depth, *, lift="geometric", stream=False, chunk_size=None, clie
         array of shape (N - 1, L) chunked like `x` (a scan; store or slice it, nothing is
         computed here, so `client` and `quiet` are unused).
     chunk_size : int, optional
-        Points per chunk (default: the input's chunks).
+        Points per chunk. Default: a Dask array's own chunks; a stored array's chunks merged
+        whole into chunks of about ``CHUNK_BYTES`` (16 MiB of float64 rows; with ``stream=True``
+        the stored chunks, since each output row is a whole signature).
     client : dask.distributed.Client, optional
     quiet : bool
 
@@ -897,7 +984,7 @@ def signature(x, depth, *, lift="geometric", stream=False, chunk_size=None, clie
     _check_quiet(quiet)
     client = _check_client(client)
     depth = _check_depth_lift(depth, lift)
-    arr = _rechunk_rows(_path_2d(x), chunk_size)
+    arr = _rechunk_rows(_path_2d(x, "x", None if stream else _merge_bytes(chunk_size)), chunk_size)
     if stream:
         return prefix_graph(arr, depth, lift)
     (s,) = _compute([signature_graph(arr, depth, lift)], client, quiet, warm=(("sig", arr.shape[1], depth, lift),))
@@ -918,7 +1005,7 @@ def sig_query(x, s, t, depth, *, lift="geometric", client=None, quiet=False):
     >>> sig_query(x, 1, 2, 2, quiet=True)
     array([0., 2., 0., 0., 0., 2.])
     """
-    arr = _path_2d(x)
+    arr = _path_2d(x, "x", CHUNK_BYTES)
     n = arr.shape[0]
     for name, v in (("s", s), ("t", t)):
         if not isinstance(v, numbers.Integral) or isinstance(v, bool):

@@ -294,8 +294,10 @@ def run_pvar(
     if _is_store(path_file):
         from streamrough import chunked
 
-        x = chunked.as_dask(path_file, "FILE")
-        results = chunked.pvar(x, list(p_values), norm=norm, return_partition=True, convention=convention, client=client)
+        x = chunked.as_dask(path_file, "FILE")  # checked and described here; read by pvar in merged chunks
+        results = chunked.pvar(
+            path_file, list(p_values), norm=norm, return_partition=True, convention=convention, client=client
+        )
     else:
         x = _load_array(path_file)
         results = sr.pvar(x, list(p_values), norm=norm, return_partition=True, convention=convention)

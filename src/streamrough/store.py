@@ -280,6 +280,25 @@ def _sync(coro):
     return sync(coro)
 
 
+def zarr_array(source):
+    """A Zarr array read-only: `source` itself if it is one, else the array at a path or URL.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os, zarr
+    >>> folder = os.path.join(tempfile.mkdtemp(), "a.zarr")
+    >>> zarr.create_array(store=folder, shape=(4, 2), chunks=(2, 2), dtype="float64").chunks
+    (2, 2)
+    >>> zarr_array(folder).shape
+    (4, 2)
+    """
+    import zarr
+
+    if isinstance(source, zarr.Array):
+        return source
+    return zarr.open_array(os.fspath(source) if isinstance(source, os.PathLike) else source, mode="r")
+
+
 def _zarr_store(url, read_only, storage_options):
     from zarr.storage import FsspecStore, LocalStore
 
