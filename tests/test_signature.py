@@ -504,24 +504,6 @@ def test_matches_iisignature_live(d, depth, rng):
     assert_sig_close(sr.signature(x, depth, stream=True)[-1], iisignature.sig(x, depth, 2)[-1], d, depth, rtol=1e-13)
 
 
-def test_generated_kernels_load_from_a_file_when_caching(tmp_path, monkeypatch, rng):
-    """With STREAMROUGH_NUMBA_CACHE=1 the generated source is a file (so Numba can cache it)."""
-    from streamrough._kernels import _jit, sig_codegen
-
-    monkeypatch.setattr(_jit, "CACHE", True)
-    monkeypatch.setenv("STREAMROUGH_CACHE_DIR", str(tmp_path))
-    mod = sig_codegen.generated_module.__wrapped__(6, 1, "iterated")  # bypass the per-process memo
-    files = list((tmp_path / "generated").glob("sig_iterated_d6_n1_*.py"))
-    assert len(files) == 1 and mod.__file__ == str(files[0])
-    assert files[0].read_text() == sig_codegen.generate_source(6, 1, "iterated")
-    x = rng.standard_normal((9, 6))
-    out = np.zeros(6)
-    mod.path_into(x, 0, 8, out, np.empty(8))
-    np.testing.assert_allclose(out, x[-1] - x[0], rtol=1e-12, atol=1e-12)
-    sig_codegen.generated_module.__wrapped__(6, 1, "iterated")  # same text, same file: reused
-    assert len(list((tmp_path / "generated").glob("*.py"))) == 1
-
-
 # ------------------------------------------------------------------ kernel building blocks
 
 
