@@ -1,7 +1,8 @@
 """First call in a fresh process: how much of a typical analysis is JIT compilation.
 
 A typical analysis (a close proxy of issue 11's "22 real weight paths, L up to 1024,
-32 x 32 layers"): 22 float32 Brownian weight paths of 64 to 1024 layers of 32 x 32, and for
+32 x 32 layers"): 22 float32 Brownian weight paths of 64 to 1024 layers of 32 x 32 (six each
+of 64, 128, 256, two each of 512, 1024), and for
 each ``pvar`` in both conventions at p = 2.5, ``rough_pvar`` (levels 1 and 2), ``rough_distance``
 to the next path of the same length and the depth-2 ``signature`` of its first 64 layers
 (d = 1024); then ``streamrough analyze`` (the CLI) on one ``.npz`` file. Each runs in a fresh
@@ -37,7 +38,7 @@ import numpy as np
 import streamrough as sr
 quick = sys.argv[1] == "quick"
 t_import = time.perf_counter() - t0
-lengths = [64, 128, 256, 256] if quick else [64, 128, 128, 256, 256, 256, 512, 512, 512, 512] + [1024] * 12
+lengths = [64, 128, 256, 256] if quick else [64] * 6 + [128] * 6 + [256] * 6 + [512, 512, 1024, 1024]
 paths = [sr.brownian_weights(L, 32, seed=i).astype(np.float32) for i, L in enumerate(lengths)]
 for i, W in enumerate(paths):
     sr.pvar(W, 2.5, convention="increments")

@@ -46,9 +46,17 @@ def test_sig_length():
 # ---------------------------------------------------------------------- against brute force
 
 
+def slow_cells(fast, slow):
+    """Parameter cells: `fast` run in the README's command, `slow` (the same code at other
+    sizes, each a compilation of its own) in CI's slow step."""
+    return list(fast) + [pytest.param(*cell, marks=pytest.mark.slow) for cell in slow]
+
+
 @pytest.mark.parametrize("lift", sr.LIFTS)
 @pytest.mark.parametrize(
-    "d,depth", [(1, 4), (2, 1), (2, 2), (2, 3), (2, 4), (3, 3), (3, 4), (4, 2), (4, 4), (13, 3)]  # last: loop kernels
+    "d,depth",
+    # one cell per kernel variant: depth 1, straight-line, hybrid, loop kernels
+    slow_cells([(1, 4), (2, 1), (2, 3), (3, 4), (13, 3)], [(2, 2), (2, 4), (3, 3), (4, 2), (4, 4)]),
 )
 def test_against_explicit_iterated_sums_and_integrals(lift, d, depth, rng):
     for n in (2, 3, 6):
@@ -271,11 +279,12 @@ def test_bad_input():
 
 
 @pytest.mark.parametrize("lift", sr.LIFTS)
-def test_chen_identity_random_splits(lift, rng):
-    for _ in range(10):
+@pytest.mark.parametrize("sweep", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["fixed", "sweep"])
+def test_chen_identity_random_splits(lift, sweep, rng):
+    """Random splits; d and depth random in the slow sweep, two kernel variants otherwise."""
+    for i in range(10):
         n = int(rng.integers(3, 40))
-        d = int(rng.integers(1, 4))
-        depth = int(rng.integers(1, 5))
+        d, depth = (int(rng.integers(1, 4)), int(rng.integers(1, 5))) if sweep else [(2, 3), (3, 4)][i % 2]
         x = rng.standard_normal((n, d))
         u = int(rng.integers(0, n))
         s = sr.signature(x, depth, lift=lift)
@@ -495,7 +504,7 @@ def test_matches_iisignature_reference(d, depth):
     np.testing.assert_allclose(sr.sig_combine(r["s1"], r["s2"], d, depth), r["combined"], rtol=1e-6)
 
 
-@pytest.mark.parametrize("d,depth", IISIGNATURE_CASES)
+@pytest.mark.parametrize("d,depth", slow_cells(IISIGNATURE_CASES[:2], IISIGNATURE_CASES[2:]))
 def test_matches_iisignature_live(d, depth, rng):
     """The same cross-check on fresh random input, where iisignature is installed (CI installs it)."""
     iisignature = pytest.importorskip("iisignature")

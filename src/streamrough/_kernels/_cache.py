@@ -100,6 +100,11 @@ class _Impl(caching.CompileResultCacheImpl):
         fullname = f"{py_func.__module__}.{py_func.__qualname__}"
         self._filename_base = self.get_filename_base(fullname, getattr(sys, "abiflags", ""))
 
+    def check_cachable(self, cres):
+        """Whether a compile result can be saved (not if it holds addresses of this process:
+        dynamic globals, lifted loops); one that cannot stays in memory, without a warning."""
+        return all(x.can_cache for x in cres.lifted) and not cres.library.has_dynamic_globals
+
 
 class _Files:
     """One file per key, ``<base>.<hash of the key>.nbc``, holding ``(key, data)``."""
