@@ -49,7 +49,8 @@ def test_sig_length():
 def slow_cells(fast, slow):
     """Parameter cells: `fast` run in the README's command, `slow` (the same code at other
     sizes, each a compilation of its own) in CI's slow step."""
-    return list(fast) + [pytest.param(*cell, marks=pytest.mark.slow) for cell in slow]
+    as_args = lambda cell: cell if isinstance(cell, tuple) else (cell,)  # noqa: E731
+    return list(fast) + [pytest.param(*as_args(cell), marks=pytest.mark.slow) for cell in slow]
 
 
 @pytest.mark.parametrize("lift", sr.LIFTS)
@@ -489,7 +490,7 @@ IISIGNATURE_REFERENCE = Path(__file__).parent / "data" / "iisignature_reference.
 IISIGNATURE_CASES = [(1, 3), (2, 4), (3, 3), (5, 2), (4, 4)]
 
 
-@pytest.mark.parametrize("d,depth", IISIGNATURE_CASES)
+@pytest.mark.parametrize("d,depth", slow_cells(IISIGNATURE_CASES[:4], IISIGNATURE_CASES[4:]))
 def test_matches_iisignature_reference(d, depth):
     """iisignature's outputs, held in tests/data (made by make_iisignature_reference.py)."""
     with np.load(IISIGNATURE_REFERENCE) as ref:
@@ -525,7 +526,8 @@ def test_render_fills_blocks_and_fields():
         render("$missing", body=[])
 
 
-@pytest.mark.parametrize("lift", sr.LIFTS)
+# iterated at depth 64 compiles a long straight-line kernel: in the slow step
+@pytest.mark.parametrize("lift", slow_cells(["geometric"], ["iterated"]))
 def test_deep_d1_uses_loop_kernels(lift, rng):
     """d = 1 at depth 64: the generated straight-line source would grow like depth^2 and take
     minutes to compile; the plain loop kernels serve it instead."""
