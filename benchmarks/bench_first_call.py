@@ -9,8 +9,8 @@ to the next path of the same length and the depth-2 ``signature`` of its first 6
 subprocess, three times: cache off (``STREAMROUGH_NUMBA_CACHE=0``), cold cache (an empty
 directory) and warm cache (the same directory again). Printed per run: wall time of the
 whole run, seconds spent compiling (Numba's ``numba:compile`` events) and loading compiled
-kernels (everything under Numba's compiler lock minus compiling), and how many
-specialisations were compiled and loaded. Also the CPU model and load.
+kernels (everything under Numba's compiler lock minus compiling), importing, and (analysis)
+how many specialisations were compiled and loaded. Also the CPU model and load.
 
 Run: ``python benchmarks/bench_first_call.py [--quick]`` (``--quick``: 4 paths, L <= 256).
 """
@@ -23,7 +23,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 from _harness import cpu_info
 
@@ -59,20 +58,37 @@ print(json.dumps(dict(total=total, imports=t_import, compile=compile_t.duration 
 """
 
 
-def run_probe(env, quick):
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE, "quick" if quick else "full"], env=env, capture_output=True, text=True, check=True
-    )
+# the CLI's own entry point, with the same timers
+CLI_PROBE = r"""
+import contextlib, io, json, sys, time
+t0 = time.perf_counter()
+from numba.core import event
+compile_t, lock_t = event.TimingListener(), event.TimingListener()
+event.register("numba:compile", compile_t)
+event.register("numba:compiler_lock", lock_t)
+from streamrough.cli import main
+t_import = time.perf_counter() - t0
+with contextlib.redirect_stdout(io.StringIO()):
+    main(["analyze", sys.argv[1], "-p", "2.5", "--quiet"])
+print(json.dumps(dict(total=time.perf_counter() - t0, imports=t_import,
+                      compile=compile_t.duration if compile_t.done else 0.0,
+                      lock=lock_t.duration if lock_t.done else 0.0)))
+"""
+
+
+def run_probe(env, code, arg):
+    out = subprocess.run([sys.executable, "-c", code, arg], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_cli(env, npz):
-    t0 = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "streamrough.cli", "analyze", npz, "-p", "2.5", "--quiet"],
-        env=env, capture_output=True, text=True, check=True,
+def report(name, r):
+    line = (
+        f"  {name:<11} total {r['total']:6.2f} s | compiling {r['compile']:6.2f} s | "
+        f"loading {r['lock'] - r['compile']:5.2f} s | imports {r['imports']:4.2f} s"
     )
-    return time.perf_counter() - t0
+    if "hits" in r:
+        line += f" | specialisations compiled {r['misses']}, loaded {r['hits']}"
+    print(line, flush=True)
 
 
 def main():
@@ -97,22 +113,11 @@ def main():
         ]
         print("typical analysis, fresh process:")
         for name, env in runs:
-            r = run_probe(env, args.quick)
-            print(
-                f"  {name:<11} total {r['total']:6.2f} s | compiling {r['compile']:6.2f} s | "
-                f"loading {r['lock'] - r['compile']:5.2f} s | imports {r['imports']:4.2f} s | "
-                f"specialisations compiled {r['misses']}, loaded {r['hits']}",
-                flush=True,
-            )
-        cli_cache = os.path.join(tmp, "cache-cli")
+            report(name, run_probe(env, PROBE, "quick" if args.quick else "full"))
         print("streamrough analyze weights.npz -p 2.5 (256 layers of 32 x 32), fresh process:")
-        base = dict(os.environ, STREAMROUGH_CACHE_DIR=cli_cache)
-        for name, env in [
-            ("cache off", dict(base, STREAMROUGH_NUMBA_CACHE="0")),
-            ("cold cache", dict(base, STREAMROUGH_NUMBA_CACHE="1")),
-            ("warm cache", dict(base, STREAMROUGH_NUMBA_CACHE="1")),
-        ]:
-            print(f"  {name:<11} wall {run_cli(env, npz):6.2f} s", flush=True)
+        for name, env in runs:
+            env = dict(env, STREAMROUGH_CACHE_DIR=os.path.join(tmp, "cache-cli"))
+            report(name, run_probe(env, CLI_PROBE, npz))
 
 
 if __name__ == "__main__":
