@@ -188,3 +188,17 @@ def test_nothing_process_wide_changes(rng):
 
     sr.pvar(rng.standard_normal((20, 2)), 2.5)
     assert dict(os.environ) == env and numba.config.CACHE_DIR == numba_dir
+
+
+@needs_jit
+def test_cached_closure_instances_have_distinct_names():
+    """Numba names compiled symbols by module, qualified name and a per-process counter: each
+    cached closure instance gets its id in its name, so that one loaded from the cache never
+    shares a symbol with another instance compiled in this process."""
+    from streamrough._kernels import _cache, pvar
+
+    if _cache.cache_root() is None:
+        pytest.skip("the cache is off in this run")
+    names = {pvar.for_norm(code).bnb_advance.py_func.__qualname__ for code in pvar.NORM_CODES.values()}
+    assert len(names) == len(pvar.NORM_CODES)
+    assert all(name.startswith("_specialise.<locals>.bnb_advance_") for name in names)

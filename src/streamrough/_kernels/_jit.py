@@ -50,6 +50,12 @@ def _njit(func, options):
     root = _cache.cache_root()
     if root is not None and hasattr(dispatcher, "_set_uuid"):  # a real dispatcher (JIT enabled)
         identity = _stable_uuid(func)
+        if func.__closure__:
+            # Numba names a compiled function's symbol by module, qualified name and a
+            # per-process counter: a cached closure loaded into another process could share
+            # its symbol with a different instance of the same closure compiled there, and
+            # the linker would then call the wrong one. The id makes each instance's name unique.
+            func.__qualname__ = f"{func.__qualname__}_{identity.replace('-', '')[:16]}"
         dispatcher._set_uuid(identity)
         dispatcher._cache = _cache.KernelCache(func, root, identity)
     return dispatcher
