@@ -18,7 +18,7 @@ Sections (float64; one thread unless stated; ratio = streamrough / peer, below 1
 3. one call on a tiny path; 4. ``SigStream.push`` from Python, per point;
 5. two threads against one at B = 32, and one long path split into chunks;
 6. first-call cost (code generation + JIT compilation) in a fresh process, without and with
-   the on-disk cache (``STREAMROUGH_NUMBA_CACHE=1``).
+   the on-disk cache (``STREAMROUGH_NUMBA_CACHE=0`` / cold / warm).
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ def first_call(args):
     print("\n== 6. first call in a fresh process (import + code generation + compilation) ==")
     cases = [(3, 3)] if args.quick else [(2, 3), (5, 3), (10, 4)]
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, NUMBA_CACHE_DIR=os.path.join(tmp, "numba"), STREAMROUGH_CACHE_DIR=tmp)
+        env = dict(os.environ, STREAMROUGH_CACHE_DIR=tmp)
         for d, depth in cases:
             code = _FIRST_CALL.format(d=d, depth=depth)
 

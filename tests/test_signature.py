@@ -46,9 +46,18 @@ def test_sig_length():
 # ---------------------------------------------------------------------- against brute force
 
 
+def slow_cells(fast, slow):
+    """Parameter cells: `fast` run in the README's command, `slow` (the same code at other
+    sizes, each a compilation of its own) in CI's slow step."""
+    as_args = lambda cell: cell if isinstance(cell, tuple) else (cell,)  # noqa: E731
+    return list(fast) + [pytest.param(*as_args(cell), marks=pytest.mark.slow) for cell in slow]
+
+
 @pytest.mark.parametrize("lift", sr.LIFTS)
 @pytest.mark.parametrize(
-    "d,depth", [(1, 4), (2, 1), (2, 2), (2, 3), (2, 4), (3, 3), (3, 4), (4, 2), (4, 4), (13, 3)]  # last: loop kernels
+    "d,depth",
+    # one cell per kernel variant: depth 1, straight-line, hybrid, loop kernels
+    slow_cells([(1, 4), (2, 1), (2, 3), (3, 4), (13, 3)], [(2, 2), (2, 4), (3, 3), (4, 2), (4, 4)]),
 )
 def test_against_explicit_iterated_sums_and_integrals(lift, d, depth, rng):
     for n in (2, 3, 6):
@@ -271,11 +280,12 @@ def test_bad_input():
 
 
 @pytest.mark.parametrize("lift", sr.LIFTS)
-def test_chen_identity_random_splits(lift, rng):
-    for _ in range(10):
+@pytest.mark.parametrize("sweep", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["fixed", "sweep"])
+def test_chen_identity_random_splits(lift, sweep, rng):
+    """Random splits; d and depth random in the slow sweep, two kernel variants otherwise."""
+    for i in range(10):
         n = int(rng.integers(3, 40))
-        d = int(rng.integers(1, 4))
-        depth = int(rng.integers(1, 5))
+        d, depth = (int(rng.integers(1, 4)), int(rng.integers(1, 5))) if sweep else [(2, 3), (3, 4)][i % 2]
         x = rng.standard_normal((n, d))
         u = int(rng.integers(0, n))
         s = sr.signature(x, depth, lift=lift)
@@ -480,7 +490,7 @@ IISIGNATURE_REFERENCE = Path(__file__).parent / "data" / "iisignature_reference.
 IISIGNATURE_CASES = [(1, 3), (2, 4), (3, 3), (5, 2), (4, 4)]
 
 
-@pytest.mark.parametrize("d,depth", IISIGNATURE_CASES)
+@pytest.mark.parametrize("d,depth", slow_cells(IISIGNATURE_CASES[:4], IISIGNATURE_CASES[4:]))
 def test_matches_iisignature_reference(d, depth):
     """iisignature's outputs, held in tests/data (made by make_iisignature_reference.py)."""
     with np.load(IISIGNATURE_REFERENCE) as ref:
@@ -495,31 +505,13 @@ def test_matches_iisignature_reference(d, depth):
     np.testing.assert_allclose(sr.sig_combine(r["s1"], r["s2"], d, depth), r["combined"], rtol=1e-6)
 
 
-@pytest.mark.parametrize("d,depth", IISIGNATURE_CASES)
+@pytest.mark.parametrize("d,depth", slow_cells(IISIGNATURE_CASES[:2], IISIGNATURE_CASES[2:]))
 def test_matches_iisignature_live(d, depth, rng):
     """The same cross-check on fresh random input, where iisignature is installed (CI installs it)."""
     iisignature = pytest.importorskip("iisignature")
     x = naive.sample_path(rng, 60, d, "walk") + 0.1 * np.arange(60)[:, None]
     assert_sig_close(sr.signature(x, depth), iisignature.sig(x, depth), d, depth, rtol=1e-13)
     assert_sig_close(sr.signature(x, depth, stream=True)[-1], iisignature.sig(x, depth, 2)[-1], d, depth, rtol=1e-13)
-
-
-def test_generated_kernels_load_from_a_file_when_caching(tmp_path, monkeypatch, rng):
-    """With STREAMROUGH_NUMBA_CACHE=1 the generated source is a file (so Numba can cache it)."""
-    from streamrough._kernels import _jit, sig_codegen
-
-    monkeypatch.setattr(_jit, "CACHE", True)
-    monkeypatch.setenv("STREAMROUGH_CACHE_DIR", str(tmp_path))
-    mod = sig_codegen.generated_module.__wrapped__(6, 1, "iterated")  # bypass the per-process memo
-    files = list((tmp_path / "generated").glob("sig_iterated_d6_n1_*.py"))
-    assert len(files) == 1 and mod.__file__ == str(files[0])
-    assert files[0].read_text() == sig_codegen.generate_source(6, 1, "iterated")
-    x = rng.standard_normal((9, 6))
-    out = np.zeros(6)
-    mod.path_into(x, 0, 8, out, np.empty(8))
-    np.testing.assert_allclose(out, x[-1] - x[0], rtol=1e-12, atol=1e-12)
-    sig_codegen.generated_module.__wrapped__(6, 1, "iterated")  # same text, same file: reused
-    assert len(list((tmp_path / "generated").glob("*.py"))) == 1
 
 
 # ------------------------------------------------------------------ kernel building blocks
@@ -534,7 +526,8 @@ def test_render_fills_blocks_and_fields():
         render("$missing", body=[])
 
 
-@pytest.mark.parametrize("lift", sr.LIFTS)
+# iterated at depth 64 compiles a long straight-line kernel: in the slow step
+@pytest.mark.parametrize("lift", slow_cells(["geometric"], ["iterated"]))
 def test_deep_d1_uses_loop_kernels(lift, rng):
     """d = 1 at depth 64: the generated straight-line source would grow like depth^2 and take
     minutes to compile; the plain loop kernels serve it instead."""

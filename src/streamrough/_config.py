@@ -16,17 +16,32 @@ import os
 
 # ----------------------------------------------------------------------------- environment
 
-#: Environment variable that opts in to Numba's on-disk cache ("1", "true", "yes", "on").
+#: Environment variable that turns the on-disk cache of compiled kernels off ("0", "false",
+#: "no", "off"); it is on by default.
 CACHE_ENV = "STREAMROUGH_NUMBA_CACHE"
+#: Environment variable naming the cache directory (default ``$XDG_CACHE_HOME/streamrough``,
+#: else ``~/.cache/streamrough``).
+CACHE_DIR_ENV = "STREAMROUGH_CACHE_DIR"
 
 
-def numba_cache_enabled() -> bool:
-    """True if the user opted in to Numba's on-disk cache (``STREAMROUGH_NUMBA_CACHE=1``).
+def cache_dir() -> str | None:
+    """Directory of streamrough's on-disk cache of compiled kernels, or None if it is off.
 
-    Off by default: on-disk caches have crashed Dask and multiprocessing workers elsewhere,
-    so by default each process compiles a kernel once, on first use, in memory.
+    On by default: each kernel is compiled once per machine and user, then loaded from
+    ``<dir>/kernels/<versions and source hash>/`` by later processes (see
+    ``streamrough._kernels._cache``: entries of another Python, Numba or streamrough are never
+    served; concurrent processes are safe). ``STREAMROUGH_NUMBA_CACHE=0`` turns it off
+    (kernels compile in memory, once per process); ``STREAMROUGH_CACHE_DIR`` moves it. Read
+    when the kernels are first imported; Numba's own settings (``NUMBA_CACHE_DIR``) are neither
+    read nor changed.
     """
-    return os.environ.get(CACHE_ENV, "0").lower() in {"1", "true", "yes", "on"}
+    if os.environ.get(CACHE_ENV, "1").strip().lower() in {"0", "false", "no", "off"}:
+        return None
+    folder = os.environ.get(CACHE_DIR_ENV)
+    if not folder:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        folder = os.path.join(base, "streamrough")
+    return os.path.abspath(folder)
 
 
 # ----------------------------------------------------------------------------- p-variation

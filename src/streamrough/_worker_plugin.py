@@ -1,8 +1,8 @@
 """Warm Dask workers once: compile the serial kernels a computation needs on every worker.
 
-Numba compiles a kernel on its first call in each process (seconds); without warming, the
-first task of each kind on each worker pays it, and Numba's on-disk cache is off by default
-(it has crashed under Dask elsewhere). :class:`WarmKernels` is a ``distributed.WorkerPlugin``
+Numba compiles a kernel on its first call in each process (seconds, or a load from
+streamrough's on-disk cache once the machine has compiled it); without warming, the first
+task of each kind on each worker pays it. :class:`WarmKernels` is a ``distributed.WorkerPlugin``
 whose ``setup`` calls each kernel once on tiny input; it is registered once per client and
 kernel set (and runs again on any worker that joins or restarts, e.g. after a crash).
 Imported only when a distributed client is in use.

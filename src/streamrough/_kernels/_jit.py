@@ -1,8 +1,9 @@
 """The decorators every kernel uses, so that caching and threading are set in one place.
 
-Numba's on-disk cache is opt-in (``STREAMROUGH_NUMBA_CACHE=1``, read by
-``streamrough._config``): it has caused crashes under Dask and multiprocessing elsewhere, so
-the default is to compile in memory once per process and reuse the compiled kernel.
+Every dispatcher made here gets streamrough's on-disk cache (``streamrough._kernels._cache``:
+on by default, ``STREAMROUGH_NUMBA_CACHE=0`` turns it off) unless the directory is not
+writable; a kernel is then compiled in memory once per process. Nothing of Numba's global
+configuration is changed: only these dispatchers are cached.
 
 Every kernel with a ``prange`` loop is a `Twin`: one body compiled twice, ``.parallel``
 (``parallel=True``, the loop runs on Numba's threads) and ``.serial`` (``prange`` runs as
@@ -24,9 +25,7 @@ import uuid
 
 import numba
 
-from .._config import numba_cache_enabled
-
-CACHE = numba_cache_enabled()
+from . import _cache
 
 
 def _stable_uuid(func) -> str:
@@ -48,15 +47,23 @@ def _stable_uuid(func) -> str:
 
 def _njit(func, options):
     dispatcher = numba.njit(**options)(func)
-    if options.get("cache") and hasattr(dispatcher, "_set_uuid"):  # a real dispatcher (JIT enabled)
-        dispatcher._set_uuid(_stable_uuid(func))
+    root = _cache.cache_root()
+    if root is not None and hasattr(dispatcher, "_set_uuid"):  # a real dispatcher (JIT enabled)
+        identity = _stable_uuid(func)
+        if func.__closure__:
+            # Numba names a compiled function's symbol by module, qualified name and a
+            # per-process counter: a cached closure loaded into another process could share
+            # its symbol with a different instance of the same closure compiled there, and
+            # the linker would then call the wrong one. The id makes each instance's name unique.
+            func.__qualname__ = f"{func.__qualname__}_{identity.replace('-', '')[:16]}"
+        dispatcher._set_uuid(identity)
+        dispatcher._cache = _cache.KernelCache(func, root, identity)
     return dispatcher
 
 
 def jit(func=None, **options):
-    """Serial kernel: ``numba.njit(nogil=True)``, cached on disk only when opted in."""
+    """Serial kernel: ``numba.njit(nogil=True)`` with streamrough's on-disk cache."""
     options.setdefault("nogil", True)
-    options.setdefault("cache", CACHE)
     if func is None:
         return lambda f: _njit(f, options)
     return _njit(func, options)

@@ -43,14 +43,11 @@ def level_offsets(d: int, n: int) -> tuple:
 
 
 def bound(func=None, **options):
-    """``jit`` for a closure that calls other kernels (closure cells holding dispatchers).
-
-    Numba keys its disk cache of a closure by a pickle of the cells, and a pickled
-    dispatcher holds a per-process id: such entries would never be found again, and the
-    cache would grow by one per process. These small kernels are compiled in memory (what
-    they call, the bulk of the compilation, is cached when caching is on)."""
+    """``jit`` with fused multiply-adds, for a closure that calls other kernels (closure cells
+    holding dispatchers, whose ids ``_jit`` makes the same in every process so that the
+    on-disk cache finds the closure again)."""
     options.setdefault("fastmath", FMA)
-    return jit(func, cache=False, **options)
+    return jit(func, **options)
 
 
 def twins(make):

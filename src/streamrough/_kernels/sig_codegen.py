@@ -27,23 +27,21 @@ The generated text grows like ``n^2`` with the depth (the Horner chains): above
 ``MAX_SOURCE_LINES`` nothing is generated and the plain loop kernels of ``sig_algebra`` are
 used instead (d = 1 at depth 64 would otherwise take minutes to compile).
 
-Generated modules are memoised per process. With ``STREAMROUGH_NUMBA_CACHE=1`` the source is
-written to a file under the cache directory (``STREAMROUGH_CACHE_DIR``, default
-``~/.cache/streamrough``), named by a hash of its text, and imported from there, so Numba's
-on-disk cache reuses the compiled code across processes.
+Generated modules are memoised per process. A module's name holds a hash of its source
+(``streamrough._kernels._sig_<kind>_d<d>_n<n>_<hash>``), and the on-disk cache
+(``streamrough._kernels._cache``) files compiled kernels by module and function name, so
+the compiled code of generated kernels is reused across processes and a changed source
+is never served stale code.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
 import linecache
-import os
 import string
 import sys
 
-from . import _jit
 from .sig_algebra import level_offsets
 
 #: signatures up to this length get fully unrolled straight-line step code
@@ -538,21 +536,6 @@ def generated_module(d: int, n: int, kind: str):
         return None
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
     name = f"streamrough._kernels._sig_{kind}_d{d}_n{n}_{digest}"
-    if _jit.CACHE:
-        root = os.environ.get("STREAMROUGH_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "streamrough")
-        folder = os.path.join(root, "generated")
-        os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, f"sig_{kind}_d{d}_n{n}_{digest}.py")
-        if not os.path.exists(path):
-            tmp = f"{path}.{os.getpid()}.tmp"
-            with open(tmp, "w") as fh:
-                fh.write(source)
-            os.replace(tmp, path)  # atomic: concurrent processes never see a partial file
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        return module
     filename = f"<streamrough generated {kind} d={d} n={n} {digest}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     module = type(sys)(name)
