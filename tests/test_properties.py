@@ -77,7 +77,11 @@ def test_rough_stream_equals_offline_after_every_push(w, p, k, convention):
         for m in range(w.shape[0]):
             s.push(w[m])
             r = sr.rough_pvar(w[: m + 1], p, convention=convention, route="direct")
-            np.testing.assert_allclose([s.level1, s.level2], [r.level1, r.level2], rtol=1e-9, atol=0)
+            np.testing.assert_allclose(s.level1, r.level1, rtol=1e-9, atol=0)
+            # level 2 (units of |a|^2) is lost to underflow on both routes below about
+            # level1^2 2^-1000 (squared norms ~ |a|^4 leave float64; docs/reliability.md):
+            # there the two routes may differ by a few subnormals, not more
+            np.testing.assert_allclose(s.level2, r.level2, rtol=1e-9, atol=r.level1**2 * 2.0**-1000)
 
 
 @given(paths(max_n=14), st.lists(ps, min_size=1, max_size=3, unique=True), st.integers(-1000, 1000), st.integers(1, 6))
@@ -108,4 +112,8 @@ def test_rough_stream_gram_route_equals_offline_after_every_push(w, p, k, conven
                 assert (s.level1, s.level2) == (0.0, 0.0)
                 continue
             r = sr.rough_pvar(inc, p, lift=lift, convention="increments", route="gram")
-            np.testing.assert_allclose([s.level1, s.level2], [r.level1, r.level2], rtol=1e-9, atol=0)
+            np.testing.assert_allclose(s.level1, r.level1, rtol=1e-9, atol=0)
+            # level 2 (units of |a|^2) is lost to underflow on both routes below about
+            # level1^2 2^-1000 (squared norms ~ |a|^4 leave float64; docs/reliability.md):
+            # there the two routes may differ by a few subnormals, not more
+            np.testing.assert_allclose(s.level2, r.level2, rtol=1e-9, atol=r.level1**2 * 2.0**-1000)

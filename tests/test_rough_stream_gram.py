@@ -124,6 +124,18 @@ def test_any_float64_scale_and_a_jump_of_scale(rng, scale):
     assert np.isfinite(st.level2).all() and (st.level2 > 0).all()
 
 
+@pytest.mark.parametrize("lift", ["iterated", "geometric"])
+def test_subnormal_layers(lift):
+    """Layers near 2^-1026 (found by the slow property test): the Gram row's scale factor
+    2^(-2e) alone would overflow; level 1 must stay finite and equal the offline route's."""
+    w = np.full((2, 1), np.ldexp(4.50202095e-252, -191))  # 1.43e-309, subnormal
+    s = sr.RoughStream(1.0, lift=lift, route="gram", capacity=2)
+    s.extend(w)
+    r = sr.rough_pvar(w, 1.0, lift=lift, route="gram")
+    assert np.isfinite(s.level1) and s.level1 == pytest.approx(r.level1, rel=1e-12)
+    assert s.level1 == pytest.approx(2 * 1.43442663183877e-309, rel=1e-6)
+
+
 def test_auto_route_takes_gram_for_wide_layers():
     w = sr.brownian_weights(3, 32, seed=1)
     st = sr.RoughStream(2.5)  # a 32 x 32 layer: the direct route would need 8.6 GB

@@ -155,8 +155,13 @@ class GramLevels:
         self._set_scale(a)
         t = self.m
         e = 0 if self.e is None else self.e
-        # <a_j 2^-e, a_t 2^-e> = sum_k a_jk (a_tk 2^-2e): exact scaling of every product
-        gram_row(self.rows, t, np.ldexp(a, -2 * e), self.differences, self.grow)
+        # <a_j 2^-e, a_t 2^-e> = 2^s sum_k a_jk (a_tk 2^(-2e-s)): exact scaling of every
+        # product. The stored rows are unscaled (~2^e), so the factor 2^(-2e) alone would
+        # overflow (or go subnormal) for |e| near 1024; splitting it as 2^(-2e-s) 2^s with
+        # s = -e/2 keeps the factor (~2^(-e/2)) and every product (~2^(e/2)) normal.
+        s = -e // 2
+        gram_row(self.rows, t, np.ldexp(a, -2 * e - s), self.differences, self.grow)
+        self.grow[:t] = np.ldexp(self.grow[:t], s)
         b = np.ldexp(a, -e)
         self.grow[t] = float(np.dot(b, b))
         gram_stream_push(
