@@ -35,6 +35,11 @@ __all__ = ["KINDS", "LANES", "LANE_STEPS", "LANE_MIN_STEPS", "kernels"]
 #: one path is split into LANES pieces computed side by side if each has this many steps
 LANE_MIN_STEPS = 32
 
+# Compilation: every distinct argument type of a callee is one more compilation of it (the
+# generated kernels take seconds each), so the drivers call them with one type per argument:
+# start indices as ``np.int64(0)``, not ``0`` (a literal 0 is its own type, ``Literal[int]``),
+# and blocks of paths as 'A'-layout views, as the pieces of one path necessarily are.
+
 
 def _prefixes_by_rows(path_into, length: int):
     """``prefixes(x, stride, out, buf)``: row j = S(x[0 .. (j + 1) stride]), one
@@ -59,7 +64,7 @@ def _whole_path(path_into, lanes_into, mul_into, d: int, length: int, nbuf: int)
 
         @bound
         def whole_path_into(x, out, buf):
-            path_into(x, 0, x.shape[0] - 1, out, buf)
+            path_into(x, np.int64(0), x.shape[0] - 1, out, buf)
 
         return whole_path_into
 
@@ -67,7 +72,7 @@ def _whole_path(path_into, lanes_into, mul_into, d: int, length: int, nbuf: int)
     def whole_path_into(x, out, buf):
         steps = (x.shape[0] - 1) // LANES
         if steps < LANE_MIN_STEPS:
-            path_into(x, 0, x.shape[0] - 1, out, buf)
+            path_into(x, np.int64(0), x.shape[0] - 1, out, buf)
             return
         parts = np.zeros((LANES, length), dtype=out.dtype)
         pieces = np.lib.stride_tricks.as_strided(
@@ -76,7 +81,7 @@ def _whole_path(path_into, lanes_into, mul_into, d: int, length: int, nbuf: int)
         lanes_into(
             pieces,
             parts,
-            0,
+            np.int64(0),
             np.empty(length * LANES, dtype=out.dtype),
             np.empty((LANE_STEPS + 1) * d * LANES, dtype=out.dtype),
             np.empty(d * LANES, dtype=out.dtype),
@@ -99,7 +104,7 @@ def _batch_drivers(k: SimpleNamespace) -> dict:
             """out[b] <- out[b] (x) S(x[b]) for x (B, N, d)."""
             for b in loop(x.shape[0]):
                 buf = np.empty(scratch, dtype=out.dtype)
-                path_into(x[b], 0, x.shape[1] - 1, out[b], buf)
+                path_into(x[b], np.int64(0), x.shape[1] - 1, out[b], buf)
 
         return batch_sig
 
@@ -119,7 +124,8 @@ def _batch_drivers(k: SimpleNamespace) -> dict:
                 pt = np.empty((LANE_STEPS + 1) * d * LANES, dtype=out.dtype)
                 inc = np.empty(d * LANES, dtype=out.dtype)
                 vv = np.empty(nbuf * LANES, dtype=out.dtype)
-                lanes_into(x[c * LANES : (c + 1) * LANES], out, c * LANES, st, pt, inc, vv)
+                block = np.lib.stride_tricks.as_strided(x[c * LANES :], shape=(LANES,) + x.shape[1:], strides=x.strides)
+                lanes_into(block, out, c * LANES, st, pt, inc, vv)
             for b in loop(blocks * LANES, x.shape[0]):
                 buf = np.empty(scratch, dtype=out.dtype)
                 whole(x[b], out[b], buf)
