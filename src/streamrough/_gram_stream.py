@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .rough import _times_power_of_two
+from .rough import _raised_scale, _times_power_of_two
 from .variation import _unscale
 
 __all__ = ["GramLevels", "gram_bytes"]
@@ -130,16 +130,6 @@ class GramLevels:
             self.pv1[i, : m + 1] = _times_power_of_two(self.pv1[i, : m + 1], -k * float(p))
             self.pv2[i, : m + 1] = _times_power_of_two(self.pv2[i, : m + 1], -k * float(p))
 
-    def _set_scale(self, a: np.ndarray) -> None:
-        size = float(np.abs(a).max())
-        if size > 0.0:
-            ey = int(np.frexp(size)[1])
-            if self.e is None:
-                self.e = ey
-            elif ey - self.e > self.T:
-                self._rescale(ey - self.e)
-                self.e = ey
-
     def push(self, layer: np.ndarray) -> None:
         """Append one flattened layer (finite, float64 or the storage dtype; capacity checked)."""
         from ._kernels.gram import gram_row, gram_stream_push
@@ -152,7 +142,9 @@ class GramLevels:
             a = self.rows[self.n_rows - 1].astype(np.float64) - self.rows[self.n_rows - 2]
         else:
             a = np.asarray(layer, dtype=np.float64)
-        self._set_scale(a)
+        self.e, shift = _raised_scale(self.e, a, self.T)
+        if shift:
+            self._rescale(shift)
         t = self.m
         e = 0 if self.e is None else self.e
         # <a_j 2^-e, a_t 2^-e> = 2^s sum_k a_jk (a_tk 2^(-2e-s)): exact scaling of every

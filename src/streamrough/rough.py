@@ -81,6 +81,23 @@ def _times_power_of_two(v, e):
     return float(out) if np.ndim(out) == 0 else out
 
 
+def _raised_scale(e, values, slack: int):
+    """The scale exponent of a stream (which stores its state in units of 2^e) after it
+    sees `values`: ``(e, shift)``, where ``shift > 0`` means the stored state
+    must first be divided by 2^shift. The exponent is set by the first nonzero values and
+    raised only when new values exceed it by more than `slack` binary orders, so that most
+    pushes rescale nothing."""
+    size = float(np.abs(values).max())
+    if size == 0.0:
+        return e, 0
+    ey = int(np.frexp(size)[1])
+    if e is None:
+        return ey, 0
+    if ey - e > slack:
+        return ey, ey - e
+    return e, 0
+
+
 def _level2_direct(x_path, y_path, qs, lift, method):
     """[(V_q, V_q^(1/q), partition)] of |XX - YY| (y_path None: of |XX|) per exponent q."""
     from ._kernels import rough as kernels

@@ -21,7 +21,7 @@ import numpy as np
 from ._streams import Stream, locked
 from ._validation import _as_numeric_array, _check_finite, as_p_values, check_choice, check_int, check_positive
 from .paths import CONVENTIONS, LIFTS
-from .rough import DEFAULT_MEMORY_BUDGET, _choose_route, _results, _times_power_of_two, _warn_beyond
+from .rough import DEFAULT_MEMORY_BUDGET, _choose_route, _raised_scale, _results, _times_power_of_two, _warn_beyond
 from .variation import _unscale
 
 __all__ = ["RoughStream"]
@@ -317,14 +317,9 @@ class RoughStream(Stream):
 
     def _scaled(self, rel):
         """`rel` (displacements from x_0) in the stored units, raising the scale if needed."""
-        size = float(np.abs(rel).max())
-        if size > 0.0:
-            ey = int(np.frexp(size)[1])
-            if self._e is None:
-                self._e = ey
-            elif ey - self._e > self._T:
-                self._rescale(ey - self._e)
-                self._e = ey
+        self._e, shift = _raised_scale(self._e, rel, self._T)
+        if shift:
+            self._rescale(shift)
         return rel if self._e is None else np.ldexp(rel, -self._e)
 
     def _append(self, rows, shape):
