@@ -458,14 +458,17 @@ def test_sig_level():
 # ------------------------------------------------------------------------- property tests
 
 
-@given(
-    arrays(np.float64, st.tuples(st.integers(1, 12), st.integers(1, 3)), elements=st.floats(-3, 3)),
-    st.integers(1, 4),
-    st.sampled_from(sr.LIFTS),
-    st.data(),
-)
-def test_property_chen_and_brute(x, depth, lift, data):
-    d = x.shape[1]
+# Every (d, depth, lift) the properties draw is a compilation of its own (seconds each): the
+# README's command draws from the sizes other tests compile anyway, the slow step from all.
+PROPERTY_SIZES = slow_cells([(2, 3)], [(3, 4)])
+
+
+@pytest.mark.parametrize("max_d,max_depth", PROPERTY_SIZES)
+@given(data=st.data(), lift=st.sampled_from(sr.LIFTS))
+def test_property_chen_and_brute(max_d, max_depth, lift, data):
+    d = data.draw(st.integers(1, max_d), label="d")
+    depth = data.draw(st.integers(1, max_depth), label="depth")
+    x = data.draw(arrays(np.float64, (data.draw(st.integers(1, 12), label="n"), d), elements=st.floats(-3, 3)), label="x")
     s = sr.signature(x, depth, lift=lift)
     want = naive.sig_brute(x, depth, lift) if len(x) <= 7 else None
     if want is not None:
@@ -475,9 +478,12 @@ def test_property_chen_and_brute(x, depth, lift, data):
     np.testing.assert_allclose(both, s, rtol=1e-10, atol=1e-10 * max(1.0, np.abs(s).max()))
 
 
-@given(arrays(np.float64, st.tuples(st.integers(2, 10), st.integers(1, 3)), elements=st.floats(-2, 2)), st.integers(1, 4))
-def test_property_reversal_is_inverse(x, depth):
-    d = x.shape[1]
+@pytest.mark.parametrize("max_d,max_depth", PROPERTY_SIZES)
+@given(data=st.data())
+def test_property_reversal_is_inverse(max_d, max_depth, data):
+    d = data.draw(st.integers(1, max_d), label="d")
+    depth = data.draw(st.integers(1, max_depth), label="depth")
+    x = data.draw(arrays(np.float64, (data.draw(st.integers(2, 10), label="n"), d), elements=st.floats(-2, 2)), label="x")
     np.testing.assert_allclose(
         sr.sig_inverse(sr.signature(x, depth), d, depth), sr.signature(x[::-1], depth), rtol=1e-10, atol=1e-9
     )
