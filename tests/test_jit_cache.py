@@ -131,6 +131,33 @@ def test_unwritable_directory_compiles_in_memory(tmp_path, monkeypatch):
     assert not hasattr(twice, "_cache") or isinstance(twice._cache, NullCache)
 
 
+def test_old_subdirectories_are_pruned_and_the_current_one_marked(tmp_path, monkeypatch):
+    """Opening the cache removes the subdirectories (other versions, edited kernels) unused
+    for CACHE_MAX_AGE_DAYS and marks its own as used; recently used ones stay."""
+    import time
+
+    from streamrough import _config
+    from streamrough._kernels import _cache
+
+    monkeypatch.setenv("STREAMROUGH_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("STREAMROUGH_NUMBA_CACHE", raising=False)
+    kernels = tmp_path / "kernels"
+    ages = {"stale": _config.CACHE_MAX_AGE_DAYS + 1, "recent": _config.CACHE_MAX_AGE_DAYS - 1, "marked": 0}
+    for name, days in ages.items():
+        (kernels / name).mkdir(parents=True)
+        (kernels / name / "entry.nbc").write_bytes(b"x")
+        t = time.time() - days * 86400
+        os.utime(kernels / name, (t, t))
+    old = time.time() - 90 * 86400  # the folder looks old, its marker says it was used today
+    os.utime(kernels / "marked", (old, old))
+    (kernels / "marked" / _cache.LAST_USED).write_bytes(b"")
+    (kernels / "a-file").write_bytes(b"")  # not a subdirectory: left alone
+    os.utime(kernels / "a-file", (old, old))
+    root = _cache.cache_root.__wrapped__()
+    assert sorted(p.name for p in kernels.iterdir()) == sorted(["recent", "marked", "a-file", os.path.basename(root)])
+    assert time.time() - os.path.getmtime(os.path.join(root, _cache.LAST_USED)) < 3600
+
+
 def test_default_directory_and_switch(monkeypatch, tmp_path):
     from streamrough import _config
 

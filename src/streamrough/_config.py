@@ -44,6 +44,12 @@ def cache_dir() -> str | None:
     return os.path.abspath(folder)
 
 
+#: Subdirectories of the kernel cache not used for this many days (those of other Python,
+#: Numba or streamrough versions, or of edited kernel sources) are removed by the next process
+#: that opens the cache: nothing else ever removes them.
+CACHE_MAX_AGE_DAYS = 30
+
+
 # ----------------------------------------------------------------------------- p-variation
 
 #: The exact chunked DP (math.md 2.4) of one p runs in chunks of 2^CHUNK_LOG points.

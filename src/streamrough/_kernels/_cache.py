@@ -10,6 +10,11 @@ the versions of Python, Numba and streamrough and by a hash of the source of eve
 module (:func:`cache_root`): a kernel compiled from other code, or by another Numba, is never
 served; editing any kernel module starts a new subdirectory.
 
+Each process that opens a subdirectory marks it used (the mtime of its ``.last-used`` file)
+and removes the sibling subdirectories unused for ``_config.CACHE_MAX_AGE_DAYS`` days
+(:func:`prune`): without that, every upgrade or kernel edit would leave its compiled kernels
+on disk for good.
+
 One file per compiled specialisation, named by a hash of its key (the function's module,
 qualified name and line, the argument types, the target CPU, the hashes of its bytecode and
 of its closure cells) and holding that key. There is no index shared by the specialisations
@@ -61,13 +66,60 @@ def cache_root() -> str | None:
     path = os.path.join(base, "kernels", tag)
     try:
         os.makedirs(path, exist_ok=True)
-        probe = os.path.join(path, f".probe.{uuid.uuid4().hex}")
-        with open(probe, "wb"):
+        marker = os.path.join(path, LAST_USED)
+        with open(marker, "wb"):  # also the probe of writability
             pass
-        os.remove(probe)
+        os.utime(marker)
     except OSError:
         return None
+    prune(os.path.dirname(path), _config.CACHE_MAX_AGE_DAYS * 86400.0)
     return path
+
+
+#: the file whose mtime says when a cache subdirectory was last opened
+LAST_USED = ".last-used"
+
+
+def prune(kernels_dir: str, max_age: float) -> list[str]:
+    """Remove the subdirectories of `kernels_dir` last opened more than `max_age` seconds ago.
+
+    The age is the mtime of the subdirectory's ``.last-used`` file (or of the subdirectory
+    itself if it has none). Errors are ignored: another process may be pruning too, and a
+    cache that cannot be cleaned is still a cache. Returns the removed paths.
+
+    Examples
+    --------
+    >>> import os, tempfile, time
+    >>> top = tempfile.mkdtemp()
+    >>> for name, age in (("old", 90 * 86400), ("new", 0)):
+    ...     os.mkdir(os.path.join(top, name))
+    ...     t = time.time() - age
+    ...     os.utime(os.path.join(top, name), (t, t))
+    >>> [os.path.basename(p) for p in prune(top, 30 * 86400)]
+    ['old']
+    """
+    import shutil
+    import time
+
+    removed = []
+    now = time.time()
+    try:
+        names = os.listdir(kernels_dir)
+    except OSError:
+        return removed
+    for name in names:
+        sub = os.path.join(kernels_dir, name)
+        if not os.path.isdir(sub):
+            continue
+        marker = os.path.join(sub, LAST_USED)
+        try:
+            used = os.path.getmtime(marker if os.path.exists(marker) else sub)
+        except OSError:
+            continue
+        if now - used > max_age:
+            shutil.rmtree(sub, ignore_errors=True)
+            removed.append(sub)
+    return removed
 
 
 class _Locator(caching._CacheLocator):
