@@ -54,13 +54,13 @@ def _phases(weights: np.ndarray, convention: str, lift: str = "iterated"):
     else:
         inc, n_points = gram_module._second_difference(g), g.shape[0]
     jobs = resolve_n_jobs(None)
-    sq1, sq2 = gram_module._interval_norms(inc[None, None], inc[None, None], h, n_points, jobs)
+    sq = gram_module._interval_norms(inc[None, None], inc[None, None], h, n_points, jobs)
     if convention == "values":
-        gram_module._point_distances_sq(g, sq1)
+        gram_module._point_distances_sq(g, sq[0])
     t2 = time.perf_counter()
-    gram_module._pvar_of_squares(sq1, P_VALUES / 2, False, jobs)
+    gram_module._pvar_of_squares(sq[:1], P_VALUES[None] / 2, False, jobs)
     t3 = time.perf_counter()
-    gram_module._pvar_of_squares(sq2, P_VALUES / 4, False, jobs)
+    gram_module._pvar_of_squares(sq[1:], P_VALUES[None] / 4, False, jobs)
     t4 = time.perf_counter()
     return t1 - t0, t2 - t1, t3 - t2, t4 - t3
 
