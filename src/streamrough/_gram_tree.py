@@ -121,5 +121,6 @@ def _products(alpha, gam, pt, dd, out, strip: int, scratch: np.ndarray) -> None:
         d = min(c + strip, nr)
         part = scratch[: (d - c) * nl].reshape(d - c, nl)
         np.matmul(dd[c:d, :d], gam[:, :d].T, out=part)
-        out[c:d] += part
-    np.maximum(out, 0.0, out=out)
+        rows = out[c:d]
+        rows += part
+        np.maximum(rows, 0.0, out=rows)  # rows c:d are final: clamp them while they are in cache

@@ -230,8 +230,9 @@ def _log_lower(sq: np.ndarray) -> None:
 
     Only the strictly lower triangles are read by the DP: row blocks of ``GRAM_LOG_ROWS`` ends
     take the log of their columns left of the block's last end, which skips all of the upper
-    triangles but a sliver along the diagonal (numpy's vectorised log; a Numba loop calls the
-    scalar log, measured 2.5x slower per entry).
+    triangles but a sliver along the diagonal (numpy's vectorised log: a Numba loop over the
+    lower triangles, which calls the scalar log, took 2.5x as long on two threads as numpy
+    over the full matrices on one).
     """
     n = sq.shape[1]
     rows = _config.GRAM_LOG_ROWS
@@ -350,10 +351,11 @@ def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return
 
 def _gram_rough_pvar(g: np.ndarray, p, *, lift, convention, return_partition, n_jobs):
     """:func:`gram_rough_pvar` of a Gram matrix that needs no checks: float64, C-contiguous,
-    finite, exactly symmetric, non-negative diagonal -- as :func:`layer_gram` of one layer
-    sequence returns it (its chunks are checked for NaN/inf, syrk makes it symmetric). For
-    callers that built `g` so (``rough_pvar``'s Gram route): the checks of :func:`_as_gram`
-    are several full passes over L x L entries (measured: a sixth of a call at L = 4096)."""
+    finite, exactly symmetric, non-negative diagonal. ``rough_pvar``'s Gram route builds it so:
+    :func:`layer_gram` of one layer sequence (its chunks checked for NaN/inf; syrk makes the
+    result exactly symmetric) scaled to at most unit size (its entries cannot overflow). The
+    checks of :func:`_as_gram` are several full passes over the L x L entries (measured: a
+    sixth of such a call at L = 4096)."""
     p_values, scalar = as_p_values(p)
     h = _check_lift_convention(lift, convention)
     jobs = resolve_n_jobs(n_jobs)
