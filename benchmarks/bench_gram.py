@@ -15,8 +15,15 @@ prints the largest relative difference over all intervals; ``--tree-big L`` time
 route once at a depth where the recursion would take too long and checks a sample of start
 points against it (the recursion restricted to blocks of 8 starts).
 
+``--rough-table`` times exactly the public call of the issue's table row,
+``sr.rough_pvar(sr.brownian_weights(L, 16, seed=0), [2.2, 2.5, 2.8], route="gram")``
+(the weights made outside the timing), median of ``--repeat`` runs after one warm-up call at
+each of ``--rough-depths``, and ``--rough-once L`` times it once more at a depth too large to
+repeat (e.g. 16384; run it under ``/usr/bin/time -v`` for the peak RSS).
+
 Run: ``python benchmarks/bench_gram.py`` (add ``--quick`` for a smaller main case;
-``--tree`` for the tree comparison only, e.g. ``--tree --tree-depths 1024 4096 --tree-big 16384``).
+``--tree`` for the tree comparison only, e.g. ``--tree --tree-depths 1024 4096 --tree-big 16384``;
+``--rough-table --repeat 5 --rough-depths 1024 4096 --rough-once 16384``).
 """
 
 from __future__ import annotations
@@ -54,13 +61,13 @@ def _phases(weights: np.ndarray, convention: str, lift: str = "iterated"):
     else:
         inc, n_points = gram_module._second_difference(g), g.shape[0]
     jobs = resolve_n_jobs(None)
-    sq1, sq2 = gram_module._interval_norms(inc[None, None], inc[None, None], h, n_points, jobs)
+    sq = gram_module._interval_norms(inc[None, None], inc[None, None], h, n_points, jobs)
     if convention == "values":
-        gram_module._point_distances_sq(g, sq1)
+        gram_module._point_distances_sq(g, sq[0])
     t2 = time.perf_counter()
-    gram_module._pvar_of_squares(sq1, P_VALUES / 2, False, jobs)
+    gram_module._pvar_of_squares(sq[:1], P_VALUES[None] / 2, False, jobs)
     t3 = time.perf_counter()
-    gram_module._pvar_of_squares(sq2, P_VALUES / 4, False, jobs)
+    gram_module._pvar_of_squares(sq[1:], P_VALUES[None] / 4, False, jobs)
     t4 = time.perf_counter()
     return t1 - t0, t2 - t1, t3 - t2, t4 - t3
 
@@ -215,6 +222,31 @@ def tree_big(depth: int, width: int, n_jobs) -> None:
                    f"max RSS {_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)}")
 
 
+ROUGH_TABLE_P = [2.2, 2.5, 2.8]
+
+
+def rough_table(depths, once: int, repeat: int, n_jobs) -> None:
+    """The issue's row: rough_pvar of Brownian 16 x 16 weights, route="gram", three p."""
+    print(f"== rough_pvar(brownian_weights(L, 16, seed=0), {ROUGH_TABLE_P}, route='gram', "
+          f"n_jobs={n_jobs}) ==")
+
+    def call(weights):
+        return sr.rough_pvar(weights, ROUGH_TABLE_P, route="gram", n_jobs=n_jobs)
+
+    for depth in depths:
+        weights = sr.brownian_weights(depth, 16, seed=0)
+        median, first = time_call(lambda: call(weights), repeat=repeat)
+        print_row(f"L={depth}, median of {repeat}", median, note=f"(first call {fmt_time(first)})")
+    if once:
+        call(sr.brownian_weights(300, 16, seed=0))  # compile outside the timing
+        weights = sr.brownian_weights(once, 16, seed=0)
+        t0 = time.perf_counter()
+        call(weights)
+        elapsed = time.perf_counter() - t0
+        print_row(f"L={once}, once", elapsed,
+                  note=f"max RSS {_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)}")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="L = 300 instead of 1000")
@@ -222,9 +254,16 @@ def main(argv=None) -> None:
     parser.add_argument("--tree", action="store_true", help="only the recursion-vs-tree comparison")
     parser.add_argument("--tree-depths", type=int, nargs="*", default=[1024, 4096])
     parser.add_argument("--tree-big", type=int, default=0, help="also one tree call at this depth")
-    parser.add_argument("--n-jobs", type=int, default=None, help="n_jobs of the tree comparison (default: all)")
+    parser.add_argument("--n-jobs", type=int, default=None,
+                        help="n_jobs of the tree comparison and the rough table (default: all)")
+    parser.add_argument("--rough-table", action="store_true", help="only the rough_pvar row of issue 11")
+    parser.add_argument("--rough-depths", type=int, nargs="*", default=[1024, 4096])
+    parser.add_argument("--rough-once", type=int, default=0, help="also one rough_pvar call at this depth")
     args = parser.parse_args(argv)
     print(cpu_info())
+    if args.rough_table:
+        rough_table(args.rough_depths, args.rough_once, args.repeat, args.n_jobs)
+        return
     if args.tree:
         tree_case(args.tree_depths, 16, args.repeat, args.n_jobs)
         if args.tree_big:

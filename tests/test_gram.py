@@ -275,6 +275,14 @@ def test_layer_gram_chunks(rng, chunk_size):
     np.testing.assert_allclose(sr.layer_gram(w, v, chunk_size=chunk_size), flat @ v.T, rtol=1e-13)
 
 
+@pytest.mark.parametrize("chunk_size", [None, 1, 7, 100])
+def test_layer_gram_is_exactly_symmetric(rng, chunk_size):
+    """rough_pvar's Gram route skips the symmetry check of the Gram it builds (gram._gram_rough_pvar)."""
+    for w in (rng.standard_normal((70, 300)), rng.standard_normal((41, 5, 9)).astype(np.float32)):
+        g = sr.layer_gram(w, chunk_size=chunk_size)
+        np.testing.assert_array_equal(g, g.T)
+
+
 def test_layer_gram_dtypes(rng):
     w32 = rng.standard_normal((5, 4, 4)).astype(np.float32)
     exact = w32.reshape(5, -1).astype(np.float64)

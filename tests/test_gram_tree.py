@@ -8,6 +8,7 @@ import pytest
 import naive
 import streamrough as sr
 from streamrough import _config
+from streamrough import gram as gram_module
 from streamrough._gram_tree import tree_interval_norms
 from streamrough._kernels import gram as reference_kernels
 
@@ -135,3 +136,76 @@ def test_pvar_values_match_the_reference_route(rng, monkeypatch, lift, conventio
     for field in ("level1_power", "level2_power"):
         np.testing.assert_allclose(getattr(tree, field), getattr(ref, field), rtol=1e-10)
         np.testing.assert_allclose(getattr(routed, field), getattr(ref, field), rtol=1e-10)
+
+
+# ------------------------------------------------------------------------------------------
+# the parallel kernels against their serial forms
+
+
+@pytest.mark.parametrize("n, w", [(40, 2), (40, 8), (45, 4), (45, 16), (33, 16), (64, 32)])
+def test_level_tables_twins_equal_node_by_node_tables(rng, n, w):
+    """level_tables (parallel and serial twin) writes exactly what node_tables writes per node,
+    including a last node cut short by n."""
+    from streamrough._kernels import gram_tree as kernels
+    from streamrough._parallel import launch
+
+    G = _gram(_layers(rng, "brownian", n, 3))
+    base1, base2 = _tree(G, 0.5)  # any sq1, sq2: the level reads the children, writes its own
+    top = 1 << ((n - 1).bit_length() - 1)
+    out = {}
+    for jobs in (1, 2):
+        sq2 = base2.copy()
+        tables = np.zeros((4, top * top))
+        launch(kernels.level_tables, jobs, G, 0.5, w, base1, sq2, tables)
+        out[jobs] = sq2, tables
+    sq2 = base2.copy()
+    for k, m in enumerate(range(w, n, 2 * w)):
+        hi = min(m + w, n)
+        nr = hi - m
+        alpha, gam, pt, dd = (np.zeros((w, w)) for _ in range(4))
+        kernels.node_tables(G, 0.5, m - w, m, hi, base1, sq2, alpha, gam[:, :nr], pt[:nr], dd[:nr, :nr])
+        for q, table in enumerate((alpha, gam[:, :nr], pt[:nr], dd[:nr, :nr])):
+            block = out[2][1][q, k * w * w : (k + 1) * w * w].reshape(w, w)[: table.shape[0], : table.shape[1]]
+            np.testing.assert_array_equal(block, table)
+    np.testing.assert_array_equal(out[2][0], sq2)
+    np.testing.assert_array_equal(out[1][0], out[2][0])
+    np.testing.assert_array_equal(out[1][1], out[2][1])
+
+
+def test_dp_log_weights_twins_equal_the_naive_dp(rng):
+    """Several matrices and exponents in one launch: each DP equals the naive one; the twins
+    agree exactly (values and links)."""
+    from streamrough._kernels import gram as kernels
+    from streamrough._parallel import launch
+
+    n = 30 if JIT else 9
+    squares = rng.random((2, n, n)) ** 2
+    squares[1, 5, 2] = 0.0  # a zero weight: log -inf, omega 0
+    exponents = np.array([[0.5, 1.1, 1.4], [0.3, 0.7, 1.0]])
+    logs = squares.copy()
+    gram_module._log_lower(logs)
+    result = {}
+    for jobs in (1, 2):
+        values = np.zeros(exponents.shape)
+        links = np.zeros(exponents.shape + (n,), dtype=np.int64)
+        launch(kernels.dp_log_weights, jobs, logs, exponents, values, links)
+        result[jobs] = values, links
+    np.testing.assert_array_equal(result[1][0], result[2][0])
+    np.testing.assert_array_equal(result[1][1], result[2][1])
+    for k in range(2):
+        for a, e in enumerate(exponents[k]):
+            value, _ = naive.weight_matrix_dp(squares[k].T ** e)
+            np.testing.assert_allclose(result[2][0][k, a], value, rtol=1e-12)
+
+
+@pytest.mark.parametrize("rows", [1, 3, 64])
+def test_log_lower_takes_the_log_of_every_lower_entry(rng, monkeypatch, rows):
+    monkeypatch.setattr(_config, "GRAM_LOG_ROWS", rows)
+    sq = rng.random((2, 11, 11))
+    sq[0, 4, 1] = 0.0
+    logs = sq.copy()
+    gram_module._log_lower(logs)
+    lower = np.tril_indices(11, -1)
+    with np.errstate(divide="ignore"):
+        for k in range(2):
+            np.testing.assert_array_equal(logs[k][lower], np.log(sq[k][lower]))

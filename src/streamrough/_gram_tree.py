@@ -7,17 +7,22 @@ instead of ~n^3 / 3 scalar multiply-adds: at the node m of half-width w, the int
 [s, m) and [m, t) (computed before, at the children), a product of level-1 norms, an O(w^2)
 cross term and two triangular matrix products, one over the left half and one over the right
 (``streamrough._kernels.gram_tree`` has the algebra). Nodes up to half-width
-``small_half`` run entirely in Numba (``small_nodes``); above it, the tables of each node are
-built in Numba and the products run through numpy's matmul in strips of ``strip`` starts
-(or ends), skipping the zero triangles strip by strip.
+``small_half`` run entirely in Numba (``small_nodes``); above it, the tables of every node of
+one level are built in one Numba launch (``level_tables``) and the products run through
+numpy's matmul in strips of ``strip`` starts (or ends), skipping the zero triangles strip by
+strip.
 
-Threads: the Numba kernels are serial. The products use the BLAS library's own threads; when
-``threadpoolctl`` is importable they are limited to `jobs` for the call (BLAS thread limits
+Threads: ``level_tables`` is a twin (``launch``: serial for jobs = 1), parallel over the
+nodes of a level and over two halves of each node's work, so that the single top node also
+uses two threads; the other Numba kernels are serial. The products use the BLAS library's
+own threads; when ``threadpoolctl`` is importable they are limited to `jobs` for the call
+(BLAS thread limits
 are process-wide, not per thread), otherwise the BLAS default applies (set
 ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` to bound it).
 
-Memory: four w x w float64 tables for the largest node (w ~ n / 2, i.e. about n^2 float64)
-and one strip of w x ``strip``, on top of the two (n + 1)^2 outputs.
+Memory: four w x w float64 tables per node of one level (nodes * w^2 <= (n / 2)^2 at every
+level: about n^2 float64 in all) and one strip of w x ``strip``, on top of the two
+(n + 1)^2 outputs.
 
 Precision: every sum is anchored at the node's midpoint m or at the interval's own end, so
 rounding errors are relative to the scale of the interval, as on the reference route; the two
@@ -30,6 +35,8 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
+
+from ._parallel import launch
 
 
 def _blas_threads(jobs: int):
@@ -80,17 +87,17 @@ def tree_interval_norms(G: np.ndarray, h: float, sq1: np.ndarray, sq2: np.ndarra
     if w >= n:
         return
     top = 1 << ((n - 1).bit_length() - 1)  # the largest half-width of a node (a power of 2 < n)
+    # the tables of every node of one level: nodes * w^2 <= top * w <= top^2 per table
     tables = np.empty((4, top * top))
     scratch = np.empty(min(strip, top) * top)
     with _blas_threads(jobs):
         while w < n:
-            alpha, gam, pt, dd = (t[: w * w].reshape(w, w) for t in tables)
-            for m in range(w, n, 2 * w):
+            launch(kernels.level_tables, jobs, G, h, w, sq1, sq2, tables)
+            for k, m in enumerate(range(w, n, 2 * w)):
                 hi = min(m + w, n)
                 nr = hi - m
-                args = (alpha, gam[:, :nr], pt[:nr], dd[:nr, :nr])
-                kernels.node_tables(G, h, m - w, m, hi, sq1, sq2, *args)
-                _products(*args, sq2[m + 1 : hi + 1, m - w : m], strip, scratch)
+                alpha, gam, pt, dd = (t[k * w * w : (k + 1) * w * w].reshape(w, w) for t in tables)
+                _products(alpha, gam[:, :nr], pt[:nr], dd[:nr, :nr], sq2[m + 1 : hi + 1, m - w : m], strip, scratch)
             w *= 2
 
 
@@ -114,5 +121,6 @@ def _products(alpha, gam, pt, dd, out, strip: int, scratch: np.ndarray) -> None:
         d = min(c + strip, nr)
         part = scratch[: (d - c) * nl].reshape(d - c, nl)
         np.matmul(dd[c:d, :d], gam[:, :d].T, out=part)
-        out[c:d] += part
-    np.maximum(out, 0.0, out=out)
+        rows = out[c:d]
+        rows += part
+        np.maximum(rows, 0.0, out=rows)  # rows c:d are final: clamp them while they are in cache

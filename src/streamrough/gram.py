@@ -165,12 +165,17 @@ def layer_gram(weights, other=None, *, chunk_size=None) -> np.ndarray:
     n_rows = w.shape[0] + (0 if v is None else v.shape[0])
     size = _check_chunk_size(chunk_size, n_rows)
     d = w.shape[1]
-    out = np.zeros((w.shape[0], w.shape[0] if v is None else v.shape[0]))
+    out = None
     for c0 in range(0, d, size):
         c1 = min(c0 + size, d)
         wc = _float64_chunk(w[:, c0:c1], "weights", col0=c0)
+        # the same object on both sides: numpy's matmul then runs BLAS syrk, whose result is
+        # exactly symmetric (the Gram route relies on it, see _gram_rough_pvar)
         vc = wc if v is None else _float64_chunk(v[:, c0:c1], "other", col0=c0)
-        out += wc @ vc.T
+        if out is None:  # the first chunk's product is the sum so far: no L x L zeros to add to
+            out = wc @ vc.T
+        else:
+            out += wc @ vc.T
     return out
 
 
@@ -196,17 +201,18 @@ def _point_distances_sq(k: np.ndarray, out: np.ndarray) -> None:
 
 
 def _interval_norms(F, E, h: float, n_points: int, jobs: int):
-    """Squared level-1 and level-2 norms of every interval (lower triangles of two matrices).
+    """Squared level-1 and level-2 norms of every interval (lower triangles of ``sq[0]``, ``sq[1]``).
 
     One path (one channel, ``F = E = G[None, None]``) of at least ``GRAM_TREE_MIN_N``
     increments takes the dyadic-tree route (``streamrough._gram_tree``: O(n^2) scalar work
     and ~n^3 / 6 multiply-adds in BLAS products); otherwise, and for the two-channel
     difference of :func:`gram_rough_distance`, the running recursion of
     ``_kernels.gram.interval_norms_sq`` (~n^3 / 3 scalar multiply-adds, parallel over starts).
-    Both give the same values up to rounding.
+    Both give the same values up to rounding. One (2, n_points, n_points) array, so that the
+    DPs of both levels run in one launch (:func:`_pvar_of_squares`).
     """
-    sq1 = np.zeros((n_points, n_points))
-    sq2 = np.zeros((n_points, n_points))
+    sq = np.zeros((2, n_points, n_points))
+    sq1, sq2 = sq
     if F.shape[0] == 1 and F.shape[2] >= _config.GRAM_TREE_MIN_N:
         from ._gram_tree import tree_interval_norms
 
@@ -216,28 +222,52 @@ def _interval_norms(F, E, h: float, n_points: int, jobs: int):
         from ._kernels import gram as kernels
 
         launch(kernels.interval_norms_sq, jobs, F, E, h, sq1, sq2, _config.GRAM_ROW_BLOCK, _config.GRAM_TASKS)
-    return sq1, sq2
+    return sq
+
+
+def _log_lower(sq: np.ndarray) -> None:
+    """``sq[k, t, s] = log sq[k, t, s]`` for s < t (log 0 = -inf: the weight 0, as it should).
+
+    Only the strictly lower triangles are read by the DP: row blocks of ``GRAM_LOG_ROWS`` ends
+    take the log of their columns left of the block's last end, which skips all of the upper
+    triangles but a sliver along the diagonal (numpy's vectorised log: a Numba loop over the
+    lower triangles, which calls the scalar log, took 2.5x as long on two threads as numpy
+    over the full matrices on one).
+    """
+    n = sq.shape[1]
+    rows = _config.GRAM_LOG_ROWS
+    with np.errstate(divide="ignore"):
+        for k in range(sq.shape[0]):
+            for t0 in range(1, n, rows):
+                t1 = min(t0 + rows, n)
+                block = sq[k, t0:t1, : t1 - 1]
+                np.log(block, out=block)
 
 
 def _pvar_of_squares(sq: np.ndarray, exponents: np.ndarray, want_partitions: bool, jobs: int):
-    """Max over partitions of sum sq(t_i, t_{i+1}) ** e for each e; overwrites `sq` with its log."""
+    """Max over partitions of sum sq[k](t_i, t_{i+1}) ** e for each e in ``exponents[k]``.
+
+    `sq` (shape (K, n, n), lower triangles) is overwritten with its log. All K * P DPs run in
+    one launch, so that with K = 2 levels and P exponents the threads share 2P equal tasks.
+    Returns values of shape (K, P) and, if wanted, partitions ``parts[k][a]``.
+    """
     from ._kernels import gram as kernels
     from ._kernels.pvar import follow_links
 
-    with np.errstate(divide="ignore"):  # log 0 = -inf gives the weight 0, as it should
-        np.log(sq, out=sq)
-    values = np.zeros(exponents.shape[0])
-    links = np.zeros((exponents.shape[0], sq.shape[0]), dtype=np.int64)
-    launch(kernels.dp_log_weights, min(jobs, exponents.shape[0]), sq, exponents, values, links)
-    parts = [follow_links(row, row.shape[0] - 1) for row in links] if want_partitions else None
+    _log_lower(sq)
+    n_dp = exponents.shape[0] * exponents.shape[1]
+    values = np.zeros(exponents.shape)
+    links = np.zeros(exponents.shape + (sq.shape[1],), dtype=np.int64)
+    launch(kernels.dp_log_weights, min(jobs, n_dp), sq, exponents, values, links)
+    parts = [[follow_links(row, row.shape[0] - 1) for row in level] for level in links] if want_partitions else None
     return values, parts
 
 
-def _result(sq1, sq2, p_values, scalar, return_partition, lift, convention, jobs, *, distance):
+def _result(sq, p_values, scalar, return_partition, lift, convention, jobs, *, distance):
     """One RoughResult (RoughDistanceResult) of the squared interval norms of both levels."""
-    n_points = sq1.shape[0]
-    v1, parts1 = _pvar_of_squares(sq1, p_values / 2.0, return_partition, jobs)
-    v2, parts2 = _pvar_of_squares(sq2, p_values / 4.0, return_partition, jobs)
+    n_points = sq.shape[1]
+    (v1, v2), parts = _pvar_of_squares(sq, np.stack([p_values / 2.0, p_values / 4.0]), return_partition, jobs)
+    parts1, parts2 = parts if return_partition else (None, None)
     results = [
         rough_result(
             p,
@@ -315,6 +345,17 @@ def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return
     (2.0, 1.0)
     """
     g = _as_gram(gram, "gram", symmetric=True)
+    return _gram_rough_pvar(g, p, lift=lift, convention=convention, return_partition=return_partition,
+                            n_jobs=n_jobs)
+
+
+def _gram_rough_pvar(g: np.ndarray, p, *, lift, convention, return_partition, n_jobs):
+    """:func:`gram_rough_pvar` of a Gram matrix that needs no checks: float64, C-contiguous,
+    finite, exactly symmetric, non-negative diagonal. ``rough_pvar``'s Gram route builds it so:
+    :func:`layer_gram` of one layer sequence (its chunks checked for NaN/inf; syrk makes the
+    result exactly symmetric) scaled to at most unit size (its entries cannot overflow). The
+    checks of :func:`_as_gram` are several full passes over the L x L entries (measured: a
+    sixth of such a call at L = 4096)."""
     p_values, scalar = as_p_values(p)
     h = _check_lift_convention(lift, convention)
     jobs = resolve_n_jobs(n_jobs)
@@ -324,10 +365,10 @@ def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return
     else:
         inc = _second_difference(g)
         n_points = g.shape[0]
-    sq1, sq2 = _interval_norms(inc[None, None], inc[None, None], h, n_points, jobs)
+    sq = _interval_norms(inc[None, None], inc[None, None], h, n_points, jobs)
     if convention == "values":
-        _point_distances_sq(g, sq1)
-    return _result(sq1, sq2, p_values, scalar, return_partition, lift, convention, jobs, distance=False)
+        _point_distances_sq(g, sq[0])
+    return _result(sq, p_values, scalar, return_partition, lift, convention, jobs, distance=False)
 
 
 def gram_rough_distance(
@@ -395,10 +436,10 @@ def gram_rough_distance(
     # left factors f = (a, c), right factors e = (c, b); blocks [r][q] = <f^r_i, f^q_k>
     F = np.array([[aa, ac], [ac.T, cc]])
     E = np.array([[cc, cb], [cb.T, bb]])
-    sq1, sq2 = _interval_norms(F, E, h, n_points, jobs)
+    sq = _interval_norms(F, E, h, n_points, jobs)
     if convention == "values":
-        _point_distances_sq(gxx - gxy - gxy.T + gyy, sq1)
-    return _result(sq1, sq2, p_values, scalar, return_partition, lift, convention, jobs, distance=True)
+        _point_distances_sq(gxx - gxy - gxy.T + gyy, sq[0])
+    return _result(sq, p_values, scalar, return_partition, lift, convention, jobs, distance=True)
 
 
 # ------------------------------------------------------------------------------------------

@@ -387,14 +387,15 @@ def _scaled_layers(path, weights, convention, k):
 def _gram_levels(path, weights, convention, ps, lift, jobs):
     """Levels 1 and 2 from the L x L Gram matrix of the layers (streamrough.gram), computed on
     layers scaled by an exact power of two so that Gram entries cannot overflow."""
-    from .gram import gram_rough_pvar, layer_gram
+    from .gram import _gram_rough_pvar, layer_gram
 
     if path.shape[0] == 1:
         zero = [(0.0, 0.0, np.zeros(1, np.int64))] * len(ps)
         return zero, zero
     k = _unit_exponent(path)
     layers, conv = _scaled_layers(path, weights, convention, k)
-    res = gram_rough_pvar(layer_gram(layers), ps, lift=lift, convention=conv, return_partition=True, n_jobs=jobs)
+    # layer_gram of checked layers is a valid Gram matrix: the internal entry skips its checks
+    res = _gram_rough_pvar(layer_gram(layers), ps, lift=lift, convention=conv, return_partition=True, n_jobs=jobs)
     return _gram_levels_of(res, ps, k)
 
 

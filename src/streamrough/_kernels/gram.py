@@ -121,26 +121,34 @@ def interval_norms_sq(F, E, h, sq1, sq2, row_block, n_tasks):
 
 @twin_jit
 def dp_log_weights(log_weights, exponents, values, links):
-    """Exact p-variation DP (math.md 2.1) for several exponents over one weight matrix.
+    """Exact p-variation DP (math.md 2.1) for several weight matrices and exponents each.
 
     Parameters
     ----------
-    log_weights : float64 array, shape (n, n)
-        ``log_weights[j, i] = log w(i, j)`` for i < j (lower triangle, row = end point;
-        ``-inf`` for a zero weight). The DP weight is ``omega(i, j) = w(i, j) ** e``.
-    exponents : float64 array, shape (P,), all > 0
-    values : float64 array, shape (P,), written
+    log_weights : float64 array, shape (K, n, n)
+        ``log_weights[k, j, i] = log w_k(i, j)`` for i < j (lower triangles, row = end point;
+        ``-inf`` for a zero weight). The DP weight is ``omega(i, j) = w_k(i, j) ** e``.
+    exponents : float64 array, shape (K, P), all > 0
+        The exponents e of each matrix.
+    values : float64 array, shape (K, P), written
         ``max over partitions of sum omega``.
-    links : int64 array, shape (P, n), written
-        ``links[k, j]``: the previous point of an optimal partition of [0, j].
+    links : int64 array, shape (K, P, n), written
+        ``links[k, a, j]``: the previous point of an optimal partition of [0, j].
+
+    The K * P DPs are the parallel tasks (each is sequential in j).
     """
-    n = log_weights.shape[0]
-    for k in prange(exponents.shape[0]):
-        e = exponents[k]
+    n = log_weights.shape[1]
+    n_exp = exponents.shape[1]
+    for task in prange(exponents.shape[0] * n_exp):
+        k = task // n_exp
+        a = task % n_exp
+        e = exponents[k, a]
+        lw = log_weights[k]
+        lk = links[k, a]
         pv = np.zeros(n)
-        links[k, 0] = 0
+        lk[0] = 0
         for j in range(1, n):
-            row = log_weights[j]
+            row = lw[j]
             best = -1.0
             arg = 0
             for i in range(j):
@@ -149,8 +157,8 @@ def dp_log_weights(log_weights, exponents, values, links):
                     best = v
                     arg = i
             pv[j] = best
-            links[k, j] = arg
-        values[k] = pv[n - 1]
+            lk[j] = arg
+        values[k, a] = pv[n - 1]
 
 
 # ------------------------------------------------------------------------------------------

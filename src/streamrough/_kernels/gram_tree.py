@@ -39,7 +39,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import jit
+from numba import prange
+
+from ._jit import jit, twin_jit
 
 
 @jit
@@ -64,6 +66,32 @@ def level1_and_leaves(G, h, sq1, sq2):
         sq2[t + 1, t] = h * h * gtt * gtt
 
 
+@twin_jit
+def level_tables(G, h, w, sq1, sq2, tables):
+    """:func:`node_tables` of every node of half-width `w` (m = w, 3w, 5w, ... < n).
+
+    ``tables`` (float64, shape (4, >= nodes * w * w)) holds the node k's alpha, gam, pt, dd
+    as w x w blocks ``tables[q, k w^2 : (k + 1) w^2]`` (gam, pt, dd cut to the node's nr ends).
+    The nodes of one level are independent (each reads the levels below, writes its own
+    intervals), and each node is two tasks of about equal time (:func:`_node_part`): the
+    ``prange`` loop runs over both, so even the single top node uses two threads.
+    """
+    n = G.shape[0]
+    nodes = (n + w - 1) // (2 * w)
+    ww = w * w
+    for task in prange(2 * nodes):
+        k = task // 2
+        m = w + 2 * w * k
+        hi = min(m + w, n)
+        nr = hi - m
+        base = k * ww
+        alpha = tables[0, base : base + ww].reshape((w, w))
+        gam = tables[1, base : base + ww].reshape((w, w))[:, :nr]
+        pt = tables[2, base : base + ww].reshape((w, w))[:nr]
+        dd = tables[3, base : base + ww].reshape((w, w))[:nr, :nr]
+        _node_part(task % 2, G, h, m - w, m, hi, sq1, sq2, alpha, gam, pt, dd)
+
+
 @jit
 def node_tables(G, h, lo, m, hi, sq1, sq2, alpha, gam, pt, dd):
     """The tables of node m (starts lo <= s < m, ends m < t <= hi) and its O(w^2) terms.
@@ -79,10 +107,27 @@ def node_tables(G, h, lo, m, hi, sq1, sq2, alpha, gam, pt, dd):
 
     Reads sq1 (all intervals) and sq2 of the intervals [s, m) and [m, t) (the children).
     """
+    for part in range(2):
+        _node_part(part, G, h, lo, m, hi, sq1, sq2, alpha, gam, pt, dd)
+
+
+@jit
+def _node_part(part, G, h, lo, m, hi, sq1, sq2, alpha, gam, pt, dd):
+    """Part 0 of :func:`node_tables`: gam and sq2 (:func:`_gamma_terms`); part 1: alpha, pt
+    and dd (:func:`_alpha_table`, :func:`_right_tables`). They write disjoint arrays and take
+    about the same time (measured at w = 2048: 25 ms and 10 + 13 ms)."""
+    if part == 0:
+        _gamma_terms(G, h, lo, m, hi, sq1, sq2, gam)
+    else:
+        _alpha_table(G, h, lo, m, alpha)
+        _right_tables(G, lo, m, hi, pt, dd)
+
+
+@jit
+def _right_tables(G, lo, m, hi, pt, dd):
+    """pt and dd of :func:`node_tables`: P_t(i) = sum_{m<=k<t} G_ik, adding row k = t - 1 at each t."""
     nl = m - lo
     nr = hi - m
-    hh = h * h
-    # right side: P_t(i) = sum_{m<=k<t} G_ik, adding row k = t - 1 = m + ti at each step
     run = np.zeros(nr)  # P_t(l) for every right l (the unmasked row of dd)
     for ti in range(nr):
         grow = G[m + ti]
@@ -98,14 +143,13 @@ def node_tables(G, h, lo, m, hi, sq1, sq2, alpha, gam, pt, dd):
         for li in range(nr):
             run[li] += grow[m + li]
             drow[li] = run[li] if li <= ti else 0.0
-    bt = np.empty(nr)  # |B_t|^2
-    vt = np.empty(nr)  # |V_t|^2
-    for ti in range(nr):
-        bt[ti] = sq2[m + 1 + ti, m]
-        vt[ti] = sq1[m + 1 + ti, m]
+
+
+@jit
+def _alpha_table(G, h, lo, m, alpha):
+    """alpha of :func:`node_tables`, starts s from m - 1 down, c_s kept as a running sum."""
+    nl = m - lo
     c = np.zeros(nl)  # c_s(i), i relative to lo
-    q = np.zeros(nr)  # Q_s(l), l relative to m
-    zsum = np.zeros(nr)  # sum_{s<=j<m} Z(j, l)
     for s in range(m - 1, lo - 1, -1):
         si = s - lo
         grow = G[s]
@@ -118,9 +162,26 @@ def node_tables(G, h, lo, m, hi, sq1, sq2, alpha, gam, pt, dd):
         for j in range(si, nl):
             arow[j] = 2.0 * (acc + h * c[j])
             acc += c[j]
+
+
+@jit
+def _gamma_terms(G, h, lo, m, hi, sq1, sq2, gam):
+    """gam and the O(w^2) terms of sq2 of :func:`node_tables`, starts s from m - 1 down."""
+    nl = m - lo
+    nr = hi - m
+    hh = h * h
+    bt = np.empty(nr)  # |B_t|^2
+    vt = np.empty(nr)  # |V_t|^2
+    for ti in range(nr):
+        bt[ti] = sq2[m + 1 + ti, m]
+        vt[ti] = sq1[m + 1 + ti, m]
+    q = np.zeros(nr)  # Q_s(l), l relative to m
+    zsum = np.zeros(nr)  # sum_{s<=j<m} Z(j, l)
+    for s in range(m - 1, lo - 1, -1):
+        si = s - lo
         a_s = sq2[m, s]
         u_s = sq1[m, s]
-        grow_r = grow[m:hi]
+        grow_r = G[s, m:hi]
         gamrow = gam[si]
         r_acc = 0.0  # sum_{m<=k<l} Q_s(k)
         p_acc = 0.0  # P_l(s) = sum_{m<=k<l} G_sk
