@@ -638,6 +638,7 @@ class WeightStore:
         capacity=0,
         compression=None,
         overwrite=False,
+        executor=None,
     ) -> PathWriter:
         """Create an empty path array and return its writer.
 
@@ -661,6 +662,9 @@ class WeightStore:
             ``benchmarks/bench_ingest.py``).  ``"zstd"``: Zstandard level 1.
         overwrite : bool
             Replace an existing array of that name.
+        executor : concurrent.futures.Executor, optional
+            Where the writer stores its one-layer chunks (see :class:`PathWriter`); None
+            (default): in the calling thread.
         """
         from .paths import CONVENTIONS
 
@@ -708,6 +712,9 @@ class WeightStore:
                 shards=shards,
                 compressors=ZstdCodec(level=1) if compression == "zstd" else None,
                 fill_value=0,
+                # chunk keys "c.<k>.0.0" in the array's folder: nested keys ("c/<k>/0/0") made
+                # two new folders per one-layer chunk, as many file-system operations as the write
+                chunk_key_encoding={"name": "default", "separator": "."},
                 dimension_names=("layer",) + tuple(f"axis_{i}" for i in range(1, len(layer_shape) + 1)),
                 attributes={_ATTR: meta},
                 overwrite=overwrite,
@@ -717,7 +724,7 @@ class WeightStore:
             )
         except (ContainsArrayError, ContainsGroupError):
             raise StoreError(f"{self.url}/{run}/{name}/{role} exists: pass overwrite=True to replace it") from None
-        return PathWriter(self, arr, meta, f"{self.url}/{run}/{name}/{role}")
+        return PathWriter(self, arr, meta, f"{self.url}/{run}/{name}/{role}", executor)
 
     def _groups(self, run, step):
         """The run and checkpoint groups, created if missing.  A writer keeps them: it holds
@@ -745,11 +752,12 @@ class WeightStore:
             group.attrs[_ATTR] = attrs
         return group
 
-    def writer(self, role, run=DEFAULT_RUN, step=None) -> PathWriter:
-        """A writer that appends to an existing path after its committed layers."""
+    def writer(self, role, run=DEFAULT_RUN, step=None, *, executor=None) -> PathWriter:
+        """A writer that appends to an existing path after its committed layers (`executor`:
+        see :meth:`create_path`)."""
         self._require_writable()
         arr, meta, where = self._array(role, run, step)
-        return PathWriter(self, arr, meta, where)
+        return PathWriter(self, arr, meta, where, executor)
 
     def commit_checkpoint(self, run=DEFAULT_RUN, step=None):
         """Mark a checkpoint complete (all its paths written); listed by :meth:`steps`."""
@@ -802,6 +810,34 @@ class WeightStore:
         group.attrs[_ATTR] = {"params": params, "value": scalars, "created": _now()}
 
 
+def _write_file(path, data):
+    """Write `data` (a bytes-like object) as the file `path`, atomically, as Zarr's local store
+    does (a temporary file in the same folder, renamed over `path`), with its blocks
+    allocated before the write: ext4 then writes 135 MiB in 24 files at the speed of
+    ``np.save`` (which allocates too) instead of 1.3-1.5 times its time."""
+    tmp = f"{path}.{uuid.uuid4().hex}.partial"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileNotFoundError:  # a chunk key with folders (stores written before flat keys)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        try:
+            with memoryview(data) as view, view.cast("B") as rest:
+                if len(rest) and hasattr(os, "posix_fallocate"):
+                    with contextlib.suppress(OSError):  # a file system without it: write as is
+                        os.posix_fallocate(fd, 0, len(rest))
+                while len(rest):
+                    rest = rest[os.write(fd, rest) :]
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def _layer_chunks(arr, layer_shape) -> bool:
     """Whether each chunk of `arr` is one whole layer stored as its raw little-endian bytes."""
     import sys
@@ -827,9 +863,15 @@ class PathWriter:
     collects layers into whole shards and writes each full shard at once without committing;
     ``commit`` writes the rest and commits everything staged (ingest uses it: one metadata
     write per path instead of one per layer).
+
+    With an `executor`, one-layer chunks are written by it while the calling thread hashes
+    the layer and goes on (reads the next tensor): at most one chunk write is in flight, so
+    memory holds one chunk beyond the caller's current tensor; the next write, ``commit``
+    (before its commit point) and ``wait`` wait for it and raise its error.  A staged layer
+    must not change until then.
     """
 
-    def __init__(self, store, arr, meta, where):
+    def __init__(self, store, arr, meta, where, executor=None):
         self._store = store
         self._arr = arr
         self._meta = dict(meta)
@@ -840,6 +882,8 @@ class PathWriter:
         self._written = meta["n_layers"]  # layers whose data is written
         self._hash = _algorithm(meta)  # a path keeps the hash it was created with
         self._layer_chunks = _layer_chunks(arr, self._layer_shape)
+        self._executor = executor
+        self._pending = None  # the chunk write in flight (a Future), at most one
         self._buffer = None
         self._buffered = 0
         self._names = []
@@ -864,30 +908,43 @@ class PathWriter:
 
     def _write(self, start, block, new):
         """Write `block` at `start` and hash its last `new` layers (the new ones)."""
+        self.wait()  # one write in flight at most: its chunk is the "one chunk" of the memory bound
         self._grow(start + len(block))
-        if self._layer_chunks:
-            for k, layer in enumerate(block, start):
-                self._put_chunk(k, layer)
-        else:
+        if not self._layer_chunks:
             self._arr[start : start + len(block)] = block
+        elif self._executor is None:
+            self._put_chunks(start, block)
+        else:  # the hash below overlaps the write
+            self._pending = self._executor.submit(self._put_chunks, start, block)
         self._hashes.extend(layer_hash(layer, self._hash) for layer in block[len(block) - new :])
+
+    def wait(self):
+        """Wait for the chunk write in flight, if any (raises its error)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _put_chunks(self, start, block):
+        for k, layer in enumerate(block, start):
+            self._put_chunk(k, layer)
 
     def _put_chunk(self, k, layer):
         """Store layer `k` as its chunk: the layer's bytes are the encoded chunk (Zarr v3 spec,
         ``bytes`` codec, little endian, no other codec), one atomic object write in the
-        calling thread.  Zarr's own write of one chunk goes through its event-loop thread and
+        calling thread (or the executor's).  Zarr's own write of one chunk goes through its event-loop thread and
         an I/O thread, four thread hand-offs that cost more than the write on a busy machine
         (``docs/benchmarks.md``)."""
         from zarr.core.buffer import default_buffer_prototype
+        from zarr.storage import LocalStore
 
         path = self._arr.store_path
         key = self._arr.metadata.encode_chunk_key((k,) + (0,) * len(self._layer_shape))
         key = f"{path.path}/{key}" if path.path else key
-        data = default_buffer_prototype().buffer.from_array_like(np.ascontiguousarray(layer).reshape(-1).view(np.uint8))
-        if hasattr(path.store, "set_sync"):  # local folders (zarr >= 3.1)
-            path.store.set_sync(key, data)
+        data = np.ascontiguousarray(layer).reshape(-1).view(np.uint8)
+        if isinstance(path.store, LocalStore):
+            _write_file(os.path.join(path.store.root, key), data)
         else:
-            _sync(path.store.set(key, data))
+            _sync(path.store.set(key, default_buffer_prototype().buffer.from_array_like(data)))
 
     def stage(self, layer, name=None):
         """Add a layer; full shards are written, nothing is committed until :meth:`commit`."""
@@ -928,6 +985,7 @@ class PathWriter:
     def commit(self):
         """Write staged layers and record them as committed (data first, then the length)."""
         self._flush()
+        self.wait()
         if not self._names:
             return
         meta = dict(self._meta)
