@@ -319,3 +319,31 @@ def test_creating_an_existing_path_needs_overwrite(tmp_path, rng):
             store.create_path("b.{k}.W", (2,), "float64")
         store.create_path("b.{k}.W", (3,), "float64", overwrite=True).append(np.ones(3))
         np.testing.assert_array_equal(store.read("b.{k}.W"), [np.ones(3)])
+
+
+@pytest.mark.parametrize(
+    "shape, capacity, compression",
+    [((400, 400), 3, None), ((8, 8), 12, None), ((64, 64), 2000, None), ((400, 400), 3, "zstd"), ((64, 64), 2000, "zstd")],
+)
+def test_array_metadata_written_directly_equals_zarrs_own(tmp_path, shape, capacity, compression):
+    zarr = pytest.importorskip("zarr")
+    with sr.open_store(tmp_path / "s", mode="w") as store:
+        store.create_path("b.{k}.W", shape, "float32", capacity=capacity, compression=compression)
+        ours = zarr.open_array(tmp_path / "s" / "model" / "weights" / "b.{k}.W", mode="r")  # plain Zarr opens it
+        chunks, shards = st.chunk_layout(shape, 4, capacity)
+        reference = zarr.create_array(
+            {}, shape=(capacity, *shape), dtype="float32", chunks=chunks, shards=shards,
+            compressors=zarr.codecs.ZstdCodec(level=1) if compression else None, fill_value=0,
+            chunk_key_encoding={"name": "default", "separator": "."},
+            dimension_names=("layer", "axis_1", "axis_2"), attributes=dict(ours.attrs),
+        )
+        assert ours.metadata.to_dict() == reference.metadata.to_dict()
+        assert (ours.shards is not None) == (shape == (64, 64))  # the sharded layout is among them
+
+
+def test_creating_a_path_over_an_existing_one(tmp_path, rng):
+    with sr.open_store(tmp_path / "s", mode="w") as store:
+        store.create_path("b.{k}.W", (300, 300), "float32").append_many(_layers(rng, 3, (300, 300), "float32"))
+        store.create_path("b.{k}.W", (300, 300), "float32", overwrite=True).append(np.ones((300, 300), np.float32))
+        assert sorted(f for f in os.listdir(tmp_path / "s" / "model" / "weights" / "b.{k}.W")) == ["c.0.0.0", "zarr.json"]
+        np.testing.assert_array_equal(store.read("b.{k}.W"), [np.ones((300, 300))])

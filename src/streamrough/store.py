@@ -679,8 +679,6 @@ class WeightStore:
         layer_shape = tuple(int(s) for s in layer_shape)
         if not layer_shape or min(layer_shape) < 1:
             raise ValueError(f"layer_shape must have positive sizes, got {layer_shape}")
-        from zarr.errors import ContainsArrayError, ContainsGroupError
-
         _, ckpt = self._groups(run, step)
         name = checkpoint_name(step)
         chunks, shards = chunk_layout(layer_shape, dtype.itemsize, capacity)
@@ -701,29 +699,20 @@ class WeightStore:
         }
         if compression not in (None, "zstd"):
             raise ValueError(f"compression must be None or 'zstd', got {compression!r}")
-        from zarr.codecs import ZstdCodec
+        import zarr
+        from zarr.core.array import AsyncArray
+        from zarr.storage import StorePath
 
-        try:
-            arr = ckpt.create_array(
-                role,
-                shape=(int(capacity), *layer_shape),
-                dtype=dtype,
-                chunks=chunks,
-                shards=shards,
-                compressors=ZstdCodec(level=1) if compression == "zstd" else None,
-                fill_value=0,
-                # chunk keys "c.<k>.0.0" in the array's folder: nested keys ("c/<k>/0/0") made
-                # two new folders per one-layer chunk, as many file-system operations as the write
-                chunk_key_encoding={"name": "default", "separator": "."},
-                dimension_names=("layer",) + tuple(f"axis_{i}" for i in range(1, len(layer_shape) + 1)),
-                attributes={_ATTR: meta},
-                overwrite=overwrite,
-                # every chunk is written, zeros included: no all-fill-value scan per chunk (it
-                # halved the write speed), and a missing chunk is always damage
-                config={"write_empty_chunks": True},
-            )
-        except (ContainsArrayError, ContainsGroupError):
-            raise StoreError(f"{self.url}/{run}/{name}/{role} exists: pass overwrite=True to replace it") from None
+        path = f"{ckpt.path}/{role}"
+        if overwrite:
+            _sync(StorePath(self._store, path).delete_dir())
+        elif _exists(self._store, f"{path}/zarr.json"):
+            raise StoreError(f"{self.url}/{run}/{name}/{role} exists: pass overwrite=True to replace it")
+        metadata = _array_metadata((int(capacity), *layer_shape), dtype, chunks, shards, compression, {_ATTR: meta})
+        _put_metadata(self._store, path, metadata)
+        # every chunk is written, zeros included: no all-fill-value scan per chunk (it halved
+        # the write speed), and a missing chunk is always damage
+        arr = zarr.Array(AsyncArray(metadata, StorePath(self._store, path), config={"write_empty_chunks": True}))
         return PathWriter(self, arr, meta, f"{self.url}/{run}/{name}/{role}", executor)
 
     def _groups(self, run, step):
@@ -808,6 +797,62 @@ class WeightStore:
             else:
                 scalars[name] = v.item() if isinstance(v, np.generic) else v
         group.attrs[_ATTR] = {"params": params, "value": scalars, "created": _now()}
+
+
+def _array_metadata(shape, dtype, chunks, shards, compression, attributes):
+    """The Zarr v3 metadata of a path array, as ``zarr.create_array`` makes it (a test checks
+    them equal), built here so that creating an array is one object write: Zarr's own
+    creation checks the node and each parent group through its event loop first (a
+    third of the fixed cost of an ingest, under load).
+
+    Chunk keys are flat (``c.<k>.0.0`` in the array's folder): nested keys (``c/<k>/0/0``)
+    made two new folders per one-layer chunk, as many file-system operations as the write.
+    """
+    from zarr.codecs import BytesCodec, ShardingCodec, ZstdCodec
+    from zarr.core.chunk_grids import RegularChunkGrid
+    from zarr.core.dtype import parse_dtype
+    from zarr.core.metadata.v3 import ArrayV3Metadata
+
+    codecs = (BytesCodec(),) + ((ZstdCodec(level=1),) if compression == "zstd" else ())
+    if shards is not None:
+        codecs = (ShardingCodec(chunk_shape=chunks, codecs=codecs),)
+    return ArrayV3Metadata(
+        shape=shape,
+        data_type=parse_dtype(dtype, zarr_format=3),
+        chunk_grid=RegularChunkGrid(chunk_shape=shards or chunks),
+        chunk_key_encoding={"name": "default", "separator": "."},
+        fill_value=0,
+        codecs=codecs,
+        attributes=attributes,
+        dimension_names=("layer",) + tuple(f"axis_{i}" for i in range(1, len(shape))),
+    )
+
+
+def _exists(store, key) -> bool:
+    from zarr.storage import LocalStore
+
+    if isinstance(store, LocalStore):
+        return os.path.isfile(os.path.join(store.root, key))
+    return _sync(store.exists(key))
+
+
+def _put(store, key, data):
+    """Store `data` (bytes-like) as the object `key`, atomically, in the calling thread."""
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.storage import LocalStore
+
+    if isinstance(store, LocalStore):
+        _write_file(os.path.join(store.root, key), data)
+    else:
+        _sync(store.set(key, default_buffer_prototype().buffer.from_array_like(np.frombuffer(data, np.uint8))))
+
+
+def _put_metadata(store, path, metadata):
+    """Write a node's ``zarr.json`` (one atomic object write)."""
+    from zarr.core.buffer import default_buffer_prototype
+
+    (document,) = metadata.to_buffer_dict(default_buffer_prototype()).values()
+    _put(store, f"{path}/zarr.json", document.as_numpy_array())
 
 
 def _write_file(path, data):
@@ -934,17 +979,10 @@ class PathWriter:
         calling thread (or the executor's).  Zarr's own write of one chunk goes through its event-loop thread and
         an I/O thread, four thread hand-offs that cost more than the write on a busy machine
         (``docs/benchmarks.md``)."""
-        from zarr.core.buffer import default_buffer_prototype
-        from zarr.storage import LocalStore
-
         path = self._arr.store_path
         key = self._arr.metadata.encode_chunk_key((k,) + (0,) * len(self._layer_shape))
         key = f"{path.path}/{key}" if path.path else key
-        data = np.ascontiguousarray(layer).reshape(-1).view(np.uint8)
-        if isinstance(path.store, LocalStore):
-            _write_file(os.path.join(path.store.root, key), data)
-        else:
-            _sync(path.store.set(key, default_buffer_prototype().buffer.from_array_like(data)))
+        _put(path.store, key, np.ascontiguousarray(layer).reshape(-1).view(np.uint8))
 
     def stage(self, layer, name=None):
         """Add a layer; full shards are written, nothing is committed until :meth:`commit`."""
