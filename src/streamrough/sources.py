@@ -191,7 +191,8 @@ class SafetensorsSource(Source):
             with open(file, "rb") as f:
                 size = int.from_bytes(f.read(8), "little")
                 header = json.loads(f.read(size))
-            self._maps[file] = (np.memmap(file, dtype=np.uint8, mode="r"), 8 + size, header)
+            # a plain ndarray over the map: slices of a np.memmap cost a subclass finalizer each
+            self._maps[file] = (np.memmap(file, dtype=np.uint8, mode="r").view(np.ndarray), 8 + size, header)
         return self._maps[file]
 
     def read(self, name):

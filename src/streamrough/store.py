@@ -699,8 +699,6 @@ class WeightStore:
         }
         if compression not in (None, "zstd"):
             raise ValueError(f"compression must be None or 'zstd', got {compression!r}")
-        import zarr
-        from zarr.core.array import AsyncArray
         from zarr.storage import StorePath
 
         path = f"{ckpt.path}/{role}"
@@ -710,9 +708,7 @@ class WeightStore:
             raise StoreError(f"{self.url}/{run}/{name}/{role} exists: pass overwrite=True to replace it")
         metadata = _array_metadata((int(capacity), *layer_shape), dtype, chunks, shards, compression, {_ATTR: meta})
         _put_metadata(self._store, path, metadata)
-        # every chunk is written, zeros included: no all-fill-value scan per chunk (it halved
-        # the write speed), and a missing chunk is always damage
-        arr = zarr.Array(AsyncArray(metadata, StorePath(self._store, path), config={"write_empty_chunks": True}))
+        arr = _array_object(StorePath(self._store, path), metadata)
         return PathWriter(self, arr, meta, f"{self.url}/{run}/{name}/{role}", executor)
 
     def _groups(self, run, step):
@@ -728,13 +724,18 @@ class WeightStore:
         return self._runs[run], self._checkpoints[run, name]
 
     def _require_group(self, parent, name, attrs):
-        """Group `name` of `parent`, created with our attributes `attrs` if missing (one write)."""
+        """Group `name` of `parent`, created with our attributes `attrs` if missing (one write
+        of its ``zarr.json``: Zarr's ``create_group`` checks the node and its parents first)."""
         import zarr
+        from zarr.core.group import AsyncGroup, GroupMetadata
+        from zarr.storage import StorePath
 
-        try:
-            group = parent[name]
-        except KeyError:
-            return parent.create_group(name, attributes={_ATTR: attrs})
+        path = f"{parent.path}/{name}" if parent.path else name
+        if not _exists(self._store, f"{path}/zarr.json"):
+            metadata = GroupMetadata(attributes={_ATTR: attrs})
+            _put_metadata(self._store, path, metadata)
+            return zarr.Group(AsyncGroup(metadata, StorePath(self._store, path)))
+        group = parent[name]
         if not isinstance(group, zarr.Group):
             raise CorruptStoreError(f"{self.url}/{group.path} is an array where a group belongs")
         if _ATTR not in group.attrs:
@@ -826,6 +827,16 @@ def _array_metadata(shape, dtype, chunks, shards, compression, attributes):
         attributes=attributes,
         dimension_names=("layer",) + tuple(f"axis_{i}" for i in range(1, len(shape))),
     )
+
+
+def _array_object(store_path, metadata):
+    """The Zarr array of `metadata` at `store_path` (no store access).  Every chunk is written,
+    zeros included: no all-fill-value scan per chunk (it halved the write speed), and a
+    missing chunk is always damage."""
+    import zarr
+    from zarr.core.array import AsyncArray
+
+    return zarr.Array(AsyncArray(metadata, store_path, config={"write_empty_chunks": True}))
 
 
 def _exists(store, key) -> bool:
@@ -1030,7 +1041,11 @@ class PathWriter:
         meta["n_layers"] = self._written
         meta["layer_names"] = meta["layer_names"] + self._names
         meta["layer_hashes"] = meta["layer_hashes"] + self._hashes
-        self._arr.attrs[_ATTR] = meta  # the commit point: one atomic metadata write
+        # the commit point: one atomic write of the array's zarr.json, in this thread; the new
+        # array object carries the attributes into Zarr's later writes of it (a resize)
+        metadata = self._arr.metadata.update_attributes({**self._arr.metadata.attributes, _ATTR: meta})
+        _put_metadata(self._arr.store_path.store, self._arr.store_path.path, metadata)
+        self._arr = _array_object(self._arr.store_path, metadata)
         self._meta = meta
         self._names, self._hashes = [], []
 
