@@ -347,3 +347,83 @@ def test_creating_a_path_over_an_existing_one(tmp_path, rng):
         store.create_path("b.{k}.W", (300, 300), "float32", overwrite=True).append(np.ones((300, 300), np.float32))
         assert sorted(f for f in os.listdir(tmp_path / "s" / "model" / "weights" / "b.{k}.W")) == ["c.0.0.0", "zarr.json"]
         np.testing.assert_array_equal(store.read("b.{k}.W"), [np.ones((300, 300))])
+
+
+class _OneAtATime:
+    """An executor that runs each task in a thread and checks that no two overlap (the writer
+    keeps at most one chunk write in flight)."""
+
+    def __init__(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool, self.pending, self.tasks = ThreadPoolExecutor(1), None, 0
+
+    def submit(self, fn, *args):
+        assert self.pending is None or self.pending.done(), "a second chunk write went in flight"
+        self.tasks += 1
+        self.pending = self.pool.submit(fn, *args)
+        return self.pending
+
+
+@pytest.mark.parametrize("shape", [(400, 400), (8, 8)])  # one-layer chunks (handed over); multi-layer (written here)
+def test_writes_from_an_executor_give_the_same_store(tmp_path, rng, shape):
+    data = _layers(rng, 5, shape, "float32")
+    stores = {}
+    for mode in ("calling thread", "executor"):
+        executor = _OneAtATime() if mode == "executor" else None
+        with sr.open_store(tmp_path / mode, mode="w") as store:
+            writer = store.create_path("b.{k}.W", shape, "float32", capacity=5, executor=executor)
+            for k, layer in enumerate(data):
+                writer.stage(layer, f"b.{k}.W")
+            writer.commit()
+            stores[mode] = store.info("b.{k}.W")
+        if executor is not None:
+            assert executor.tasks == (5 if shape == (400, 400) else 0)
+        np.testing.assert_array_equal(sr.open_store(tmp_path / mode).read("b.{k}.W"), data)
+    a, b = stores.values()
+    assert (a.content_hash, a.layer_names, a.n_layers) == (b.content_hash, b.layer_names, b.n_layers)
+    files = {mode: sorted(os.listdir(tmp_path / mode / "model" / "weights" / "b.{k}.W")) for mode in stores}
+    assert files["calling thread"] == files["executor"]
+    for name in files["executor"]:
+        if name != "zarr.json":  # chunk bytes equal
+            assert (tmp_path / "executor" / "model" / "weights" / "b.{k}.W" / name).read_bytes() == (
+                tmp_path / "calling thread" / "model" / "weights" / "b.{k}.W" / name
+            ).read_bytes()
+
+
+def test_a_failed_background_write_raises_and_commits_nothing(tmp_path, rng, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = _layers(rng, 3, (400, 400), "float32")
+    with sr.open_store(tmp_path / "s", mode="w") as store, ThreadPoolExecutor(1) as pool:
+        writer = store.create_path("b.{k}.W", (400, 400), "float32", capacity=3, executor=pool)
+        writer.append(data[0])
+
+        def disk_full(path, data):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(st, "_write_file", disk_full)
+        with pytest.raises(OSError, match="No space left"):
+            writer.append(data[1])
+        assert store.info("b.{k}.W").n_layers == 1
+    np.testing.assert_array_equal(sr.open_store(tmp_path / "s").read("b.{k}.W"), data[:1])
+
+
+def test_appends_to_an_array_with_nested_chunk_keys(tmp_path, rng):
+    """Arrays written before flat chunk keys (``c/<k>/0/0``) take appends as before."""
+    zarr = pytest.importorskip("zarr")
+    data = _layers(rng, 4, (300, 300), "float32")
+    with sr.open_store(tmp_path / "s", mode="w") as store:
+        store.create_path("b.{k}.W", (300, 300), "float32", capacity=4).append_many(data[:2])
+    folder = tmp_path / "s" / "model" / "weights" / "b.{k}.W"
+    document = json.loads((folder / "zarr.json").read_text())
+    document["chunk_key_encoding"] = {"name": "default", "configuration": {"separator": "/"}}
+    (folder / "zarr.json").write_text(json.dumps(document))
+    for k in range(2):
+        (folder / "c" / str(k) / "0").mkdir(parents=True)
+        (folder / f"c.{k}.0.0").rename(folder / "c" / str(k) / "0" / "0")
+    with sr.open_store(tmp_path / "s", mode="a") as store:
+        store.writer("b.{k}.W").append_many(data[2:])
+        np.testing.assert_array_equal(store.read("b.{k}.W"), data)
+    assert (folder / "c" / "3" / "0" / "0").is_file()
+    np.testing.assert_array_equal(zarr.open_array(folder, mode="r")[:], data)
