@@ -289,27 +289,35 @@ def test_crc32c_layer_hash_matches_a_bitwise_reference(rng):
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
-def test_layer_chunks_written_directly_equal_zarrs_own_encoding(tmp_path, rng, dtype):
+@pytest.mark.parametrize(
+    "shape, capacity, n",
+    # one chunk per layer (at least 256 KiB); chunks of small layers: full (12 of 12), past the
+    # capacity (7 layers in chunks of 5: an edge chunk) and partly written (7 of 12: zeros past
+    # them, as Zarr pads)
+    [((400, 400), 3, 3), ((8, 8), 12, 12), ((8, 8), 5, 7), ((8, 8), 12, 7)],
+)
+def test_chunks_written_directly_equal_zarrs_own_encoding(tmp_path, rng, dtype, shape, capacity, n):
     zarr = pytest.importorskip("zarr")
-    shape = (400, 400)  # one chunk per layer (at least 256 KiB): the writer stores each chunk itself
-    data = _layers(rng, 3, shape, dtype)
+    data = _layers(rng, n, shape, dtype)
     for url in (tmp_path / "s", "memory://test-layer-chunks"):
         with sr.open_store(url, mode="w") as store:
-            writer = store.create_path("b.{k}.W", shape, dtype, capacity=3)
-            assert writer._layer_chunks
-            writer.append_many(data)
+            writer = store.create_path("b.{k}.W", shape, dtype, capacity=capacity)
+            assert writer._raw_chunks
+            writer.append_many(data[: n - 1])  # a commit inside a multi-layer chunk, then its rewrite
+            writer.append(data[n - 1])
             ours = store.array("b.{k}.W")
+            assert ours.chunks[0] == (1 if shape == (400, 400) else capacity)
             reference = zarr.create_array({}, shape=ours.shape, dtype=ours.dtype, chunks=ours.chunks,
                                           compressors=None, fill_value=0)
-            reference[:] = data  # Zarr's own encoding of the same chunks
-            for k in range(3):
-                key = ours.metadata.encode_chunk_key((k, 0, 0))
+            reference[:n] = data  # Zarr's own encoding of the same chunks
+            for c in range(-(-n // ours.chunks[0])):
+                key = ours.metadata.encode_chunk_key((c, 0, 0))
                 ours_bytes = st._sync(ours.store_path.store.get(f"{ours.store_path.path}/{key}", zarr.core.buffer.default_buffer_prototype()))
-                ref_key = reference.metadata.encode_chunk_key((k, 0, 0))
+                ref_key = reference.metadata.encode_chunk_key((c, 0, 0))
                 ref_bytes = st._sync(reference.store_path.store.get(ref_key, zarr.core.buffer.default_buffer_prototype()))
                 assert ours_bytes.to_bytes() == ref_bytes.to_bytes()
             np.testing.assert_array_equal(store.read("b.{k}.W"), data)
-            np.testing.assert_array_equal(ours[:], data)  # plain Zarr reads them too
+            np.testing.assert_array_equal(ours[:n], data)  # plain Zarr reads them too
 
 
 def test_creating_an_existing_path_needs_overwrite(tmp_path, rng):
@@ -399,7 +407,7 @@ def test_a_failed_background_write_raises_and_commits_nothing(tmp_path, rng, mon
         writer = store.create_path("b.{k}.W", (400, 400), "float32", capacity=3, executor=pool)
         writer.append(data[0])
 
-        def disk_full(path, data):
+        def disk_full(path, data, size=None):
             raise OSError(28, "No space left on device")
 
         monkeypatch.setattr(st, "_write_file", disk_full)
