@@ -188,3 +188,20 @@ def test_ingest_threads_write_the_same_store(tmp_path, rng):
     assert infos[1] == infos[2] == infos[None]
     with pytest.raises(ValueError, match="n_jobs"):
         sr.ingest(tmp_path / "m.safetensors", tmp_path / "bad", n_jobs=0)
+
+
+@pytest.mark.parametrize("advice", ["default", "unknown to the kernel", "none"])
+def test_safetensors_pages_mapped_before_reading_or_not(tmp_path, rng, advice):
+    from safetensors.numpy import load_file, save_file
+
+    from streamrough.sources import SafetensorsSource
+
+    arrays = {f"h.{k}.w": rng.standard_normal((300, 7 + k)).astype(np.float32) for k in range(3)}
+    save_file(arrays, tmp_path / "m.safetensors")
+    source = SafetensorsSource(tmp_path / "m.safetensors")
+    if advice != "default":
+        source._populate = 12345 if advice == "unknown to the kernel" else None
+    for name, expected in load_file(tmp_path / "m.safetensors").items():
+        np.testing.assert_array_equal(source.read(name), expected)
+    if advice == "unknown to the kernel":
+        assert source._populate is None  # the error turned the advice off; reads went on
