@@ -397,7 +397,7 @@ class WeightStore:
                     f"'{_ATTR}' attributes; a half-written store?)"
                 )
             meta = {"schema_version": SCHEMA_VERSION, "created": _now(), "streamrough_version": _version()}
-            root.attrs[_ATTR] = meta
+            root = _group_with_attributes(root, meta)
         self._check_schema(meta, self.url)
         return root
 
@@ -762,7 +762,7 @@ class WeightStore:
         name = checkpoint_name(step)
         if name not in meta["committed"]:
             meta["committed"] = meta["committed"] + [name]
-            group.attrs[_ATTR] = meta
+            self._runs[run] = _group_with_attributes(group, meta)
 
     # ----- result cache --------------------------------------------------------------
     def _cache_key(self, role, run, step, params):
@@ -867,7 +867,18 @@ def _put_metadata(store, path, metadata):
     from zarr.core.buffer import default_buffer_prototype
 
     (document,) = metadata.to_buffer_dict(default_buffer_prototype()).values()
-    _put(store, f"{path}/zarr.json", document.as_numpy_array())
+    _put(store, f"{path}/zarr.json" if path else "zarr.json", document.as_numpy_array())
+
+
+def _group_with_attributes(group, attrs):
+    """`group` with its streamrough attributes set to `attrs`: one write of its ``zarr.json``
+    in the calling thread (Zarr's attribute update goes through its event loop)."""
+    import zarr
+    from zarr.core.group import AsyncGroup
+
+    metadata = dataclasses.replace(group.metadata, attributes={**group.metadata.attributes, _ATTR: attrs})
+    _put_metadata(group.store_path.store, group.store_path.path, metadata)
+    return zarr.Group(AsyncGroup(metadata, group.store_path))
 
 
 def _write_file(path, data, size=None):
