@@ -166,3 +166,42 @@ def test_bfloat16_safetensors_without_torch_conversion(tmp_path):
     np.testing.assert_array_equal(src.read("h.1.w"), state["h.1.w"].float().numpy())
     assert src.read("h.0.b").dtype == np.float64
     np.testing.assert_array_equal(src.read("h.0.b"), state["h.0.b"].numpy())
+
+
+def test_ingest_threads_write_the_same_store(tmp_path, rng):
+    from safetensors.numpy import save_file
+
+    arrays = {}
+    for k in range(4):  # one-layer chunks (background writes) and a multi-layer chunk (bias)
+        arrays[f"h.{k}.mlp.weight"] = rng.standard_normal((300, 300)).astype(np.float32)
+        arrays[f"h.{k}.mlp.bias"] = rng.standard_normal(300).astype(np.float32)
+    save_file(arrays, tmp_path / "m.safetensors")
+    infos = {}
+    for n_jobs in (1, 2, None):
+        url = tmp_path / f"store-{n_jobs}"
+        sr.ingest(tmp_path / "m.safetensors", url, n_jobs=n_jobs, hash_source=False)
+        store = sr.open_store(url)
+        infos[n_jobs] = [(store.info(r).content_hash, store.info(r).layer_names) for r in store.paths()]
+        for role in store.paths():
+            names = [n for n in arrays if n.startswith("h.") and n.endswith(role.split("}")[1])]
+            np.testing.assert_array_equal(store.read(role), np.stack([arrays[n] for n in names]))
+    assert infos[1] == infos[2] == infos[None]
+    with pytest.raises(ValueError, match="n_jobs"):
+        sr.ingest(tmp_path / "m.safetensors", tmp_path / "bad", n_jobs=0)
+
+
+@pytest.mark.parametrize("advice", ["default", "unknown to the kernel", "none"])
+def test_safetensors_pages_mapped_before_reading_or_not(tmp_path, rng, advice):
+    from safetensors.numpy import load_file, save_file
+
+    from streamrough.sources import SafetensorsSource
+
+    arrays = {f"h.{k}.w": rng.standard_normal((300, 7 + k)).astype(np.float32) for k in range(3)}
+    save_file(arrays, tmp_path / "m.safetensors")
+    source = SafetensorsSource(tmp_path / "m.safetensors")
+    if advice != "default":
+        source._populate = 12345 if advice == "unknown to the kernel" else None
+    for name, expected in load_file(tmp_path / "m.safetensors").items():
+        np.testing.assert_array_equal(source.read(name), expected)
+    if advice == "unknown to the kernel":
+        assert source._populate is None  # the error turned the advice off; reads went on

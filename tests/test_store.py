@@ -146,7 +146,11 @@ def test_missing_things_name_the_path(tmp_path, rng):
 
 
 def _chunk_files(root):
-    return [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if os.sep + "c" + os.sep in os.path.join(d, f)]
+    """Chunk files: keys "c.<k>.0" (flat, new arrays) or "c/<k>/0" (nested)."""
+    return [
+        os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs
+        if f.startswith("c.") or os.sep + "c" + os.sep in os.path.join(d, f)
+    ]
 
 
 @pytest.mark.parametrize("damage", ["truncate", "delete", "flip"])
@@ -285,26 +289,35 @@ def test_crc32c_layer_hash_matches_a_bitwise_reference(rng):
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
-def test_layer_chunks_written_directly_equal_zarrs_own_encoding(tmp_path, rng, dtype):
+@pytest.mark.parametrize(
+    "shape, capacity, n",
+    # one chunk per layer (at least 256 KiB); chunks of small layers: full (12 of 12), past the
+    # capacity (7 layers in chunks of 5: an edge chunk) and partly written (7 of 12: zeros past
+    # them, as Zarr pads)
+    [((400, 400), 3, 3), ((8, 8), 12, 12), ((8, 8), 5, 7), ((8, 8), 12, 7)],
+)
+def test_chunks_written_directly_equal_zarrs_own_encoding(tmp_path, rng, dtype, shape, capacity, n):
     zarr = pytest.importorskip("zarr")
-    shape = (400, 400)  # one chunk per layer (at least 256 KiB): the writer stores each chunk itself
-    data = _layers(rng, 3, shape, dtype)
+    data = _layers(rng, n, shape, dtype)
     for url in (tmp_path / "s", "memory://test-layer-chunks"):
         with sr.open_store(url, mode="w") as store:
-            writer = store.create_path("b.{k}.W", shape, dtype, capacity=3)
-            assert writer._layer_chunks
-            writer.append_many(data)
+            writer = store.create_path("b.{k}.W", shape, dtype, capacity=capacity)
+            assert writer._raw_chunks
+            writer.append_many(data[: n - 1])  # a commit inside a multi-layer chunk, then its rewrite
+            writer.append(data[n - 1])
             ours = store.array("b.{k}.W")
+            assert ours.chunks[0] == (1 if shape == (400, 400) else capacity)
             reference = zarr.create_array({}, shape=ours.shape, dtype=ours.dtype, chunks=ours.chunks,
                                           compressors=None, fill_value=0)
-            reference[:] = data  # Zarr's own encoding of the same chunks
-            for k in range(3):
-                key = ours.metadata.encode_chunk_key((k, 0, 0))
+            reference[:n] = data  # Zarr's own encoding of the same chunks
+            for c in range(-(-n // ours.chunks[0])):
+                key = ours.metadata.encode_chunk_key((c, 0, 0))
                 ours_bytes = st._sync(ours.store_path.store.get(f"{ours.store_path.path}/{key}", zarr.core.buffer.default_buffer_prototype()))
-                ref_bytes = st._sync(reference.store_path.store.get(key, zarr.core.buffer.default_buffer_prototype()))
+                ref_key = reference.metadata.encode_chunk_key((c, 0, 0))
+                ref_bytes = st._sync(reference.store_path.store.get(ref_key, zarr.core.buffer.default_buffer_prototype()))
                 assert ours_bytes.to_bytes() == ref_bytes.to_bytes()
             np.testing.assert_array_equal(store.read("b.{k}.W"), data)
-            np.testing.assert_array_equal(ours[:], data)  # plain Zarr reads them too
+            np.testing.assert_array_equal(ours[:n], data)  # plain Zarr reads them too
 
 
 def test_creating_an_existing_path_needs_overwrite(tmp_path, rng):
@@ -314,3 +327,111 @@ def test_creating_an_existing_path_needs_overwrite(tmp_path, rng):
             store.create_path("b.{k}.W", (2,), "float64")
         store.create_path("b.{k}.W", (3,), "float64", overwrite=True).append(np.ones(3))
         np.testing.assert_array_equal(store.read("b.{k}.W"), [np.ones(3)])
+
+
+@pytest.mark.parametrize(
+    "shape, capacity, compression",
+    [((400, 400), 3, None), ((8, 8), 12, None), ((64, 64), 2000, None), ((400, 400), 3, "zstd"), ((64, 64), 2000, "zstd")],
+)
+def test_array_metadata_written_directly_equals_zarrs_own(tmp_path, shape, capacity, compression):
+    zarr = pytest.importorskip("zarr")
+    with sr.open_store(tmp_path / "s", mode="w") as store:
+        store.create_path("b.{k}.W", shape, "float32", capacity=capacity, compression=compression)
+        ours = zarr.open_array(tmp_path / "s" / "model" / "weights" / "b.{k}.W", mode="r")  # plain Zarr opens it
+        chunks, shards = st.chunk_layout(shape, 4, capacity)
+        reference = zarr.create_array(
+            {}, shape=(capacity, *shape), dtype="float32", chunks=chunks, shards=shards,
+            compressors=zarr.codecs.ZstdCodec(level=1) if compression else None, fill_value=0,
+            chunk_key_encoding={"name": "default", "separator": "."},
+            dimension_names=("layer", "axis_1", "axis_2"), attributes=dict(ours.attrs),
+        )
+        assert ours.metadata.to_dict() == reference.metadata.to_dict()
+        assert (ours.shards is not None) == (shape == (64, 64))  # the sharded layout is among them
+
+
+def test_creating_a_path_over_an_existing_one(tmp_path, rng):
+    with sr.open_store(tmp_path / "s", mode="w") as store:
+        store.create_path("b.{k}.W", (300, 300), "float32").append_many(_layers(rng, 3, (300, 300), "float32"))
+        store.create_path("b.{k}.W", (300, 300), "float32", overwrite=True).append(np.ones((300, 300), np.float32))
+        assert sorted(f for f in os.listdir(tmp_path / "s" / "model" / "weights" / "b.{k}.W")) == ["c.0.0.0", "zarr.json"]
+        np.testing.assert_array_equal(store.read("b.{k}.W"), [np.ones((300, 300))])
+
+
+class _OneAtATime:
+    """An executor that runs each task in a thread and checks that no two overlap (the writer
+    keeps at most one chunk write in flight)."""
+
+    def __init__(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool, self.pending, self.tasks = ThreadPoolExecutor(1), None, 0
+
+    def submit(self, fn, *args):
+        assert self.pending is None or self.pending.done(), "a second chunk write went in flight"
+        self.tasks += 1
+        self.pending = self.pool.submit(fn, *args)
+        return self.pending
+
+
+@pytest.mark.parametrize("shape", [(400, 400), (8, 8)])  # one-layer chunks (handed over); multi-layer (written here)
+def test_writes_from_an_executor_give_the_same_store(tmp_path, rng, shape):
+    data = _layers(rng, 5, shape, "float32")
+    stores = {}
+    for mode in ("calling thread", "executor"):
+        executor = _OneAtATime() if mode == "executor" else None
+        with sr.open_store(tmp_path / mode, mode="w") as store:
+            writer = store.create_path("b.{k}.W", shape, "float32", capacity=5, executor=executor)
+            for k, layer in enumerate(data):
+                writer.stage(layer, f"b.{k}.W")
+            writer.commit()
+            stores[mode] = store.info("b.{k}.W")
+        if executor is not None:
+            assert executor.tasks == (5 if shape == (400, 400) else 0)
+        np.testing.assert_array_equal(sr.open_store(tmp_path / mode).read("b.{k}.W"), data)
+    a, b = stores.values()
+    assert (a.content_hash, a.layer_names, a.n_layers) == (b.content_hash, b.layer_names, b.n_layers)
+    files = {mode: sorted(os.listdir(tmp_path / mode / "model" / "weights" / "b.{k}.W")) for mode in stores}
+    assert files["calling thread"] == files["executor"]
+    for name in files["executor"]:
+        if name != "zarr.json":  # chunk bytes equal
+            assert (tmp_path / "executor" / "model" / "weights" / "b.{k}.W" / name).read_bytes() == (
+                tmp_path / "calling thread" / "model" / "weights" / "b.{k}.W" / name
+            ).read_bytes()
+
+
+def test_a_failed_background_write_raises_and_commits_nothing(tmp_path, rng, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = _layers(rng, 3, (400, 400), "float32")
+    with sr.open_store(tmp_path / "s", mode="w") as store, ThreadPoolExecutor(1) as pool:
+        writer = store.create_path("b.{k}.W", (400, 400), "float32", capacity=3, executor=pool)
+        writer.append(data[0])
+
+        def disk_full(path, data, size=None):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(st, "_write_file", disk_full)
+        with pytest.raises(OSError, match="No space left"):
+            writer.append(data[1])
+        assert store.info("b.{k}.W").n_layers == 1
+    np.testing.assert_array_equal(sr.open_store(tmp_path / "s").read("b.{k}.W"), data[:1])
+
+
+def test_appends_to_an_array_with_nested_chunk_keys(tmp_path, rng):
+    """Arrays written before flat chunk keys (``c/<k>/0/0``) take appends as before."""
+    zarr = pytest.importorskip("zarr")
+    data = _layers(rng, 4, (300, 300), "float32")
+    with sr.open_store(tmp_path / "s", mode="w") as store:
+        store.create_path("b.{k}.W", (300, 300), "float32", capacity=4).append_many(data[:2])
+    folder = tmp_path / "s" / "model" / "weights" / "b.{k}.W"
+    document = json.loads((folder / "zarr.json").read_text())
+    document["chunk_key_encoding"] = {"name": "default", "configuration": {"separator": "/"}}
+    (folder / "zarr.json").write_text(json.dumps(document))
+    for k in range(2):
+        (folder / "c" / str(k) / "0").mkdir(parents=True)
+        (folder / f"c.{k}.0.0").rename(folder / "c" / str(k) / "0" / "0")
+    with sr.open_store(tmp_path / "s", mode="a") as store:
+        store.writer("b.{k}.W").append_many(data[2:])
+        np.testing.assert_array_equal(store.read("b.{k}.W"), data)
+    assert (folder / "c" / "3" / "0" / "0").is_file()
+    np.testing.assert_array_equal(zarr.open_array(folder, mode="r")[:], data)

@@ -13,10 +13,13 @@ import streamrough as sr
 
 WRITER = r"""
 import sys
+from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import streamrough as sr
 
 url = sys.argv[1]
+# "thread": one-layer chunks written by a background thread, as ingest does
+pool = ThreadPoolExecutor(1) if sys.argv[2] == "thread" else None
 # one chunk per layer; shards of 64 layers in inner chunks of 4; chunks of 64 layers
 SHAPES = {"big.{k}": (300, 300), "mid.{k}": (128, 128), "small.{k}": (4, 4)}
 
@@ -27,9 +30,9 @@ with sr.open_store(url, mode="a") as store:
     writers = {}
     for role, shape in SHAPES.items():
         try:
-            writers[role] = store.writer(role)
+            writers[role] = store.writer(role, executor=pool)
         except sr.StoreError:
-            writers[role] = store.create_path(role, shape, "float32")
+            writers[role] = store.create_path(role, shape, "float32", executor=pool)
     rng = np.random.default_rng()
     for _ in range(200):
         for role, w in writers.items():
@@ -47,7 +50,8 @@ def _layer(role, k, shape):
 
 
 @pytest.mark.slow
-def test_sigkill_during_appends_never_loses_committed_layers(tmp_path):
+@pytest.mark.parametrize("writes", ["calling thread", "thread"])
+def test_sigkill_during_appends_never_loses_committed_layers(tmp_path, writes):
     url = str(tmp_path / "store")
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
@@ -56,7 +60,7 @@ def test_sigkill_during_appends_never_loses_committed_layers(tmp_path):
     shapes = {"big.{k}": (300, 300), "mid.{k}": (128, 128), "small.{k}": (4, 4)}
     committed = dict.fromkeys(shapes, 0)
     for _ in range(20):
-        proc = subprocess.Popen([sys.executable, str(script), url], stdout=subprocess.PIPE, text=True, env=env)
+        proc = subprocess.Popen([sys.executable, str(script), url, writes], stdout=subprocess.PIPE, text=True, env=env)
         first = proc.stdout.readline()  # appends have started: kill at a random point of them
         time.sleep(float(rng.uniform(0.0, 0.4)))
         proc.send_signal(signal.SIGKILL)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 from .discover import PathPlan, find_paths
 from .sources import open_source
 from .store import DEFAULT_RUN, WeightStore, open_store
@@ -21,6 +26,7 @@ def ingest(
     storage_options=None,
     hash_source=True,
     progress=None,
+    n_jobs=None,
 ) -> PathPlan:
     """Write the weight paths of a model into a store, one tensor at a time.
 
@@ -52,7 +58,14 @@ def ingest(
     hash_source : bool
         Record the SHA-256 of the source files (one extra read of them).
     progress : callable, optional
-        Called with the number of bytes of each tensor once it is written.
+        Called with the number of bytes of each tensor once it is staged (its chunk written,
+        or its write in flight, or its layer in the shard being filled).
+    n_jobs : None or int
+        1: everything in the calling thread.  2 or more (-1: all CPUs): one-layer chunks are
+        written by one background thread while the calling thread hashes the layer and reads
+        the next one (one write in flight at most; more threads would not help: the file
+        system takes the writes one by one).  None: the machine's CPU count from the main
+        thread, 1 from any other thread.  The store written is the same.
 
     Returns
     -------
@@ -66,13 +79,32 @@ def ingest(
     >>> plan.roles
     ['b.{k}.W']
     """
+    args = (layers, run, step, convention, overwrite, hash_source, progress, _write_jobs(n_jobs))
     if isinstance(store, WeightStore):
-        return _ingest(source, store, layers, run, step, convention, overwrite, hash_source, progress)
+        return _ingest(source, store, *args)
     with open_store(store, mode="a", storage_options=storage_options) as opened:
-        return _ingest(source, opened, layers, run, step, convention, overwrite, hash_source, progress)
+        return _ingest(source, opened, *args)
 
 
-def _ingest(source, store, layers, run, step, convention, overwrite, hash_source, progress):
+def _write_jobs(n_jobs) -> int:
+    """Threads of an ingest for `n_jobs` (the rule of ``streamrough._parallel``, without
+    starting Numba's threads: an ingest runs no kernel)."""
+    if n_jobs is None:
+        return (os.cpu_count() or 1) if threading.current_thread() is threading.main_thread() else 1
+    if n_jobs == -1:
+        return os.cpu_count() or 1
+    from ._parallel import resolve_n_jobs
+
+    return resolve_n_jobs(n_jobs)
+
+
+def _ingest(source, store, layers, run, step, convention, overwrite, hash_source, progress, jobs):
+    # leaving the block waits for a write in flight, also when the ingest fails
+    with ThreadPoolExecutor(1, thread_name_prefix="streamrough-ingest") if jobs > 1 else contextlib.nullcontext() as pool:
+        return _ingest_paths(source, store, layers, run, step, convention, overwrite, hash_source, progress, pool)
+
+
+def _ingest_paths(source, store, layers, run, step, convention, overwrite, hash_source, progress, pool):
     src = open_source(source)
     plan = layers if isinstance(layers, PathPlan) else find_paths(src.entries(), layers)
     if not plan.paths:
@@ -86,6 +118,7 @@ def _ingest(source, store, layers, run, step, convention, overwrite, hash_source
                 writer = store.create_path(
                     spec.role, spec.layer_shape, tensor.dtype, run=run, step=step, convention=convention,
                     source=src.description, source_sha256=sha, capacity=spec.n_layers, overwrite=overwrite,
+                    executor=pool,
                 )
             writer.stage(tensor, name)
             if progress is not None:

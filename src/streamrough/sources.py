@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
+import sys
 import zipfile
 from collections.abc import Mapping
 
@@ -19,6 +21,9 @@ __all__ = ["open_source", "Source"]
 
 _SAFETENSORS_DTYPES = {"F16": "float16", "F32": "float32", "F64": "float64", "BF16": "bfloat16"}
 _TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
+#: madvise advice that maps a range's pages in one call (Linux 5.14+; the uapi value, which
+#: Python's mmap module names only in newer versions).
+_MADV_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22 if sys.platform.startswith("linux") else None)
 
 
 def file_sha256(path, block=1 << 20) -> str:
@@ -146,8 +151,11 @@ class SafetensorsSource(Source):
 
     The ``safetensors`` package (numpy interface, no torch) opens and validates each file and
     lists its tensors; the data are then read as zero-copy views of a memory map of the file
-    (offsets from its header), so a tensor costs no memory beyond the page cache.  bfloat16
-    tensors become float32 exactly (a bfloat16 is the top half of a float32).
+    (offsets from its header), so a tensor costs no memory beyond the page cache.  On Linux
+    each tensor's pages are mapped in one call when it is read (``MADV_POPULATE_READ``):
+    faulting them in one by one while its chunk is written cost an ingest more than the
+    write of the data itself.  bfloat16 tensors become float32 exactly (a bfloat16 is the
+    top half of a float32).
     """
 
     def __init__(self, path):
@@ -182,6 +190,7 @@ class SafetensorsSource(Source):
                     self._entries.append((name, tuple(piece.get_shape()), dtype))
                     self._where[name] = file
         self._maps = {}
+        self._populate = _MADV_POPULATE_READ
 
     def entries(self):
         return list(self._entries)
@@ -191,14 +200,27 @@ class SafetensorsSource(Source):
             with open(file, "rb") as f:
                 size = int.from_bytes(f.read(8), "little")
                 header = json.loads(f.read(size))
-            self._maps[file] = (np.memmap(file, dtype=np.uint8, mode="r"), 8 + size, header)
+                mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            # a plain ndarray over the map: slices of a np.memmap cost a subclass finalizer each
+            self._maps[file] = (mapped, np.frombuffer(mapped, np.uint8), 8 + size, header)
         return self._maps[file]
 
+    def _map_pages(self, mapped, start, end):
+        """Map the pages of bytes start..end of the file now, if the system can."""
+        if self._populate is None or end <= start:
+            return
+        first = start - start % mmap.PAGESIZE
+        try:
+            mapped.madvise(self._populate, first, end - first)
+        except (OSError, ValueError, AttributeError):  # an older kernel, or no madvise: faults then
+            self._populate = None
+
     def read(self, name):
-        data, base, header = self._map(self._where[name])
+        mapped, data, base, header = self._map(self._where[name])
         info = header[name]
-        start, end = info["data_offsets"]
-        raw = data[base + start : base + end]
+        start, end = (base + offset for offset in info["data_offsets"])
+        self._map_pages(mapped, start, end)
+        raw = data[start:end]
         if info["dtype"] == "BF16":
             return (raw.view(np.uint16).astype(np.uint32) << 16).view(np.float32).reshape(info["shape"])
         if info["dtype"] not in _SAFETENSORS_DTYPES:
