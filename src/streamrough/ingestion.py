@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from .discover import PathPlan, find_paths
@@ -61,11 +60,14 @@ def ingest(
         Called with the number of bytes of each tensor once it is staged (its chunk written,
         or its write in flight, or its layer in the shard being filled).
     n_jobs : None or int
-        1: everything in the calling thread.  2 or more (-1: all CPUs): one-layer chunks are
-        written by one background thread while the calling thread hashes the layer and reads
-        the next one (one write in flight at most; more threads would not help: the file
-        system takes the writes one by one).  None: the machine's CPU count from the main
-        thread, 1 from any other thread.  The store written is the same.
+        1 (and None, the default): everything in the calling thread.  2 or more (-1: all
+        CPUs): one-layer chunks are written by one background thread while the calling
+        thread hashes the layer and reads the next one (one write in flight at most; more
+        threads would not help: the file system takes the writes one by one).  The store
+        written is the same.  Writing into the page cache of a local disk, the hand-off
+        costs more than it hides (measured, ``benchmarks/bench_ingest.py``: 0.45x the speed
+        of ``np.save`` with the thread, 0.53x without), hence the default; the thread is for
+        stores whose writes wait (a slow device, a network).
 
     Returns
     -------
@@ -87,10 +89,10 @@ def ingest(
 
 
 def _write_jobs(n_jobs) -> int:
-    """Threads of an ingest for `n_jobs` (the rule of ``streamrough._parallel``, without
-    starting Numba's threads: an ingest runs no kernel)."""
+    """Threads of an ingest for `n_jobs` (None: 1, see :func:`ingest`; else the rule of
+    ``streamrough._parallel``, without starting Numba's threads: an ingest runs no kernel)."""
     if n_jobs is None:
-        return (os.cpu_count() or 1) if threading.current_thread() is threading.main_thread() else 1
+        return 1
     if n_jobs == -1:
         return os.cpu_count() or 1
     from ._parallel import resolve_n_jobs
