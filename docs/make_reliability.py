@@ -48,7 +48,11 @@ def _store(tmp, shape=(4, 4)):
 
 
 def _chunk(root, index):
-    return sorted(p for p in root.rglob("*") if p.is_file() and "c" in p.relative_to(root).parts)[index]
+    """The index-th chunk file of a store (flat keys ``c.<k>.0.0`` or nested ``c/<k>/0/0``)."""
+    def is_chunk(p):
+        return p.is_file() and (p.name.startswith("c.") or "c" in p.relative_to(root).parts)
+
+    return sorted(p for p in root.rglob("*") if is_chunk(p))[index]
 
 
 def _damaged(tmp, how):
