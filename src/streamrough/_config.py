@@ -91,9 +91,15 @@ GRAM_LOG_ROWS = 64
 #: Default memory budget of the direct route: its prefix level-2 array holds N * D^2 float64.
 DEFAULT_MEMORY_BUDGET = 1 << 28  # 256 MiB
 #: Measured cost per unit (Brownian weights, 2 cores): the direct route spends about
-#: 700 x (Gram route's unit) per N * D^2, the Gram route one unit per N^3, so the direct route
-#: wins while 700 N D^2 <= N^3 (D = 16: from N ~ 400 on; D = 64: from N ~ 1700 on).
+#: 700 x (the Gram recursion's unit) per N * D^2, the recursion one unit per N^3, so the direct
+#: route wins while 700 N D^2 <= N^3 (D = 16: while N >~ 400; D = 64: while N >~ 1700). The
+#: recursion is the Gram route of rough_distance and of RoughStream.
 DIRECT_COST_RATIO = 700
+#: The same for rough_pvar, whose Gram route is the dyadic tree (``streamrough._gram_tree``,
+#: about 4.5e-11 N^3 s against 6e-7 N D^2 s for the direct route, measured at D = 16 to 256,
+#: N = 64 to 2048, 3 p): the direct route wins while 13000 N D^2 <= N^3 (D = 16: N >~ 1800;
+#: D = 5, N = 10^4: direct, 57 ms against seconds).
+DIRECT_COST_RATIO_TREE = 13000
 #: Below this N * D^2 both routes take milliseconds and the direct route (no Gram
 #: cancellation, see streamrough.gram) is preferred.
 DIRECT_ALWAYS_WORK = 1 << 16

@@ -139,13 +139,14 @@ def _level1(path, ps, jobs):
     return list(zip(res.level1_power.tolist(), res.level1.tolist(), res.partition1))
 
 
-def _choose_route(route, n, dim, memory_budget):
+def _choose_route(route, n, dim, memory_budget, cost_ratio):
+    """`route`, or for "auto" the cheaper route that fits: `cost_ratio` is the measured cost of
+    the direct route per N D^2 in units of the Gram route's per N^3 (streamrough._config)."""
     if route != "auto":
         return route
     fits = n * dim * dim * 8 <= memory_budget
     work = n * dim * dim
-    # measured costs and thresholds: streamrough._config (DIRECT_COST_RATIO, DIRECT_ALWAYS_WORK)
-    cheaper = work <= _config.DIRECT_ALWAYS_WORK or _config.DIRECT_COST_RATIO * work <= n**3
+    cheaper = work <= _config.DIRECT_ALWAYS_WORK or cost_ratio * work <= n**3
     return "direct" if fits and cheaper else "gram"
 
 
@@ -218,7 +219,7 @@ def rough_pvar(
         ``N * D^2`` float64.  ``"gram"``: :func:`streamrough.gram.gram_rough_pvar` from the
         L x L Gram matrix of the layers (O(L^2) memory, O(L^3) time).  ``"auto"`` takes
         ``"direct"`` when ``8 * N * D^2 <= memory_budget`` and it is the cheaper route
-        (measured: when ``N * D^2 <= 2^16`` or ``700 N D^2 <= N^3``), ``"gram"`` otherwise.
+        (measured: when ``N * D^2 <= 2^16`` or ``13000 N D^2 <= N^3``), ``"gram"`` otherwise.
         ``"projection"`` (approximate, only on request): a seeded Johnson-Lindenstrauss
         projection of the layers to `projection_dim` dimensions, then the direct route; the
         result records seed and distortion.
@@ -268,7 +269,7 @@ def rough_pvar(
     path, weights, convention = read_input(x, convention, "x")
     _warn_beyond(ps)
     n, dim = path.shape
-    route = _choose_route(route, n, dim, memory_budget)
+    route = _choose_route(route, n, dim, memory_budget, _config.DIRECT_COST_RATIO_TREE)
     projection = None
     if route == "direct":
         levels1 = _level1(path, ps, jobs)
@@ -350,7 +351,7 @@ def rough_distance(
         )
     _warn_beyond(ps)
     n, dim = path_x.shape
-    route = _choose_route(route, n, dim, memory_budget)
+    route = _choose_route(route, n, dim, memory_budget, _config.DIRECT_COST_RATIO)
     if route == "direct":
         levels1 = _level1(path_x - path_y, ps, jobs)
         levels2 = _level2_direct(path_x, path_y, ps / 2, lift, method)

@@ -18,6 +18,7 @@ import threading
 
 import numpy as np
 
+from . import _config
 from ._streams import Stream, locked
 from ._validation import _as_numeric_array, _check_finite, as_p_values, check_choice, check_int, check_positive
 from .paths import CONVENTIONS, LIFTS
@@ -84,9 +85,11 @@ class RoughStream(Stream):
         ``8 L^2`` (the ``L x L`` state) plus the layers, ``L`` the capacity.  Growing
         past it raises ``MemoryError`` naming the budget (nothing is appended).
     route : {"auto", "direct", "gram"}
-        ``"auto"`` (default) applies :func:`streamrough.rough_pvar`'s rule at the first push
-        with ``N = capacity``: ``"direct"`` when ``8 N D^2 <= memory_budget`` and it is the
-        cheaper route (``N D^2 <= 2^16`` or ``700 N D^2 <= N^3``), ``"gram"`` otherwise, so a
+        ``"auto"`` (default) decides at the first push with ``N = capacity``, by the rule of
+        :func:`streamrough.rough_pvar` with the cost ratio measured against the running Gram
+        recursion (the stream's Gram route is incremental, not the offline tree):
+        ``"direct"`` when ``8 N D^2 <= memory_budget`` and it is the cheaper route
+        (``N D^2 <= 2^16`` or ``700 N D^2 <= N^3``), ``"gram"`` otherwise, so a
         32 x 32 layer takes the Gram route.  The route never changes afterwards.
 
     Attributes
@@ -189,7 +192,7 @@ class RoughStream(Stream):
         """Choose the route and allocate the buffers for layers of `shape`; nothing changes
         if this fails."""
         d = int(np.prod(shape))
-        route = _choose_route(self.route, self._capacity, d, self._budget)
+        route = _choose_route(self.route, self._capacity, d, self._budget, _config.DIRECT_COST_RATIO)
         if route == "gram":
             self._start_gram(shape, d, dtype)
         else:
