@@ -7,6 +7,7 @@ for a PyTorch checkpoint file.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 import mmap
@@ -35,7 +36,7 @@ def file_sha256(path, block=1 << 20) -> str:
     return h.hexdigest()
 
 
-class Source:
+class Source(abc.ABC):
     """Tensors of a model, listed without loading and read one at a time.
 
     Attributes
@@ -46,13 +47,13 @@ class Source:
 
     description = ""
 
+    @abc.abstractmethod
     def entries(self):
         """``[(name, shape, dtype), ...]`` in the source's order."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def read(self, name) -> np.ndarray:
         """One tensor as a numpy array (a view where the source allows)."""
-        raise NotImplementedError
 
     def sha256(self):
         """Hash of the source files, or None for an in-memory source."""

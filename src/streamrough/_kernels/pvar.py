@@ -38,6 +38,7 @@ and ``streamrough.variation_stream``.
 
 from __future__ import annotations
 
+import functools
 import math
 from types import SimpleNamespace
 
@@ -726,12 +727,7 @@ def _specialise(norm):
     )
 
 
-_SPECIALISED = {}
-
-
+@functools.lru_cache(maxsize=None)
 def for_norm(norm):
     """The kernels of `_specialise` for a norm code (created once per process, compiled lazily)."""
-    kernels = _SPECIALISED.get(norm)
-    if kernels is None:
-        kernels = _SPECIALISED[norm] = _specialise(norm)
-    return kernels
+    return _specialise(norm)

@@ -19,6 +19,7 @@ Dask tasks.
 
 from __future__ import annotations
 
+import functools
 from types import SimpleNamespace
 
 import numpy as np
@@ -90,12 +91,7 @@ def _specialise(norm):
     return SimpleNamespace(old_chunk_best=old_chunk_best, chunk_values=chunk_values, chunk_exponent=chunk_exponent)
 
 
-_SPECIALISED = {}
-
-
+@functools.lru_cache(maxsize=None)
 def for_norm(norm):
     """The kernels above for a norm code (created once per process, compiled on first call)."""
-    kernels = _SPECIALISED.get(norm)
-    if kernels is None:
-        kernels = _SPECIALISED[norm] = _specialise(norm)
-    return kernels
+    return _specialise(norm)
