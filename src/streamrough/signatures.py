@@ -233,8 +233,8 @@ def signature(x, depth, *, lift="geometric", stream=False, scalar_term=False, st
             elif x.ndim == 2 and x.shape[0] * k.LENGTH < _config.SIG_CHUNKED_WORK:  # one small path
                 out = np.zeros(k.LENGTH, dtype=x.dtype)
                 with np.errstate(all="ignore") if _PLAIN_PYTHON else _NO_CONTEXT:  # NaN/inf: checked below
-                    bad = k.one_sig(x, out)
-                if not bad:
+                    k.batch_sig(x[None], out[None])
+                if np.isfinite(out[: x.shape[1]]).all():  # level 1 sums the increments
                     return out
             elif x.ndim > 2 and x.size // (x.shape[-2] * x.shape[-1]) >= 2:  # a batch
                 paths = x.reshape(-1, x.shape[-2], x.shape[-1])

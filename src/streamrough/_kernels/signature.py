@@ -6,7 +6,7 @@
 - the specialised kernels ``step``, ``path_into``, ``prefixes`` and ``lanes_into``, generated
   by ``sig_codegen`` (or the plain loops of ``sig_algebra`` where nothing is generated);
 - the algebra of ``sig_algebra`` (``mul_into``, ``batch_mul``, ``batch_inverse`` ...);
-- the drivers below (batches, chunks, one small path, stream pushes) and the Chen tree of
+- the drivers below (one path, batches, chunks, stream pushes) and the Chen tree of
   ``sig_tree``, written once as plain code and bound to those kernels.
 
 Kinds: ``"geometric"`` multiplies by ``exp(a)`` per step (the signature of a straight
@@ -59,7 +59,9 @@ def _prefixes_by_rows(path_into, length: int):
 def _whole_path(path_into, lanes_into, mul_into, d: int, length: int, nbuf: int):
     """``whole_path_into(x, out, buf)``: out <- out (x) S(x) for one path x (N, d); with a
     lanes kernel, a long path runs as LANES consecutive pieces side by side, then the ordered
-    Chen product of their signatures and of the leftover steps."""
+    Chen product of their signatures and of the leftover steps. Called by the ``batch_sig``
+    twins only (one path is a batch of one): every kernel calling the large generated ones
+    is one more compilation of seconds per (d, n, kind) and dtype."""
     if lanes_into is None:
 
         @bound
@@ -174,20 +176,8 @@ def _batch_drivers(k: SimpleNamespace) -> dict:
 
 
 def _stream(k: SimpleNamespace) -> dict:
-    """The small-call and stream kernels: ``one_sig``, ``push``, ``extend``."""
-    d, scratch, step, path_into, whole = k.D, k.SCRATCH, k.step, k.path_into, k.whole_path_into
-
-    @bound
-    def one_sig(x, out):
-        """out <- S(x) for one C-contiguous path x (N >= 2, d), out zeroed; the small-call fast
-        path. Returns 1 if level 1 (the total increment) is not finite (NaN or inf in x, or
-        overflow), else 0."""
-        buf = np.empty(scratch, dtype=out.dtype)
-        whole(x, out, buf)
-        for i in range(d):
-            if not math.isfinite(out[i]):
-                return 1
-        return 0
+    """The stream kernels: ``push``, ``extend``."""
+    d, step, path_into = k.D, k.step, k.path_into
 
     @bound
     def push(pts, count, s, a, buf, point):
@@ -229,7 +219,7 @@ def _stream(k: SimpleNamespace) -> dict:
         count[0] = j1
         return 0
 
-    return {"one_sig": one_sig, "push": push, "extend": extend}
+    return {"push": push, "extend": extend}
 
 
 @functools.lru_cache(maxsize=None)
@@ -241,7 +231,7 @@ def kernels(d: int, n: int, kind: str) -> SimpleNamespace:
     ``path_into(x, t0, t1, s, buf)``, ``prefixes(x, stride, out, buf)``,
     ``whole_path_into(x, out, buf)``, the algebra of ``sig_algebra.algebra``, the batched
     twins ``batch_sig``, ``batch_stream``, ``chunk_sigs``, ``batch_join`` (+ ``_par``),
-    ``one_sig``, ``push``, ``extend``, ``build_nodes`` and ``query``.
+    ``push``, ``extend``, ``build_nodes`` and ``query``.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
