@@ -57,7 +57,12 @@ NORM_CODES = {"euclidean": EUCLIDEAN, "l1": L1, "linf": LINF}
 LMIN = 3  # blocks of fewer than 2**LMIN points are scanned point by point
 DEFLATE = 1.0 - 4e-12  # relative slack on every pruning threshold (q units)
 INFLATE = 1.0 + 4e-12  # the same slack on a bound
-CHASE = 4  # previous optimal partition points tried before the scan
+# solve's integer arguments are int64 values, never Python int literals: a literal argument
+# is a type of its own, and every combination of them at the call sites was one more
+# compilation of solve (7 per norm, about 0.8 s each)
+CHASE = np.int64(4)  # previous optimal partition points tried before the scan
+ZERO = np.int64(0)
+NO_SEED = np.int64(-1)  # no seed candidate, no best index yet
 STACK = 128  # depth of the explicit DFS stack (2 entries per level suffice)
 STREAM_STATE = 8 + 2 * STACK  # length of the streaming int64 state (see stream_push)
 SAFE_EXPONENT = 400  # |log2 scale| below which the raw path is used without a copy
@@ -435,7 +440,7 @@ def _specialise(norm):
                 link[a, j] = j - 1
                 stats[0] += 1
                 continue
-            best_v, best_i = solve(X, j, qs, ex, pv, link, a, 0, j, j - 1, CHASE, -1.0, 0, summ, stack, stats)
+            best_v, best_i = solve(X, j, qs, ex, pv, link, a, ZERO, j, j - 1, CHASE, -1.0, ZERO, summ, stack, stats)
             pv[a, j] = best_v
             link[a, j] = best_i
 
@@ -523,7 +528,7 @@ def _specialise(norm):
         stack = stacks[0]
         stats0 = counts[0]
         for j in range(1, min(size, n)):  # the first chunk: serial steps
-            best_v, best_i = solve(X, j, qs, ex, pv, link, 0, 0, j, j - 1, CHASE, -1.0, 0, summ, stack, stats0)
+            best_v, best_i = solve(X, j, qs, ex, pv, link, ZERO, ZERO, j, j - 1, CHASE, -1.0, ZERO, summ, stack, stats0)
             pv[0, j] = best_v
             link[0, j] = best_i
         for J in range(size, n, size):
@@ -531,7 +536,7 @@ def _specialise(norm):
             for j in range(J, J + m):
                 # out_v, out_i: the best seed below J (real); low_v, low_i: the best real
                 # partition found, through chunk points (their own low values) or below J
-                best_v, best_i = solve(X, j, qs, ex, pv, link, 0, J, J, J - 1, CHASE, -1.0, 0, summ, stack, stats0)
+                best_v, best_i = solve(X, j, qs, ex, pv, link, ZERO, J, J, J - 1, CHASE, -1.0, ZERO, summ, stack, stats0)
                 out_v[j - J] = best_v
                 out_i[j - J] = best_i
                 i = j - 1
@@ -555,7 +560,7 @@ def _specialise(norm):
                     # means nothing below J beats it, and the real seed stands
                     floor = low_v[j - J] * DEFLATE
                     start_v = max(floor, best_v)
-                    v, i = solve(X, j, qs, ex, pv, link, 0, 0, J, prev, 0, start_v, best_i, summ, stacks[t], counts[t])
+                    v, i = solve(X, j, qs, ex, pv, link, ZERO, ZERO, J, prev, ZERO, start_v, best_i, summ, stacks[t], counts[t])
                     if v > start_v or floor <= best_v:
                         best_v = v
                         best_i = i
@@ -567,7 +572,7 @@ def _specialise(norm):
                 best_i = out_i[j - J]
                 if j > J:
                     best_v, best_i = solve(
-                        X, j, qs, ex, pv, link, 0, J, j, j - 1, 0, best_v, best_i, summ, stack, stats0
+                        X, j, qs, ex, pv, link, ZERO, J, j, j - 1, ZERO, best_v, best_i, summ, stack, stats0
                     )
                 pv[0, j] = best_v
                 link[0, j] = best_i

@@ -25,7 +25,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ._jit import jit
-from .pvar import NO_SCALE, STACK, diff_exponent, exponent, for_norm as _pvar_for_norm, qdist, qpow, summary_rows
+from .pvar import NO_SCALE, NO_SEED, STACK, ZERO, diff_exponent, exponent, for_norm as _pvar_for_norm, qdist, qpow, summary_rows
 
 
 def _specialise(norm):
@@ -47,7 +47,7 @@ def _specialise(norm):
         stack = np.empty((2, STACK), np.int64)
         for j in range(n_old, n):
             f = floor[j - n_old]
-            v, i = solve(X, j, qs, ex, pv, link, 0, 0, n_old, -1, 0, f, -1, summ, stack, stats)
+            v, i = solve(X, j, qs, ex, pv, link, ZERO, ZERO, n_old, NO_SEED, ZERO, f, NO_SEED, summ, stack, stats)
             if v > f and i >= 0:
                 out_v[j - n_old] = v
                 out_i[j - n_old] = i
@@ -73,7 +73,7 @@ def _specialise(norm):
         stack = np.empty((2, STACK), np.int64)
         complete_blocks(X, 0, summ)
         for j in range(1, n):
-            v, i = solve(X, j, qs, ex, pv, link, 0, 0, j, j - 1, 0, start_v[j - 1], start_i[j - 1], summ, stack, stats)
+            v, i = solve(X, j, qs, ex, pv, link, ZERO, ZERO, j, j - 1, ZERO, start_v[j - 1], start_i[j - 1], summ, stack, stats)
             pv[0, j] = v
             link[0, j] = i
             complete_blocks(X, j, summ)
