@@ -226,8 +226,9 @@ CASES = [
     # ------------------------------------------------------------------ Dask layer
     ("dask", "NaN in a chunked path", lambda tmp: sr.pvar(_dask([0.0, np.nan, 1.0]), 2), ValueError),
     ("dask", "a chunked path of complex numbers", lambda tmp: sr.pvar(_dask([0, 1j, 1.0]), 2), TypeError),
-    ("dask", "unreachable scheduler address", _cli("pvar", "<tmp>/line.zarr", "-p", "2", "--scheduler", "tcp://127.0.0.1:9"), CliExit),
+    ("dask", "unreachable scheduler address", _cli("pvar", "<tmp>/line.zarr", "-p", "2", "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "1"), CliExit),
     ("dask", "--workers 0", _cli("pvar", "<tmp>/line.zarr", "-p", "2", "--workers", "0"), CliExit),
+    ("dask", "--connect-timeout 0", _cli("pvar", "<tmp>/line.zarr", "-p", "2", "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "0"), CliExit),
 ]
 
 

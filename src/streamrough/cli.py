@@ -8,7 +8,7 @@
     Then the stability story: the rigorous Gronwall bound explodes like exp(c sqrt(L)), the
     1-variation grows like sqrt(L), while |||X|||_p and the empirical Lipschitz constant stay
     bounded.
-``streamrough pvar FILE -p P [P ...] [--convention {increments,values}] [--scheduler ADDRESS | --workers N]``
+``streamrough pvar FILE -p P [P ...] [--convention {increments,values}] [--scheduler ADDRESS [--connect-timeout S] | --workers N]``
     Exact p-variation of a path or weight sequence stored in a ``.npy`` file, read by the
     rule of :func:`streamrough.read_input` (an array of 3 or more axes is a weight sequence
     under "increments" unless ``--convention`` says otherwise); the convention used is printed.
@@ -41,7 +41,7 @@ import os
 import sys
 import time
 
-CONNECT_TIMEOUT = "10s"  # --scheduler: how long to wait for the scheduler to answer
+CONNECT_TIMEOUT = 10.0  # --scheduler: seconds to wait for the scheduler to answer (--connect-timeout)
 EXIT_INPUT = 2  # usage errors, unreadable files and invalid data alike (argparse uses 2 too)
 DEMO_N_LAYERS = (64, 256, 1024, 4096)
 DEMO_P = (1.0, 1.5, 2.0, 2.5, 3.0)
@@ -257,9 +257,10 @@ def _is_store(path_file) -> bool:
 
 
 @contextlib.contextmanager
-def cluster_client(scheduler=None, workers=None):
-    """A ``dask.distributed.Client``: connected to `scheduler`, or to a LocalCluster of `workers`
-    single-threaded processes started (and closed) here; None when neither is given."""
+def cluster_client(scheduler=None, workers=None, connect_timeout=CONNECT_TIMEOUT):
+    """A ``dask.distributed.Client``: connected to `scheduler` (failing if it does not answer
+    within `connect_timeout` seconds), or to a LocalCluster of `workers` single-threaded
+    processes started (and closed) here; None when neither is given."""
     if scheduler is None and workers is None:
         yield None
         return
@@ -267,8 +268,10 @@ def cluster_client(scheduler=None, workers=None):
         from distributed import Client, LocalCluster
     except ImportError:
         raise ValueError("--scheduler / --workers need dask.distributed (pip install 'streamrough[distributed]')") from None
-    if scheduler is not None:  # an address that does not answer fails after CONNECT_TIMEOUT
-        with Client(scheduler, timeout=CONNECT_TIMEOUT) as client:
+    if scheduler is not None:
+        if not connect_timeout > 0:
+            raise ValueError(f"--connect-timeout must be positive, got {connect_timeout}")
+        with Client(scheduler, timeout=f"{connect_timeout}s") as client:
             yield client
         return
     if workers < 1:
@@ -398,6 +401,10 @@ def _add_cluster_options(parser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler (tcp://host:8786)")
     group.add_argument("--workers", type=int, metavar="N", help="start a local Dask cluster of N worker processes")
+    parser.add_argument(
+        "--connect-timeout", type=float, default=CONNECT_TIMEOUT, metavar="SECONDS",
+        help=f"with --scheduler: give up if it does not answer within SECONDS (default {CONNECT_TIMEOUT:g})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -493,7 +500,7 @@ def main(argv=None) -> int:
                 role=args.role, run=args.run,
             )
         elif args.command == "pvar":
-            with cluster_client(args.scheduler, args.workers) as client:
+            with cluster_client(args.scheduler, args.workers, args.connect_timeout) as client:
                 run_pvar(
                     args.file, args.p, norm=args.norm, power=args.power, partition=args.partition,
                     convention=args.convention, client=client,
