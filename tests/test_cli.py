@@ -10,7 +10,7 @@ from streamrough import cli
 
 def test_demo_small_runs_and_shows_every_table():
     out = io.StringIO()
-    cli.run_demo(n_layers=(16, 64), width=4, p_values=(1.0, 2.5), rough_p=(2.5,), out=out)
+    cli.run_demo(n_layers=(16, 64), width=3, p_values=(1.0, 2.5), rough_p=(2.5,), out=out)
     text = out.getvalue()
     assert "increments" in text and "values" in text
     assert "half the quadratic variation" in text

@@ -161,16 +161,22 @@ def test_naive_1d_helpers_agree_with_general_references(rng):
             assert pvar_dp(x, p)[0][-1] == pytest.approx(brute, rel=RTOL)
 
 
-def test_against_brute_force(rng):
+# many random paths: the README's command runs a quarter of them, CI's slow step all
+PATH_COUNTS = [0.25, pytest.param(1.0, marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("share", PATH_COUNTS)
+def test_against_brute_force(rng, share):
     """Every partition enumerated, N <= 12, ~1200 paths x 9 values of p."""
-    for _ in range(1200):
+    for _ in range(int(1200 * share)):
         x = random_path(rng, int(rng.integers(1, 13)))
         for p in P_VALUES:
             check(x, p, pvar_brute_1d(x, p))
 
 
-def test_against_dp_small(rng):
-    for _ in range(1500):
+@pytest.mark.parametrize("share", PATH_COUNTS)
+def test_against_dp_small(rng, share):
+    for _ in range(int(1500 * share)):
         x = random_path(rng, int(rng.integers(1, 60)))
         for p in P_VALUES:
             check(x, p, pvar_dp_1d(x, p)[-1])

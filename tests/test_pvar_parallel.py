@@ -49,7 +49,8 @@ def check_links(x, p, norm, pv, link):
 
 
 @pytest.mark.parametrize("kind", ["walk", "int", "repeat", "iid"])
-@pytest.mark.parametrize("norm", ["euclidean", "linf"])
+# the other norms' parallel kernels compile for seconds each: CI's slow step
+@pytest.mark.parametrize("norm", ["euclidean", pytest.param("linf", marks=pytest.mark.slow)])
 def test_chunked_equals_dp_and_serial_across_chunk_boundaries(kind, norm):
     rng = np.random.default_rng(sorted(NORMS).index(norm) * 10 + len(kind))
     # Euclidean: bit for bit; l1 / linf sums may be vectorised differently in each kernel
@@ -105,7 +106,7 @@ def small_chunks(monkeypatch):
     monkeypatch.setattr(_config, "CHUNK_LOG", 3)
 
 
-@pytest.mark.parametrize("norm", ["euclidean", "l1"])
+@pytest.mark.parametrize("norm", ["euclidean", pytest.param("l1", marks=pytest.mark.slow)])
 def test_routes_agree_exactly(small_chunks, norm):
     x = sr.brownian_path(700 if JIT else 120, 4, seed=7)
     ps = np.array([3.0, 1.0, 1.03, 2.5, 1.5, 2.0, 4.0, 2.25])  # unsorted on purpose

@@ -172,8 +172,8 @@ def test_gram_memory_budget():
 @pytest.mark.parametrize("convention", ["increments", "values"])
 def test_signature_is_computed_on_request(rng, lift, convention):
     w = rng.standard_normal((7, 2, 2))
-    gram = sr.RoughStream(2.5, lift=lift, convention=convention, route="gram", depth=3)
-    direct = sr.RoughStream(2.5, lift=lift, convention=convention, route="direct", depth=3)
+    gram = sr.RoughStream(2.5, lift=lift, convention=convention, route="gram", depth=2)
+    direct = sr.RoughStream(2.5, lift=lift, convention=convention, route="direct", depth=2)
     assert gram.signature is None
     for layer in w:
         gram.push(layer)

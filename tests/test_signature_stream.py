@@ -27,7 +27,7 @@ def test_long_drifting_path_prefixes_and_queries(lift):
     rng = np.random.default_rng(7)
     # plain Python (coverage runs) gets a shorter path
     n = 5_000 if os.environ.get("NUMBA_DISABLE_JIT", "0") == "1" else 100_000
-    d, depth = 2, 4
+    d, depth = 2, 3
     x = np.cumsum(rng.standard_normal((n, d)) * 0.01, axis=0) + 1e-3 * np.arange(n)[:, None] * [1.0, 0.5]
     stream = sr.SigStream(d, depth, lift=lift)
     values = np.empty((n - 1, sr.sig_length(d, depth)))
@@ -54,8 +54,8 @@ def test_long_drifting_path_prefixes_and_queries(lift):
 
 @pytest.mark.parametrize("lift", sr.LIFTS)
 def test_small_stream_against_brute(lift, rng):
-    x = rng.standard_normal((40, 3))
-    stream = sr.SigStream(3, 3, lift=lift, capacity=4)
+    x = rng.standard_normal((40, 2))
+    stream = sr.SigStream(2, 3, lift=lift, capacity=4)
     for p in x:
         stream.push(p)
     assert stream._leaf < 40  # the tree is used

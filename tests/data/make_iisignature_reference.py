@@ -12,7 +12,7 @@ from pathlib import Path
 import iisignature
 import numpy as np
 
-CASES = [(1, 3), (2, 4), (3, 3), (5, 2), (4, 4)]
+CASES = [(1, 4), (2, 3), (3, 4), (10, 2), (4, 4)]
 PREFIX_ROWS = (0, 17, 58)
 
 
