@@ -233,17 +233,18 @@ def signature(x, depth, *, lift="geometric", stream=False, scalar_term=False, st
             elif x.ndim == 2 and x.shape[0] * k.LENGTH < _config.SIG_CHUNKED_WORK:  # one small path
                 out = np.zeros(k.LENGTH, dtype=x.dtype)
                 with np.errstate(all="ignore") if _PLAIN_PYTHON else _NO_CONTEXT:  # NaN/inf: checked below
-                    k.batch_sig(x[None], out[None])
-                if np.isfinite(out[: x.shape[1]]).all():  # level 1 sums the increments
+                    bad = k.batch_sig(x[None], out[None])  # level 1 (the total increment) not finite
+                if not bad:
                     return out
             elif x.ndim > 2 and x.size // (x.shape[-2] * x.shape[-1]) >= 2:  # a batch
                 paths = x.reshape(-1, x.shape[-2], x.shape[-1])
                 out = np.zeros((paths.shape[0], k.LENGTH), dtype=x.dtype)
                 work = paths.shape[0] * paths.shape[1] * k.LENGTH
                 with np.errstate(all="ignore") if _PLAIN_PYTHON else _NO_CONTEXT:
-                    _batched(k.batch_sig, k.batch_sig_par, resolve_n_jobs(n_jobs), paths.shape[0], work, paths, out)
-                # level 1 sums the increments: NaN or inf anywhere in x makes it non-finite
-                if np.isfinite(out[:, : x.shape[-1]]).all():
+                    jobs = resolve_n_jobs(n_jobs)
+                    # level 1 sums the increments: NaN or inf anywhere in x makes it non-finite
+                    bad = _batched(k.batch_sig, k.batch_sig_par, jobs, paths.shape[0], work, paths, out)
+                if not bad:
                     return out.reshape(x.shape[:-2] + (k.LENGTH,))
     check_choice(lift, "lift", LIFTS)
     n = check_int(depth, "depth")

@@ -26,6 +26,7 @@ from types import SimpleNamespace
 import numpy as np
 from numba import get_num_threads
 
+from ._jit import jit
 from .sig_algebra import KINDS, algebra, bound, level_offsets, loop_kernels, twins
 from .sig_codegen import GROUP, LANE_STEPS, LANES, generated_module
 from .sig_tree import tree
@@ -54,6 +55,18 @@ def _prefixes_by_rows(path_into, length: int):
                 out[j, w] = s[w]
 
     return prefixes
+
+
+@jit
+def _level1_not_finite(out, d):
+    """1 if a level-1 term (a path's total increment) of a row of `out` (B, LENGTH) is NaN or
+    inf, from NaN or inf in the path or overflow, else 0: the eager API's check, in the kernel
+    so that a small call pays no NumPy call for it."""
+    for b in range(out.shape[0]):
+        for i in range(d):
+            if not math.isfinite(out[b, i]):
+                return 1
+    return 0
 
 
 def _whole_path(path_into, lanes_into, mul_into, d: int, length: int, nbuf: int):
@@ -103,10 +116,12 @@ def _batch_drivers(k: SimpleNamespace) -> dict:
 
     def make_sig(loop):
         def batch_sig(x, out):
-            """out[b] <- out[b] (x) S(x[b]) for x (B, N, d)."""
+            """out[b] <- out[b] (x) S(x[b]) for x (B, N, d); returns 1 if level 1 of out is
+            not finite, else 0."""
             for b in loop(x.shape[0]):
                 buf = np.empty(scratch, dtype=out.dtype)
                 path_into(x[b], np.int64(0), x.shape[1] - 1, out[b], buf)
+            return _level1_not_finite(out, d)
 
         return batch_sig
 
@@ -117,7 +132,7 @@ def _batch_drivers(k: SimpleNamespace) -> dict:
             """out[b] <- out[b] (x) S(x[b]) for x (B, N, d): blocks of LANES paths side by side,
             the rest one by one; in parallel with fewer blocks than threads, paths long enough
             to be split into LANES pieces go one by one (whole_path_into), so that all threads
-            get work."""
+            get work. Returns 1 if level 1 of out is not finite, else 0."""
             blocks = x.shape[0] // LANES
             if parallel and blocks < get_num_threads() and x.shape[1] - 1 >= LANES * LANE_MIN_STEPS:
                 blocks = 0
@@ -131,6 +146,7 @@ def _batch_drivers(k: SimpleNamespace) -> dict:
             for b in loop(blocks * LANES, x.shape[0]):
                 buf = np.empty(scratch, dtype=out.dtype)
                 whole(x[b], out[b], buf)
+            return _level1_not_finite(out, d)
 
         return batch_sig
 
