@@ -407,7 +407,7 @@ def test_a_failed_background_write_raises_and_commits_nothing(tmp_path, rng, mon
         writer = store.create_path("b.{k}.W", (400, 400), "float32", capacity=3, executor=pool)
         writer.append(data[0])
 
-        def disk_full(path, data, size=None):
+        def disk_full(*args, **kwargs):
             raise OSError(28, "No space left on device")
 
         monkeypatch.setattr(st, "_write_file", disk_full)
