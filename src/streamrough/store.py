@@ -209,6 +209,43 @@ def _crc32c(data: np.ndarray) -> str:
     return f"{google_crc32c.value(data):08x}"
 
 
+def _gil_free_crc32c():
+    """CRC-32C by a kernel that releases the GIL (``streamrough._kernels.crc32c``, same
+    values as :func:`_crc32c`), or None where it cannot run compiled."""
+    from ._kernels import crc32c
+
+    return crc32c.crc32c if crc32c.available() else None
+
+
+_HASH_THREAD = (None, None)  # (pid, executor): a forked child makes its own
+
+
+def _hash_thread():
+    """The process's thread that hashes layers while their writer writes them."""
+    global _HASH_THREAD
+    pid, executor = _HASH_THREAD
+    if pid != os.getpid():
+        from concurrent.futures import ThreadPoolExecutor
+
+        executor = ThreadPoolExecutor(1, thread_name_prefix="streamrough-hash")
+        _HASH_THREAD = (os.getpid(), executor)
+    return executor
+
+
+def _hash_in_thread(layers, algorithm):
+    """A Future of the CRC-32C hashes of `layers` (an array of layers), computed without the
+    GIL by :func:`_hash_thread`, or None (a small block, another hash, or no GIL-free
+    CRC-32C here: ``google_crc32c`` holds the GIL, a thread would only wait for it)."""
+    from . import _config
+
+    if algorithm != "crc32c" or layers.nbytes < _config.HASH_THREAD_MIN_BYTES:
+        return None
+    crc32c = _gil_free_crc32c()
+    if crc32c is None:
+        return None
+    return _hash_thread().submit(lambda: [f"{crc32c(_layer_bytes(layer)):08x}" for layer in layers])
+
+
 #: Per-layer hash functions by the name recorded in a path's attributes (``layer_hash``).
 LAYER_HASHES = {"crc32c": _crc32c, "sha256-128": _sha256_128}
 #: The per-layer hash of new paths.
@@ -238,7 +275,11 @@ def layer_hash(layer: np.ndarray, algorithm: str = LAYER_HASH) -> str:
         fn = LAYER_HASHES[algorithm]
     except KeyError:
         raise ValueError(f"algorithm must be one of {sorted(LAYER_HASHES)}, got {algorithm!r}") from None
-    return fn(np.ascontiguousarray(layer).reshape(-1).view(np.uint8))
+    return fn(_layer_bytes(layer))
+
+
+def _layer_bytes(layer) -> np.ndarray:
+    return np.ascontiguousarray(layer).reshape(-1).view(np.uint8)
 
 
 def _algorithm(meta) -> str:
@@ -1044,15 +1085,21 @@ class PathWriter:
         """Write `block` at `start` and hash its last `new` layers (the new ones)."""
         self.wait()  # one write in flight at most: its chunk is the "one chunk" of the memory bound
         self._grow(start + len(block))
+        layers = block[len(block) - new :]
         if not self._raw_chunks:
             self._arr[start : start + len(block)] = block
         elif self._executor is None or self._arr.chunks[0] > 1:
             # a chunk of several layers is the writer's buffer, which the next layer reuses
-            # or replaces (two chunks in memory): it is written here
+            # or replaces (two chunks in memory): it is written here, hashed meanwhile by a
+            # thread where that runs without the GIL; both are done when this returns
+            hashing = _hash_in_thread(layers, self._hash)
             self._put_chunks(start, block)
+            if hashing is not None:
+                self._hashes.extend(hashing.result())
+                return
         else:  # the hash below overlaps the write
             self._pending = self._executor.submit(self._put_chunks, start, block)
-        self._hashes.extend(layer_hash(layer, self._hash) for layer in block[len(block) - new :])
+        self._hashes.extend(layer_hash(layer, self._hash) for layer in layers)
 
     def wait(self):
         """Wait for the chunk write in flight, if any (raises its error)."""
