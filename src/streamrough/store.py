@@ -1099,10 +1099,13 @@ class PathWriter:
         elif self._executor is None or self._arr.chunks[0] > 1:
             # a chunk of several layers is the writer's buffer, which the next layer reuses
             # or replaces (two chunks in memory): it is written here, hashed meanwhile by a
-            # thread where that runs without the GIL; both are done when this returns
+            # thread where that runs without the GIL; both are done when this returns.  A
+            # hash the thread has not started by the end of the write (no free core) is
+            # taken back and done below: waiting for the thread to be scheduled cost more
+            # than the hash on a busy machine
             hashing = _hash_in_thread(layers, self._hash)
             self._put_chunks(start, block)
-            if hashing is not None:
+            if hashing is not None and not hashing.cancel():
                 self._hashes.extend(hashing.result())
                 return
         else:  # the hash below overlaps the write
