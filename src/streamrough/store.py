@@ -357,6 +357,8 @@ def _zarr_store(url, read_only, storage_options):
             raise ValueError("storage_options apply to fsspec URLs only, not to a local folder")
         if read_only and not os.path.isdir(url):
             raise MissingPathError(f"no weight store at {url!r}: the folder does not exist")
+        if not read_only:
+            os.makedirs(url, exist_ok=True)  # as Zarr does on first use; the lock is written into it
         return LocalStore(url, read_only=read_only)
     return FsspecStore.from_url(url, storage_options=storage_options or {}, read_only=read_only)
 
@@ -994,7 +996,7 @@ def _write_file(path, data, size=None, *, exclusive=False):
     tmp = f"{path}.{uuid.uuid4().hex}.partial"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except FileNotFoundError:  # a folder not made yet: a new store's, or of nested chunk keys (older stores)
+    except FileNotFoundError:  # a chunk key with folders (stores written before flat keys)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
