@@ -502,7 +502,7 @@ class WeightStore:
     def _acquire_lock(self, break_stale_lock):
         self._lock_token = uuid.uuid4().hex
         for _ in range(2):
-            _put(self._store, LOCK_KEY, self._lock_bytes(), exclusive=True)
+            _put(self._store, LOCK_KEY, self._lock_bytes(), how="exclusive")
             raw = _get(self._store, LOCK_KEY)
             try:
                 holder = json.loads(raw) if raw else {}
@@ -922,22 +922,24 @@ def _exists(store, key) -> bool:
     return _sync(store.exists(key))
 
 
-def _put(store, key, data, size=None, *, exclusive=False):
+def _put(store, key, data, size=None, *, how="replace"):
     """Store `data` (bytes-like), zero-padded to `size` bytes if given, as the object `key`,
-    atomically, in the calling thread.  ``exclusive``: only if `key` does not exist (else
-    nothing is written; an object store may not guarantee it, so read the object back)."""
+    in the calling thread.  `how`: ``"replace"`` atomically; ``"exclusive"`` atomically and
+    only if `key` does not exist (else nothing is written; an object store may not guarantee
+    it, so read the object back); ``"in place"`` as a local file written where it is (for
+    chunks no reader may read yet; atomic elsewhere)."""
     from zarr.core.buffer import default_buffer_prototype
     from zarr.storage import LocalStore
 
     if isinstance(store, LocalStore):
-        with contextlib.suppress(FileExistsError) if exclusive else contextlib.nullcontext():
-            _write_file(os.path.join(store.root, key), data, size, exclusive=exclusive)
+        with contextlib.suppress(FileExistsError) if how == "exclusive" else contextlib.nullcontext():
+            _write_file(os.path.join(store.root, key), data, size, how=how)
         return
     data = np.frombuffer(data, np.uint8)
     if size is not None and size > len(data):
         data = np.concatenate([data, np.zeros(size - len(data), np.uint8)])
     buffer = default_buffer_prototype().buffer.from_array_like(data)
-    _sync(store.set_if_not_exists(key, buffer) if exclusive else store.set(key, buffer))
+    _sync(store.set_if_not_exists(key, buffer) if how == "exclusive" else store.set(key, buffer))
 
 
 def _get(store, key):
@@ -986,19 +988,22 @@ def _group_with_attributes(group, attrs):
     return zarr.Group(AsyncGroup(metadata, group.store_path))
 
 
-def _write_file(path, data, size=None, *, exclusive=False):
+def _write_file(path, data, size=None, *, how="replace"):
     """Write `data` (a bytes-like object), zero-padded to `size` bytes if given, as the file
-    `path`, atomically, as Zarr's local store does (a temporary file in the same folder,
-    renamed over `path`), with its blocks allocated before the write: ext4 then writes 135
-    MiB in 24 files at the speed of ``np.save`` (which allocates too) instead of 1.3-1.5
-    times its time.  ``exclusive``: FileExistsError if `path` exists (the temporary file is
-    linked, not renamed, to `path`)."""
-    tmp = f"{path}.{uuid.uuid4().hex}.partial"
+    `path`, with its blocks allocated before the write: ext4 then writes 135 MiB in 24 files
+    at the speed of ``np.save`` (which allocates too) instead of 1.3-1.5 times its time.
+
+    `how`: ``"replace"``, atomically as Zarr's local store does (a temporary file in the same
+    folder, renamed over `path`); ``"exclusive"``, the same but linked to `path`, so
+    FileExistsError if it exists; ``"in place"``, `path` itself is written (a rename and a
+    temporary name less per file, for chunks no reader reads before a later commit)."""
+    tmp = path if how == "in place" else f"{path}.{uuid.uuid4().hex}.partial"
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if how == "in place" else os.O_EXCL)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        fd = os.open(tmp, flags, 0o666)
     except FileNotFoundError:  # a chunk key with folders (stores written before flat keys)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        fd = os.open(tmp, flags, 0o666)
     try:
         try:
             with memoryview(data) as view, view.cast("B") as rest:
@@ -1012,10 +1017,10 @@ def _write_file(path, data, size=None, *, exclusive=False):
                     rest = rest[os.write(fd, rest) :]
         finally:
             os.close(fd)
-        if exclusive:
+        if how == "exclusive":
             os.link(tmp, path)
             os.unlink(tmp)
-        else:
+        elif how == "replace":
             os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -1048,6 +1053,11 @@ class PathWriter:
     collects layers into whole shards and writes each full shard at once without committing;
     ``commit`` writes the rest and commits everything staged (ingest uses it: one metadata
     write per path instead of one per layer).
+
+    Without an executor, chunks the writer stores itself are written by the calling thread
+    while a thread hashes their new layers (blocks of at least
+    ``_config.HASH_THREAD_MIN_BYTES``, where the GIL-free CRC-32C kernel runs; else the
+    calling thread hashes them after the write); both are done when ``stage`` returns.
 
     With an `executor`, one-layer chunks are written by it while the calling thread hashes
     the layer and goes on (reads the next tensor): at most one chunk write is in flight, so
@@ -1124,17 +1134,21 @@ class PathWriter:
         """Store the layers `block` from layer `start` (a chunk boundary) as their chunks: the
         layers' bytes, zero-padded to the chunk's size, are the encoded chunk (Zarr v3 spec,
         ``bytes`` codec, little endian, no other codec; Zarr pads an edge chunk with the fill
-        value, 0), one atomic object write each, in the calling thread (or the executor's).
-        Layers of the chunk past `block` are not committed: zeros replace them.  Zarr's own
-        write of one chunk goes through its event-loop thread and an I/O thread, four thread
-        hand-offs that cost more than the write on a busy machine (``docs/benchmarks.md``)."""
+        value, 0), one object write each, in the calling thread (or the executor's).
+        Layers of the chunk past `block` are not committed: zeros replace them.  A chunk
+        holding committed layers is replaced atomically; a chunk of none (all of an ingest's)
+        is written in place, as no reader reads it before the commit that follows its write.
+        Zarr's own write of one chunk goes through its event-loop thread and an I/O thread,
+        four thread hand-offs that cost more than the write on a busy machine
+        (``docs/benchmarks.md``)."""
         path = self._arr.store_path
         per_chunk = self._arr.chunks[0]
         size = per_chunk * int(np.prod(self._layer_shape, dtype=np.int64)) * self._dtype.itemsize
         for first in range(0, len(block), per_chunk):
             key = self._arr.metadata.encode_chunk_key(((start + first) // per_chunk,) + (0,) * len(self._layer_shape))
             data = np.ascontiguousarray(block[first : first + per_chunk]).reshape(-1).view(np.uint8)
-            _put(path.store, f"{path.path}/{key}" if path.path else key, data, size)
+            how = "in place" if start + first >= self.n_layers else "replace"
+            _put(path.store, f"{path.path}/{key}" if path.path else key, data, size, how=how)
 
     def stage(self, layer, name=None):
         """Add a layer; full shards are written, nothing is committed until :meth:`commit`."""
