@@ -19,9 +19,11 @@ kept as given (float16/32/64); uncompressed by default (weights barely compress)
 on request.
 
 Crash safety: each array's attribute ``n_layers`` (with the per-layer hashes) is written only
-after the data of those layers; readers see the first ``n_layers`` layers only.  Every object
-write is atomic (local stores write a temporary file and rename it; object stores replace whole
-objects), so a writer killed at any point leaves every committed layer intact.  A store is
+after the data of those layers; readers see the first ``n_layers`` layers only.  Every write
+of metadata or of a chunk holding committed layers is atomic (local stores write a temporary
+file and rename it; object stores replace whole objects), and a chunk of new layers only is
+not read before its commit (local stores write it in place), so a writer killed at any point
+leaves every committed layer intact.  A store is
 locked by its writer (``.streamrough.lock``); a second writer gets :class:`StoreLockedError`.
 Reads check each layer against its recorded hash (CRC-32C; SHA-256 in paths of schema
 version 1, :func:`layer_hash`): a missing or corrupt chunk is an error, never a wrong number.
