@@ -246,7 +246,10 @@ def _hash_in_thread(layers, algorithm):
     crc32c = _gil_free_crc32c()
     if crc32c is None:
         return None
-    return _hash_thread().submit(lambda: [f"{crc32c(_layer_bytes(layer)):08x}" for layer in layers])
+    try:
+        return _hash_thread().submit(lambda: [f"{crc32c(_layer_bytes(layer)):08x}" for layer in layers])
+    except RuntimeError:  # the interpreter is shutting down: no new thread work
+        return None
 
 
 #: Per-layer hash functions by the name recorded in a path's attributes (``layer_hash``).
