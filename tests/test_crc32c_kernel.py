@@ -84,3 +84,17 @@ def test_layers_hashed_in_a_thread_give_the_same_store(tmp_path, rng, monkeypatc
         np.testing.assert_array_equal(sr.open_store(tmp_path / mode.replace(" ", "_")).read("b.{k}.W"), data)
     a, b = infos.values()
     assert (a.content_hash, a.n_layers) == (b.content_hash, b.n_layers)
+
+
+def test_a_shut_down_hash_thread_means_hashing_inline(tmp_path, rng, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    closed = ThreadPoolExecutor(1)
+    closed.shutdown()  # as at interpreter exit: submit raises RuntimeError
+    monkeypatch.setattr(st, "_hash_thread", lambda: closed)
+    monkeypatch.setattr(st, "_gil_free_crc32c", lambda: kernel.crc32c)
+    monkeypatch.setattr(_config, "HASH_THREAD_MIN_BYTES", 0)
+    data = rng.standard_normal((3, 300, 300)).astype(np.float32)
+    with sr.open_store(tmp_path / "s", mode="w") as store:
+        store.create_path("b.{k}.W", (300, 300), "float32").append_many(data)
+    np.testing.assert_array_equal(sr.open_store(tmp_path / "s").read("b.{k}.W"), data)
