@@ -407,7 +407,7 @@ def test_a_failed_background_write_raises_and_commits_nothing(tmp_path, rng, mon
         writer = store.create_path("b.{k}.W", (400, 400), "float32", capacity=3, executor=pool)
         writer.append(data[0])
 
-        def disk_full(path, data, size=None):
+        def disk_full(*args, **kwargs):
             raise OSError(28, "No space left on device")
 
         monkeypatch.setattr(st, "_write_file", disk_full)
@@ -435,3 +435,22 @@ def test_appends_to_an_array_with_nested_chunk_keys(tmp_path, rng):
         np.testing.assert_array_equal(store.read("b.{k}.W"), data)
     assert (folder / "c" / "3" / "0" / "0").is_file()
     np.testing.assert_array_equal(zarr.open_array(folder, mode="r")[:], data)
+
+
+def test_only_chunks_without_committed_layers_are_written_in_place(tmp_path, rng, monkeypatch):
+    writes = []
+    write_file = st._write_file
+    monkeypatch.setattr(st, "_write_file", lambda path, *a, how="replace", **k: writes.append((os.path.basename(path), how)) or write_file(path, *a, how=how, **k))
+    data = _layers(rng, 5, (4, 4), "float32")
+    with sr.open_store(tmp_path / "s", mode="w") as store:
+        big = store.create_path("big.{k}", (300, 300), "float32", capacity=2)  # one chunk per layer
+        big.append_many(_layers(rng, 2, (300, 300), "float32"))
+        small = store.create_path("small.{k}", (4, 4), "float32", capacity=4)  # chunks of 4 layers
+        writes.clear()
+        small.append_many(data[:2])  # chunk 0: no committed layer yet
+        small.append(data[2])  # chunk 0 again, now holding committed layers 0 and 1
+        small.append_many(data[3:])  # fills chunk 0 (3 committed layers), then chunk 1: new
+        chunks = [w for w in writes if w[0].startswith("c.")]
+        assert chunks == [("c.0.0.0", "in place"), ("c.0.0.0", "replace"), ("c.0.0.0", "replace"), ("c.1.0.0", "in place")]
+        assert all(how == "replace" for name, how in writes if name == "zarr.json")
+    np.testing.assert_array_equal(sr.open_store(tmp_path / "s").read("small.{k}"), data)

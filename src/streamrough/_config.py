@@ -115,3 +115,10 @@ SIG_PARALLEL_WORK = 200_000
 #: A single path is split into chunks computed in parallel (then multiplied in order) above
 #: this many scalar multiply-adds.
 SIG_CHUNKED_WORK = 1_600_000
+
+# ----------------------------------------------------------------------------- weight stores
+
+#: A block of new layers at least this large is hashed (CRC-32C) by a thread, without the
+#: GIL, while the calling thread writes its chunks (``streamrough.store``); smaller blocks are
+#: hashed in the calling thread (the hand-off costs more than it hides).
+HASH_THREAD_MIN_BYTES = 1 << 20

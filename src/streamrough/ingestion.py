@@ -60,14 +60,16 @@ def ingest(
         Called with the number of bytes of each tensor once it is staged (its chunk written,
         or its write in flight, or its layer in the shard being filled).
     n_jobs : None or int
-        1 (and None, the default): everything in the calling thread.  2 or more (-1: all
-        CPUs): one-layer chunks are written by one background thread while the calling
-        thread hashes the layer and reads the next one (one write in flight at most; more
-        threads would not help: the file system takes the writes one by one).  The store
-        written is the same.  Writing into the page cache of a local disk, the hand-off
-        costs more than it hides (measured, ``benchmarks/bench_ingest.py``: 0.45x the speed
-        of ``np.save`` with the thread, 0.53x without), hence the default; the thread is for
-        stores whose writes wait (a slow device, a network).
+        1 (and None, the default): chunks are written by the calling thread, and layers of
+        1 MiB and more hashed meanwhile by a thread where CRC-32C runs without the GIL
+        (:class:`streamrough.store.PathWriter`).  2 or more (-1: all CPUs): one-layer chunks
+        are written by one background thread while the calling thread hashes the layer and
+        reads the next one (one write in flight at most; more threads would not help: the
+        file system takes the writes one by one).  The store written is the same.  Writing
+        into the page cache of a local disk, that hand-off costs more than it hides
+        (measured, ``benchmarks/bench_ingest.py``: 0.45x the speed of ``np.save`` with the
+        thread, 0.53x without), hence the default; the thread is for stores whose writes
+        wait (a slow device, a network).
 
     Returns
     -------

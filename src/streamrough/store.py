@@ -19,9 +19,11 @@ kept as given (float16/32/64); uncompressed by default (weights barely compress)
 on request.
 
 Crash safety: each array's attribute ``n_layers`` (with the per-layer hashes) is written only
-after the data of those layers; readers see the first ``n_layers`` layers only.  Every object
-write is atomic (local stores write a temporary file and rename it; object stores replace whole
-objects), so a writer killed at any point leaves every committed layer intact.  A store is
+after the data of those layers; readers see the first ``n_layers`` layers only.  Every write
+of metadata or of a chunk holding committed layers is atomic (local stores write a temporary
+file and rename it; object stores replace whole objects), and a chunk of new layers only is
+not read before its commit (local stores write it in place), so a writer killed at any point
+leaves every committed layer intact.  A store is
 locked by its writer (``.streamrough.lock``); a second writer gets :class:`StoreLockedError`.
 Reads check each layer against its recorded hash (CRC-32C; SHA-256 in paths of schema
 version 1, :func:`layer_hash`): a missing or corrupt chunk is an error, never a wrong number.
@@ -32,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import functools
 import hashlib
 import json
 import os
@@ -209,6 +212,46 @@ def _crc32c(data: np.ndarray) -> str:
     return f"{google_crc32c.value(data):08x}"
 
 
+def _gil_free_crc32c():
+    """CRC-32C by a kernel that releases the GIL (``streamrough._kernels.crc32c``, same
+    values as :func:`_crc32c`), or None where it cannot run compiled."""
+    from ._kernels import crc32c
+
+    return crc32c.crc32c if crc32c.available() else None
+
+
+_HASH_THREAD = (None, None)  # (pid, executor): a forked child makes its own
+
+
+def _hash_thread():
+    """The process's thread that hashes layers while their writer writes them."""
+    global _HASH_THREAD
+    pid, executor = _HASH_THREAD
+    if pid != os.getpid():
+        from concurrent.futures import ThreadPoolExecutor
+
+        executor = ThreadPoolExecutor(1, thread_name_prefix="streamrough-hash")
+        _HASH_THREAD = (os.getpid(), executor)
+    return executor
+
+
+def _hash_in_thread(layers, algorithm):
+    """A Future of the CRC-32C hashes of `layers` (an array of layers), computed without the
+    GIL by :func:`_hash_thread`, or None (a small block, another hash, or no GIL-free
+    CRC-32C here: ``google_crc32c`` holds the GIL, a thread would only wait for it)."""
+    from . import _config
+
+    if algorithm != "crc32c" or layers.nbytes < _config.HASH_THREAD_MIN_BYTES:
+        return None
+    crc32c = _gil_free_crc32c()
+    if crc32c is None:
+        return None
+    try:
+        return _hash_thread().submit(lambda: [f"{crc32c(_layer_bytes(layer)):08x}" for layer in layers])
+    except RuntimeError:  # the interpreter is shutting down: no new thread work
+        return None
+
+
 #: Per-layer hash functions by the name recorded in a path's attributes (``layer_hash``).
 LAYER_HASHES = {"crc32c": _crc32c, "sha256-128": _sha256_128}
 #: The per-layer hash of new paths.
@@ -238,7 +281,11 @@ def layer_hash(layer: np.ndarray, algorithm: str = LAYER_HASH) -> str:
         fn = LAYER_HASHES[algorithm]
     except KeyError:
         raise ValueError(f"algorithm must be one of {sorted(LAYER_HASHES)}, got {algorithm!r}") from None
-    return fn(np.ascontiguousarray(layer).reshape(-1).view(np.uint8))
+    return fn(_layer_bytes(layer))
+
+
+def _layer_bytes(layer) -> np.ndarray:
+    return np.ascontiguousarray(layer).reshape(-1).view(np.uint8)
 
 
 def _algorithm(meta) -> str:
@@ -264,6 +311,11 @@ def _version() -> str:
     from . import __version__
 
     return __version__
+
+
+def _root_attributes() -> dict:
+    """The streamrough attributes of a new store's root group."""
+    return {"schema_version": SCHEMA_VERSION, "created": _now(), "streamrough_version": _version()}
 
 
 @contextlib.contextmanager
@@ -310,6 +362,8 @@ def _zarr_store(url, read_only, storage_options):
             raise ValueError("storage_options apply to fsspec URLs only, not to a local folder")
         if read_only and not os.path.isdir(url):
             raise MissingPathError(f"no weight store at {url!r}: the folder does not exist")
+        if not read_only:
+            os.makedirs(url, exist_ok=True)  # as Zarr does on first use; the lock is written into it
         return LocalStore(url, read_only=read_only)
     return FsspecStore.from_url(url, storage_options=storage_options or {}, read_only=read_only)
 
@@ -381,12 +435,14 @@ class WeightStore:
         if mode == "w":
             _sync(self._store.clear())
             self._write_lock()  # clear() removed it with everything else
-        try:
-            root = zarr.open_group(self._store, mode="a" if mode == "w" else mode, zarr_format=3)
-        except (GroupNotFoundError, FileNotFoundError):
-            raise MissingPathError(f"no weight store at {self.url!r}") from None
-        except (ValueError, json.JSONDecodeError) as exc:
-            raise CorruptStoreError(f"{self.url!r}: unreadable root metadata ({exc})") from None
+        root = self._local_root(zarr)
+        if root is None:
+            try:
+                root = zarr.open_group(self._store, mode="a" if mode == "w" else mode, zarr_format=3)
+            except (GroupNotFoundError, FileNotFoundError):
+                raise MissingPathError(f"no weight store at {self.url!r}") from None
+            except (ValueError, json.JSONDecodeError) as exc:
+                raise CorruptStoreError(f"{self.url!r}: unreadable root metadata ({exc})") from None
         meta = root.attrs.get(_ATTR)
         if meta is None:
             with _quiet_lock_key():
@@ -396,10 +452,38 @@ class WeightStore:
                     f"{self.url!r} is not a streamrough weight store (its root group has no "
                     f"'{_ATTR}' attributes; a half-written store?)"
                 )
-            meta = {"schema_version": SCHEMA_VERSION, "created": _now(), "streamrough_version": _version()}
+            meta = _root_attributes()
             root = _group_with_attributes(root, meta)
         self._check_schema(meta, self.url)
         return root
+
+    def _local_root(self, zarr):
+        """The root group of a local store read (or, in a new folder, created) with plain file
+        operations in the calling thread, or None where Zarr's own route must decide (no
+        local store, a missing or unusual root, a folder with other content): ``open_group``
+        goes through Zarr's event loop, a thread hand-off per object that cost more than the
+        operation (``docs/benchmarks.md``)."""
+        from zarr.core.group import AsyncGroup, GroupMetadata
+        from zarr.storage import LocalStore, StorePath
+
+        if not isinstance(self._store, LocalStore):
+            return None
+        raw = _get(self._store, "zarr.json")
+        if raw is None:
+            if not self.writable or os.listdir(self._store.root) != [LOCK_KEY]:
+                return None
+            metadata = GroupMetadata(attributes={_ATTR: _root_attributes()})
+            _put_metadata(self._store, "", metadata)
+            return zarr.Group(AsyncGroup(metadata, StorePath(self._store, "")))
+        try:
+            document = json.loads(raw)
+        except ValueError:
+            return None
+        if not isinstance(document, dict) or (document.get("zarr_format"), document.get("node_type")) != (3, "group"):
+            return None
+        if document.get("consolidated_metadata") is not None:
+            return None
+        return zarr.Group(AsyncGroup.from_dict(StorePath(self._store, ""), document))
 
     @staticmethod
     def _check_schema(meta, where):
@@ -412,30 +496,19 @@ class WeightStore:
                 f"{SCHEMA_VERSION}: upgrade streamrough"
             )
 
-    def _raw_get(self, key):
-        from zarr.core.buffer import default_buffer_prototype
-
-        buf = _sync(self._store.get(key, prototype=default_buffer_prototype()))
-        return None if buf is None else buf.to_bytes()
-
     def _lock_bytes(self):
         return json.dumps(
             {"token": self._lock_token, "host": socket.gethostname(), "pid": os.getpid(), "since": _now()}
         ).encode()
 
     def _write_lock(self):
-        from zarr.core.buffer import default_buffer_prototype
-
-        _sync(self._store.set(LOCK_KEY, default_buffer_prototype().buffer.from_bytes(self._lock_bytes())))
+        _put(self._store, LOCK_KEY, self._lock_bytes())
 
     def _acquire_lock(self, break_stale_lock):
-        from zarr.core.buffer import default_buffer_prototype
-
         self._lock_token = uuid.uuid4().hex
         for _ in range(2):
-            buf = default_buffer_prototype().buffer.from_bytes(self._lock_bytes())
-            _sync(self._store.set_if_not_exists(LOCK_KEY, buf))
-            raw = self._raw_get(LOCK_KEY)
+            _put(self._store, LOCK_KEY, self._lock_bytes(), how="exclusive")
+            raw = _get(self._store, LOCK_KEY)
             try:
                 holder = json.loads(raw) if raw else {}
             except ValueError:
@@ -443,7 +516,7 @@ class WeightStore:
             if holder.get("token") == self._lock_token:
                 return
             if break_stale_lock and self._stale(holder):
-                _sync(self._store.delete(LOCK_KEY))
+                _delete(self._store, LOCK_KEY)
                 continue
             break
         self._lock_token = None
@@ -468,9 +541,9 @@ class WeightStore:
     def close(self):
         """Release the writer's lock (reads need no lock).  Idempotent."""
         if self._lock_token is not None:
-            raw = self._raw_get(LOCK_KEY)
+            raw = _get(self._store, LOCK_KEY)
             if raw and json.loads(raw).get("token") == self._lock_token:
-                _sync(self._store.delete(LOCK_KEY))
+                _delete(self._store, LOCK_KEY)
             self._lock_token = None
 
     def __enter__(self):
@@ -811,7 +884,6 @@ def _array_metadata(shape, dtype, chunks, shards, compression, attributes):
     """
     from zarr.codecs import BytesCodec, ShardingCodec, ZstdCodec
     from zarr.core.chunk_grids import RegularChunkGrid
-    from zarr.core.dtype import parse_dtype
     from zarr.core.metadata.v3 import ArrayV3Metadata
 
     codecs = (BytesCodec(),) + ((ZstdCodec(level=1),) if compression == "zstd" else ())
@@ -819,7 +891,7 @@ def _array_metadata(shape, dtype, chunks, shards, compression, attributes):
         codecs = (ShardingCodec(chunk_shape=chunks, codecs=codecs),)
     return ArrayV3Metadata(
         shape=shape,
-        data_type=parse_dtype(dtype, zarr_format=3),
+        data_type=_zarr_dtype(np.dtype(dtype).name),
         chunk_grid=RegularChunkGrid(chunk_shape=shards or chunks),
         chunk_key_encoding={"name": "default", "separator": "."},
         fill_value=0,
@@ -827,6 +899,14 @@ def _array_metadata(shape, dtype, chunks, shards, compression, attributes):
         attributes=attributes,
         dimension_names=("layer",) + tuple(f"axis_{i}" for i in range(1, len(shape))),
     )
+
+
+@functools.lru_cache(maxsize=None)
+def _zarr_dtype(name):
+    """Zarr's data type of a numpy dtype name (its parser took a third of a path's creation)."""
+    from zarr.core.dtype import parse_dtype
+
+    return parse_dtype(name, zarr_format=3)
 
 
 def _array_object(store_path, metadata):
@@ -847,27 +927,59 @@ def _exists(store, key) -> bool:
     return _sync(store.exists(key))
 
 
-def _put(store, key, data, size=None):
+def _put(store, key, data, size=None, *, how="replace"):
     """Store `data` (bytes-like), zero-padded to `size` bytes if given, as the object `key`,
-    atomically, in the calling thread."""
+    in the calling thread.  `how`: ``"replace"`` atomically; ``"exclusive"`` atomically and
+    only if `key` does not exist (else nothing is written; an object store may not guarantee
+    it, so read the object back); ``"in place"`` as a local file written where it is (for
+    chunks no reader may read yet; atomic elsewhere)."""
     from zarr.core.buffer import default_buffer_prototype
     from zarr.storage import LocalStore
 
     if isinstance(store, LocalStore):
-        _write_file(os.path.join(store.root, key), data, size)
+        with contextlib.suppress(FileExistsError) if how == "exclusive" else contextlib.nullcontext():
+            _write_file(os.path.join(store.root, key), data, size, how=how)
         return
     data = np.frombuffer(data, np.uint8)
     if size is not None and size > len(data):
         data = np.concatenate([data, np.zeros(size - len(data), np.uint8)])
-    _sync(store.set(key, default_buffer_prototype().buffer.from_array_like(data)))
+    buffer = default_buffer_prototype().buffer.from_array_like(data)
+    _sync(store.set_if_not_exists(key, buffer) if how == "exclusive" else store.set(key, buffer))
+
+
+def _get(store, key):
+    """The bytes of the object `key`, or None if there is none (in the calling thread for a
+    local store)."""
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.storage import LocalStore
+
+    if isinstance(store, LocalStore):
+        try:
+            with open(os.path.join(store.root, key), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+    buffer = _sync(store.get(key, prototype=default_buffer_prototype()))
+    return None if buffer is None else buffer.to_bytes()
+
+
+def _delete(store, key):
+    """Delete the object `key` if it exists (in the calling thread for a local store)."""
+    from zarr.storage import LocalStore
+
+    if isinstance(store, LocalStore):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(store.root, key))
+        return
+    _sync(store.delete(key))
 
 
 def _put_metadata(store, path, metadata):
-    """Write a node's ``zarr.json`` (one atomic object write)."""
-    from zarr.core.buffer import default_buffer_prototype
-
-    (document,) = metadata.to_buffer_dict(default_buffer_prototype()).values()
-    _put(store, f"{path}/zarr.json" if path else "zarr.json", document.as_numpy_array())
+    """Write a node's ``zarr.json`` (one atomic object write): the document Zarr writes (v3),
+    without its indentation, which runs Python's JSON encoder instead of the C one (5 times
+    slower on these documents, several metadata writes per path)."""
+    document = json.dumps(metadata.to_dict(), allow_nan=True).encode()
+    _put(store, f"{path}/zarr.json" if path else "zarr.json", document)
 
 
 def _group_with_attributes(group, attrs):
@@ -881,18 +993,22 @@ def _group_with_attributes(group, attrs):
     return zarr.Group(AsyncGroup(metadata, group.store_path))
 
 
-def _write_file(path, data, size=None):
+def _write_file(path, data, size=None, *, how="replace"):
     """Write `data` (a bytes-like object), zero-padded to `size` bytes if given, as the file
-    `path`, atomically, as Zarr's local store does (a temporary file in the same folder,
-    renamed over `path`), with its blocks allocated before the write: ext4 then writes 135
-    MiB in 24 files at the speed of ``np.save`` (which allocates too) instead of 1.3-1.5
-    times its time."""
-    tmp = f"{path}.{uuid.uuid4().hex}.partial"
+    `path`, with its blocks allocated before the write: ext4 then writes 135 MiB in 24 files
+    at the speed of ``np.save`` (which allocates too) instead of 1.3-1.5 times its time.
+
+    `how`: ``"replace"``, atomically as Zarr's local store does (a temporary file in the same
+    folder, renamed over `path`); ``"exclusive"``, the same but linked to `path`, so
+    FileExistsError if it exists; ``"in place"``, `path` itself is written (a rename and a
+    temporary name less per file, for chunks no reader reads before a later commit)."""
+    tmp = path if how == "in place" else f"{path}.{uuid.uuid4().hex}.partial"
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if how == "in place" else os.O_EXCL)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        fd = os.open(tmp, flags, 0o666)
     except FileNotFoundError:  # a chunk key with folders (stores written before flat keys)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        fd = os.open(tmp, flags, 0o666)
     try:
         try:
             with memoryview(data) as view, view.cast("B") as rest:
@@ -906,7 +1022,11 @@ def _write_file(path, data, size=None):
                     rest = rest[os.write(fd, rest) :]
         finally:
             os.close(fd)
-        os.replace(tmp, path)
+        if how == "exclusive":
+            os.link(tmp, path)
+            os.unlink(tmp)
+        elif how == "replace":
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -938,6 +1058,11 @@ class PathWriter:
     collects layers into whole shards and writes each full shard at once without committing;
     ``commit`` writes the rest and commits everything staged (ingest uses it: one metadata
     write per path instead of one per layer).
+
+    Without an executor, chunks the writer stores itself are written by the calling thread
+    while a thread hashes their new layers (blocks of at least
+    ``_config.HASH_THREAD_MIN_BYTES``, where the GIL-free CRC-32C kernel runs; else the
+    calling thread hashes them after the write); both are done when ``stage`` returns.
 
     With an `executor`, one-layer chunks are written by it while the calling thread hashes
     the layer and goes on (reads the next tensor): at most one chunk write is in flight, so
@@ -985,15 +1110,24 @@ class PathWriter:
         """Write `block` at `start` and hash its last `new` layers (the new ones)."""
         self.wait()  # one write in flight at most: its chunk is the "one chunk" of the memory bound
         self._grow(start + len(block))
+        layers = block[len(block) - new :]
         if not self._raw_chunks:
             self._arr[start : start + len(block)] = block
         elif self._executor is None or self._arr.chunks[0] > 1:
             # a chunk of several layers is the writer's buffer, which the next layer reuses
-            # or replaces (two chunks in memory): it is written here
+            # or replaces (two chunks in memory): it is written here, hashed meanwhile by a
+            # thread where that runs without the GIL; both are done when this returns.  A
+            # hash the thread has not started by the end of the write (no free core) is
+            # taken back and done below: waiting for the thread to be scheduled cost more
+            # than the hash on a busy machine
+            hashing = _hash_in_thread(layers, self._hash)
             self._put_chunks(start, block)
+            if hashing is not None and not hashing.cancel():
+                self._hashes.extend(hashing.result())
+                return
         else:  # the hash below overlaps the write
             self._pending = self._executor.submit(self._put_chunks, start, block)
-        self._hashes.extend(layer_hash(layer, self._hash) for layer in block[len(block) - new :])
+        self._hashes.extend(layer_hash(layer, self._hash) for layer in layers)
 
     def wait(self):
         """Wait for the chunk write in flight, if any (raises its error)."""
@@ -1005,17 +1139,21 @@ class PathWriter:
         """Store the layers `block` from layer `start` (a chunk boundary) as their chunks: the
         layers' bytes, zero-padded to the chunk's size, are the encoded chunk (Zarr v3 spec,
         ``bytes`` codec, little endian, no other codec; Zarr pads an edge chunk with the fill
-        value, 0), one atomic object write each, in the calling thread (or the executor's).
-        Layers of the chunk past `block` are not committed: zeros replace them.  Zarr's own
-        write of one chunk goes through its event-loop thread and an I/O thread, four thread
-        hand-offs that cost more than the write on a busy machine (``docs/benchmarks.md``)."""
+        value, 0), one object write each, in the calling thread (or the executor's).
+        Layers of the chunk past `block` are not committed: zeros replace them.  A chunk
+        holding committed layers is replaced atomically; a chunk of none (all of an ingest's)
+        is written in place, as no reader reads it before the commit that follows its write.
+        Zarr's own write of one chunk goes through its event-loop thread and an I/O thread,
+        four thread hand-offs that cost more than the write on a busy machine
+        (``docs/benchmarks.md``)."""
         path = self._arr.store_path
         per_chunk = self._arr.chunks[0]
         size = per_chunk * int(np.prod(self._layer_shape, dtype=np.int64)) * self._dtype.itemsize
         for first in range(0, len(block), per_chunk):
             key = self._arr.metadata.encode_chunk_key(((start + first) // per_chunk,) + (0,) * len(self._layer_shape))
             data = np.ascontiguousarray(block[first : first + per_chunk]).reshape(-1).view(np.uint8)
-            _put(path.store, f"{path.path}/{key}" if path.path else key, data, size)
+            how = "in place" if start + first >= self.n_layers else "replace"
+            _put(path.store, f"{path.path}/{key}" if path.path else key, data, size, how=how)
 
     def stage(self, layer, name=None):
         """Add a layer; full shards are written, nothing is committed until :meth:`commit`."""
