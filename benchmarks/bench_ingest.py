@@ -7,8 +7,10 @@ MLP weight and a (4W,) bias, float32), then
    memory): ``streamrough.ingest`` into a local store from the file (memory-mapped, page
    cached; by default all in the calling thread, and with ``n_jobs=2``: chunks written by a
    background thread) and from the same tensors in memory (a dict of arrays, as ``WeightRecorder``
-   records a live model); every output goes to a temporary folder of the same file system
-   and the previous output is deleted untimed; neither side calls fsync (both end with the
+   records a live model); first in a process that has not loaded Numba (layers hashed in the
+   calling thread, as a one-shot ``streamrough ingest``), then with Numba loaded (blocks of
+   layers hashed by the GIL-free CRC-32C kernel in a thread); every output goes to a
+   temporary folder of the same file system and the previous output is deleted untimed; neither side calls fsync (both end with the
    files written and closed, in the page cache); runs alternate, medians of the wall time
    and of the process CPU time (user + system, all threads: less sensitive to other jobs on
    a shared machine than the wall time);
@@ -123,24 +125,41 @@ def main(argv=None):
             "ingest, file + SHA-256 of file": lambda: sr.ingest(source, os.path.join(out, "store"), hash_source=True),
             "np.save": npsave,
         }
-        cpu = {name: [] for name in contenders}  # process CPU time (all threads, user + system)
+        def timed(contenders, title):
+            """Alternating runs of `contenders` (np.save among them): wall and CPU time, speed vs np.save."""
+            cpu = {name: [] for name in contenders}  # process CPU time (all threads, user + system)
 
-        def with_cpu(name, fn):
-            def run():
-                c0 = time.process_time()
-                fn()
-                cpu[name].append(time.process_time() - c0)
+            def with_cpu(name, fn):
+                def run():
+                    c0 = time.process_time()
+                    fn()
+                    cpu[name].append(time.process_time() - c0)
 
-            return run
+                return run
 
-        times = time_alternating({n: with_cpu(n, f) for n, f in contenders.items()}, repeat=args.repeat, setup=clean)
-        cpu = {name: statistics.median(c[1:]) for name, c in cpu.items()}  # the warm-up call left out
-        base, base_cpu = times["np.save"][0], cpu["np.save"]
-        print(f"\nthroughput (median of {args.repeat} runs; no fsync on either side; page-cached source)")
-        print(f"  {'':31s} {'wall':>7s}    {'MiB/s':>8s}  speed vs np.save   CPU time, vs np.save")
-        for name, (t, _) in times.items():
-            print(f"  {name:31s} {t:7.3f} s  {total / t / 2**20:8.1f}  {base / t:5.2f}x"
-                  f"             {cpu[name]:6.3f} s  {base_cpu / cpu[name]:5.2f}x")
+            times = time_alternating({n: with_cpu(n, f) for n, f in contenders.items()}, repeat=args.repeat, setup=clean)
+            cpu = {name: statistics.median(c[1:]) for name, c in cpu.items()}  # the warm-up call left out
+            base, base_cpu = times["np.save"][0], cpu["np.save"]
+            print(f"\n{title} (median of {args.repeat} runs; no fsync on either side; page-cached source)")
+            print(f"  {'':42s} {'wall':>7s}    {'MiB/s':>8s}  speed vs np.save   CPU time, vs np.save")
+            for name, (t, _) in times.items():
+                print(f"  {name:42s} {t:7.3f} s  {total / t / 2**20:8.1f}  {base / t:5.2f}x"
+                      f"             {cpu[name]:6.3f} s  {base_cpu / cpu[name]:5.2f}x")
+
+        timed(contenders, "throughput, Numba not loaded (a one-shot ingest: layers hashed in the calling thread)")
+        # a process that has loaded Numba (an analysis, a training loop recording weights)
+        # hashes blocks of layers in a thread, with the GIL-free CRC-32C kernel
+        import numba  # noqa: F401
+
+        sr.ingest(source, os.path.join(out, "warm"), hash_source=False)  # loads the kernel, untimed
+        timed(
+            {
+                "ingest, file, Numba loaded (hash thread)": lambda: sr.ingest(source, os.path.join(out, "store"), hash_source=False),
+                "ingest, memory, Numba loaded (hash thread)": lambda: sr.ingest(tensors, os.path.join(out, "store")),
+                "np.save": npsave,
+            },
+            "throughput, Numba loaded",
+        )
 
         arrays = list(tensors.values())
         for name, fn in (("CRC-32C (per-layer hash)", layer_hash), ("SHA-256", lambda a: hashlib.sha256(a.data).digest())):

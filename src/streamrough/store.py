@@ -40,6 +40,7 @@ import json
 import os
 import socket
 import re
+import sys
 import uuid
 import warnings
 
@@ -237,11 +238,14 @@ def _hash_thread():
 
 def _hash_in_thread(layers, algorithm):
     """A Future of the CRC-32C hashes of `layers` (an array of layers), computed without the
-    GIL by :func:`_hash_thread`, or None (a small block, another hash, or no GIL-free
-    CRC-32C here: ``google_crc32c`` holds the GIL, a thread would only wait for it)."""
+    GIL by :func:`_hash_thread`, or None (a small block, another hash, no GIL-free CRC-32C
+    here: ``google_crc32c`` holds the GIL, a thread would only wait for it; or Numba not
+    loaded in this process yet: loading it and the kernel for the hash alone costs 0.5-1.5 s,
+    more than the thread saves a one-shot ingest, e.g. ``streamrough ingest``, at ~75 ms per
+    GB)."""
     from . import _config
 
-    if algorithm != "crc32c" or layers.nbytes < _config.HASH_THREAD_MIN_BYTES:
+    if algorithm != "crc32c" or layers.nbytes < _config.HASH_THREAD_MIN_BYTES or "numba" not in sys.modules:
         return None
     crc32c = _gil_free_crc32c()
     if crc32c is None:
@@ -1035,8 +1039,6 @@ def _write_file(path, data, size=None, *, how="replace"):
 
 def _raw_chunks(arr, layer_shape) -> bool:
     """Whether each chunk of `arr` is whole layers stored as their raw little-endian bytes."""
-    import sys
-
     from zarr.codecs import BytesCodec
 
     codecs = arr.metadata.codecs
