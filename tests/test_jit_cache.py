@@ -23,10 +23,10 @@ for code in sorted(pvar.NORM_CODES.values()):
 print(" ".join(ids))
 """
 
-# a small analysis touching every kind of serial kernel: plain, per-norm closures, drivers
-# bound to generated signature kernels (unrolled and lanes variants); FULL adds the parallel
-# twins (seconds of compilation each), the rough-path kernels, the Gram route and the other
-# generated variants
+# a small analysis touching every kind of serial kernel: plain, a per-norm closure (p = 1),
+# drivers whose closures capture generated signature kernels (unrolled and lanes variants);
+# FULL adds the branch and bound's closures calling closures, the parallel twins (seconds of
+# compilation each), the rough-path kernels, the Gram route and the other generated variants
 ANALYSIS = """
 import gc, json, sys
 import numpy as np
@@ -34,11 +34,12 @@ import streamrough as sr
 from numba.core.dispatcher import Dispatcher
 from streamrough._kernels._cache import KernelCache
 x = sr.brownian_path(300, 2, seed=1)
-values = [sr.pvar(x, 2.5, n_jobs=1), sr.signature(np.stack([x] * 17), 2, n_jobs=1).sum()]
+values = [sr.pvar(x, 1.0, n_jobs=1), sr.signature(np.stack([x] * 17), 2, n_jobs=1).sum()]
 if sys.argv[1:] == ["full"]:
     W = sr.brownian_weights(40, 3, seed=0)
     values += [
-        sr.pvar(x.astype(np.float32), [1.5, 2.5], norm="linf").tolist(), sr.signature(np.stack([x] * 17), 2).sum(),
+        sr.pvar(x, 2.5), sr.pvar(x.astype(np.float32), [1.5, 2.5], norm="linf").tolist(),
+        sr.signature(np.stack([x] * 17), 2).sum(),
         sr.pvar(W, 2.5, convention="values"), sr.rough_pvar(W, 2.5).norm,
         sr.rough_pvar(W, 2.5, route="gram").norm, sr.rough_distance(W, W[::-1], 2.5).rho,
         sr.signature(W.reshape(40, -1)[:, :3], 3).sum(), sr.signature(x, 4, lift="iterated", stream=True).sum(),
