@@ -29,6 +29,17 @@ def norm(v, kind="euclidean"):
     raise ValueError(kind)
 
 
+def row_norms(v, kind="euclidean"):
+    """`norm` of every row of a 2-d array."""
+    if kind == "euclidean":
+        return np.sqrt(np.sum(v * v, axis=1))
+    if kind == "l1":
+        return np.sum(np.abs(v), axis=1)
+    if kind == "linf":
+        return np.max(np.abs(v), axis=1) if v.shape[1] else np.zeros(len(v))
+    raise ValueError(kind)
+
+
 def partitions(s, t):
     """All partitions s = t_0 < t_1 < ... < t_m = t of the integers s..t (2^(t-s-1) of them)."""
     inner = range(s + 1, t)
@@ -71,8 +82,8 @@ def pvar_dp(x, p, norm_kind="euclidean"):
     pv = np.zeros(n)
     link = np.zeros(n, dtype=int)
     for j in range(1, n):
-        cands = [pv[i] + norm(x[j] - x[i], norm_kind) ** p for i in range(j)]
-        link[j] = int(np.argmax(cands))
+        cands = pv[:j] + row_norms(x[j] - x[:j], norm_kind) ** p  # candidates i = 0 .. j - 1
+        link[j] = int(np.argmax(cands))  # the first maximum, as a scan over i would take
         pv[j] = cands[link[j]]
     part = [n - 1]
     while part[-1] != 0:
