@@ -452,7 +452,7 @@ def _chunk_signature(block, depth: int, lift: str):
     k = _sig_kernels(x.shape[1], depth, lift)
     out = np.zeros((1, k.LENGTH))
     if x.shape[0] >= 2:
-        k.batch_sig(x[None], out)
+        k.batch_sig_for(1, x.shape[0])[0](x[None], out)
     return out
 
 

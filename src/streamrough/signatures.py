@@ -233,7 +233,7 @@ def signature(x, depth, *, lift="geometric", stream=False, scalar_term=False, st
             elif x.ndim == 2 and x.shape[0] * k.LENGTH < _config.SIG_CHUNKED_WORK:  # one small path
                 out = np.zeros(k.LENGTH, dtype=x.dtype)
                 with np.errstate(all="ignore") if _PLAIN_PYTHON else _NO_CONTEXT:  # NaN/inf: checked below
-                    bad = k.batch_sig(x[None], out[None])  # level 1 (the total increment) not finite
+                    bad = k.batch_sig_for(1, x.shape[0])[0](x[None], out[None])  # level 1 not finite
                 if not bad:
                     return out
             elif x.ndim > 2 and x.size // (x.shape[-2] * x.shape[-1]) >= 2:  # a batch
@@ -243,7 +243,8 @@ def signature(x, depth, *, lift="geometric", stream=False, scalar_term=False, st
                 with np.errstate(all="ignore") if _PLAIN_PYTHON else _NO_CONTEXT:
                     jobs = resolve_n_jobs(n_jobs)
                     # level 1 sums the increments: NaN or inf anywhere in x makes it non-finite
-                    bad = _batched(k.batch_sig, k.batch_sig_par, jobs, paths.shape[0], work, paths, out)
+                    drivers = k.batch_sig_for(paths.shape[0], paths.shape[1])
+                    bad = _batched(*drivers, jobs, paths.shape[0], work, paths, out)
                 if not bad:
                     return out.reshape(x.shape[:-2] + (k.LENGTH,))
     check_choice(lift, "lift", LIFTS)
@@ -270,7 +271,7 @@ def signature(x, depth, *, lift="geometric", stream=False, scalar_term=False, st
         if nb == 1 and work >= _config.SIG_CHUNKED_WORK and jobs > 1:
             _chunked_single(k, paths[0], out, jobs)
         else:
-            _batched(k.batch_sig, k.batch_sig_par, jobs, nb, nb * work, paths, out)
+            _batched(*k.batch_sig_for(nb, npts), jobs, nb, nb * work, paths, out)
     return _with_scalar(out.reshape(batch_shape + (length,)), scalar_term)
 
 

@@ -31,7 +31,7 @@ from .sig_algebra import KINDS, algebra, bound, level_offsets, loop_kernels, twi
 from .sig_codegen import GROUP, LANE_STEPS, LANES, generated_module
 from .sig_tree import tree
 
-__all__ = ["KINDS", "LANES", "LANE_STEPS", "LANE_MIN_STEPS", "kernels"]
+__all__ = ["KINDS", "LANES", "LANE_STEPS", "LANE_MIN_STEPS", "batch_sig_twins", "kernels"]
 
 #: one path is split into LANES pieces computed side by side if each has this many steps
 LANE_MIN_STEPS = 32
@@ -185,10 +185,28 @@ def _batch_drivers(k: SimpleNamespace) -> dict:
         "chunk_sigs": make_chunks,
         "batch_join": make_join,
     }
+    if lanes_into is not None:
+        makers["batch_sig_plain"] = make_sig
     drivers = {}
     for name, make in makers.items():
         drivers[name], drivers[name + "_par"] = twins(make)
+    if lanes_into is None:
+        drivers["batch_sig_plain"], drivers["batch_sig_plain_par"] = drivers["batch_sig"], drivers["batch_sig_par"]
     return drivers
+
+
+def batch_sig_twins(k: SimpleNamespace, n_paths: int, n_points: int) -> tuple:
+    """The (serial, parallel) ``batch_sig`` drivers of `k` for `n_paths` paths of `n_points`
+    points: those with the lanes kernel where lanes change anything (LANES paths or more, or
+    paths long enough to be split into LANES pieces), else the plain ones.
+
+    Values are the same either way (below those sizes the lanes drivers run ``path_into`` path
+    by path too); the plain drivers compile in a fraction of the time, as they call no lanes
+    kernel, which is what a first call on small input pays.
+    """
+    if n_paths >= LANES or n_points - 1 >= LANES * LANE_MIN_STEPS:
+        return k.batch_sig, k.batch_sig_par
+    return k.batch_sig_plain, k.batch_sig_plain_par
 
 
 def _stream(k: SimpleNamespace) -> dict:
@@ -246,7 +264,9 @@ def kernels(d: int, n: int, kind: str) -> SimpleNamespace:
     scratch numbers ``buf`` arguments need); kernels ``step(s, a, buf)``,
     ``path_into(x, t0, t1, s, buf)``, ``prefixes(x, stride, out, buf)``,
     ``whole_path_into(x, out, buf)``, the algebra of ``sig_algebra.algebra``, the batched
-    twins ``batch_sig``, ``batch_stream``, ``chunk_sigs``, ``batch_join`` (+ ``_par``),
+    twins ``batch_sig``, ``batch_sig_plain`` (no lanes kernel; ``batch_sig_for(n_paths,
+    n_points)`` picks one: :func:`batch_sig_twins`),
+    ``batch_stream``, ``chunk_sigs``, ``batch_join`` (+ ``_par``),
     ``push``, ``extend``, ``build_nodes`` and ``query``.
     """
     if kind not in KINDS:
@@ -263,6 +283,7 @@ def kernels(d: int, n: int, kind: str) -> SimpleNamespace:
     k.lanes_into = getattr(generated, "lanes_into", None)
     k.whole_path_into = _whole_path(k.path_into, k.lanes_into, k.mul_into, d, length, nbuf)
     k.__dict__.update(_batch_drivers(k))
+    k.batch_sig_for = functools.partial(batch_sig_twins, k)
     k.__dict__.update(_stream(k))
     k.__dict__.update(vars(tree(k.path_into, k.mul_into, length, k.SCRATCH)))
     return k
