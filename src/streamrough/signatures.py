@@ -233,7 +233,9 @@ def signature(x, depth, *, lift="geometric", stream=False, scalar_term=False, st
             elif x.ndim == 2 and x.shape[0] * k.LENGTH < _config.SIG_CHUNKED_WORK:  # one small path
                 out = np.zeros(k.LENGTH, dtype=x.dtype)
                 with np.errstate(all="ignore") if _PLAIN_PYTHON else _NO_CONTEXT:  # NaN/inf: checked below
-                    bad = k.batch_sig_for(1, x.shape[0])[0](x[None], out[None])  # level 1 not finite
+                    # batch_sig_for(1, n)[0] without a call: the lanes driver only for a path it splits
+                    kernel = k.batch_sig if x.shape[0] >= k.SPLIT_POINTS else k.batch_sig_plain
+                    bad = kernel(x[None], out[None])  # level 1 (the total increment) not finite
                 if not bad:
                     return out
             elif x.ndim > 2 and x.size // (x.shape[-2] * x.shape[-1]) >= 2:  # a batch

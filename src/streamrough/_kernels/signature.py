@@ -204,7 +204,7 @@ def batch_sig_twins(k: SimpleNamespace, n_paths: int, n_points: int) -> tuple:
     by path too); the plain drivers compile in a fraction of the time, as they call no lanes
     kernel, which is what a first call on small input pays.
     """
-    if n_paths >= LANES or n_points - 1 >= LANES * LANE_MIN_STEPS:
+    if n_paths >= LANES or n_points >= k.SPLIT_POINTS:
         return k.batch_sig, k.batch_sig_par
     return k.batch_sig_plain, k.batch_sig_plain_par
 
@@ -261,7 +261,8 @@ def kernels(d: int, n: int, kind: str) -> SimpleNamespace:
     """Every signature kernel of one ``(d, n, kind)`` in one namespace (memoised).
 
     Constants ``D``, ``N``, ``LENGTH`` (``sig_length(d, n)``), ``NBUF`` and ``SCRATCH`` (the
-    scratch numbers ``buf`` arguments need); kernels ``step(s, a, buf)``,
+    scratch numbers ``buf`` arguments need), ``SPLIT_POINTS`` (a path of that many points
+    or more is split into LANES pieces); kernels ``step(s, a, buf)``,
     ``path_into(x, t0, t1, s, buf)``, ``prefixes(x, stride, out, buf)``,
     ``whole_path_into(x, out, buf)``, the algebra of ``sig_algebra.algebra``, the batched
     twins ``batch_sig``, ``batch_sig_plain`` (no lanes kernel; ``batch_sig_for(n_paths,
@@ -274,6 +275,7 @@ def kernels(d: int, n: int, kind: str) -> SimpleNamespace:
     offs = level_offsets(d, n)
     length, nbuf = offs[n + 1], max(d ** (n - 1), 1)
     k = SimpleNamespace(D=d, N=n, LENGTH=length, NBUF=nbuf, SCRATCH=(2 + GROUP) * nbuf + length + GROUP * d)
+    k.SPLIT_POINTS = LANES * LANE_MIN_STEPS + 1  # points of a path split into LANES pieces
     k.__dict__.update(vars(algebra(d, n)))
     generated = generated_module(d, n, kind)
     loops = loop_kernels(d, n, kind)
