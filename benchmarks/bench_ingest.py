@@ -147,6 +147,7 @@ def main(argv=None):
                       f"             {cpu[name]:6.3f} s  {base_cpu / cpu[name]:5.2f}x")
 
         timed(contenders, "throughput, Numba not loaded (a one-shot ingest: layers hashed in the calling thread)")
+        assert "numba" not in sys.modules, "the ingests above loaded Numba: the first table is not the one-shot case"
         # a process that has loaded Numba (an analysis, a training loop recording weights)
         # hashes blocks of layers in a thread, with the GIL-free CRC-32C kernel
         import numba  # noqa: F401
