@@ -62,9 +62,14 @@ def test_kernel_equals_google_crc32c_on_large_buffers(rng):
     assert kernel.crc32c(b"123456789") == 0xE3069283  # bytes-like input
 
 
-def test_available_only_with_the_jit():
-    if config.DISABLE_JIT:
+def test_not_available_without_the_jit(monkeypatch):
+    """Without the JIT the instruction cannot be used: the store must take google_crc32c."""
+    monkeypatch.setattr(config, "DISABLE_JIT", True)
+    kernel.available.cache_clear()
+    try:
         assert not kernel.available()
+    finally:
+        kernel.available.cache_clear()  # computed again, with the real setting, by the next caller
 
 
 @pytest.mark.parametrize("shape", [(300, 300), (8, 8)])  # one-layer chunks; chunks of several layers
