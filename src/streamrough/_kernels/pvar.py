@@ -211,6 +211,15 @@ def diff_exponent(a, b, norm):
 @jit
 def path_exponent(X, norm):
     """e with 2^(e-1) <= max_k |x_k - x_0| < 2^e: the path is rescaled by the exact factor 2^-e."""
+    if X.shape[1] == 1:
+        # every norm is |x_k - x_0|, and frexp's exponent grows with its argument: one frexp
+        # of the largest distance instead of one per point (the per-point route is most of
+        # the time of a 1-d p-variation)
+        x0 = X[0, 0]
+        m = 0.0
+        for k in range(1, X.shape[0]):
+            m = max(m, abs(X[k, 0] - x0))
+        return NO_SCALE if m == 0.0 else math.frexp(m)[1]
     e = NO_SCALE
     for k in range(1, X.shape[0]):
         ek = diff_exponent(X[k], X[0], norm)
