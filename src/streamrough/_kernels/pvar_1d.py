@@ -94,32 +94,38 @@ def _abs_pow(d, p):
 
 
 @jit
-def _turning_points(x, idx):
-    """Write into idx the indices of x's endpoints and strict local extrema; return the count.
+def _turning_points(x, idx, y):
+    """Write into idx the indices of x's endpoints and strict local extrema, into y their
+    values; return the count.
 
     Plateaus count once (first index); the last entry is always len(x) - 1. Consecutive
-    entries alternate strictly in direction.
+    entries alternate strictly in direction. idx and y need len(x) + 1 entries: the loop has
+    no data-dependent branch (on a diffusive path the direction changes at random, which a
+    branch predictor cannot follow), so a point that changes nothing (inside a plateau) is
+    written to the spare last entry instead.
     """
     n = x.shape[0]
     idx[0] = 0
+    y[0] = x[0]
     cnt = 1
     direction = 0  # +1 rising, -1 falling, 0 not moved yet
     last = x[0]
     for i in range(1, n):
         xi = x[i]
-        if xi == last:
-            continue
-        step = 1 if xi > last else -1
+        step = (xi > last) - (xi < last)
+        turn = step != direction and step != 0
+        cnt += turn
+        # a turn opens a new entry; a step in the same direction moves the run's extreme
+        # forward (to the same entry); a repeated value keeps the plateau's first index
+        at = cnt - 1 if step != 0 else n
+        idx[at] = i
+        y[at] = xi
+        direction = step if step != 0 else direction
         last = xi
-        if step == direction:
-            idx[cnt - 1] = i  # the run goes on: its extreme moves forward
-        else:
-            idx[cnt] = i
-            cnt += 1
-            direction = step
     if cnt == 1:
         if n > 1:
             idx[1] = n - 1
+            y[1] = x[n - 1]
             cnt = 2
     else:
         idx[cnt - 1] = n - 1  # the final extreme equals every later value
@@ -317,13 +323,11 @@ def pvar_power_1d(x, p):
         N = 1) whose link sum is `power`.
     """
     n = x.shape[0]
-    idx = np.empty(max(n, 2), dtype=np.int64)
-    cnt = _turning_points(x, idx)
+    idx = np.empty(n + 1, dtype=np.int64)
+    y = np.empty(n + 1)
+    cnt = _turning_points(x, idx, y)
     if cnt == 1:
         return 0.0, idx[:1].copy()
-    y = np.empty(cnt)
-    for k in range(cnt):
-        y[k] = x[idx[k]]
     if p == 1.0:
         total = 0.0
         for k in range(1, cnt):
@@ -344,9 +348,14 @@ def pvar_power_1d(x, p):
     width = 4
     seg_lo = np.empty(m)
     seg_hi = np.empty(m)
-    for a in range(0, m, width):
-        seg_lo[a] = y[a : min(a + width, m) + 1].min()
-        seg_hi[a] = y[a : min(a + width, m) + 1].max()
+    for a in range(0, m, width):  # plain loops: a slice and its min cost ~30 ns per segment
+        lo = y[a]
+        hi = lo
+        for k in range(a + 1, min(a + width, m) + 1):
+            lo = min(lo, y[k])
+            hi = max(hi, y[k])
+        seg_lo[a] = lo
+        seg_hi[a] = hi
     while width < m:
         a = 0
         while a + width < m:
