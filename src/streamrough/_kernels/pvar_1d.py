@@ -188,17 +188,17 @@ def _records(y, lw, step, backwards, start, stop, limit, hi_node, hi_cost, lo_no
         else:
             k = step[k]
             cost += lw[k]
+        # without branches (a third of the steps set a record, at random): both slots are
+        # written and a count moves on only for a record (the buffers hold a whole segment)
         yk = y[k]
-        if yk > top:
-            top = yk
-            hi_node[n_hi] = k
-            hi_cost[n_hi] = cost
-            n_hi += 1
-        elif yk < bottom:
-            bottom = yk
-            lo_node[n_lo] = k
-            lo_cost[n_lo] = cost
-            n_lo += 1
+        hi_node[n_hi] = k
+        hi_cost[n_hi] = cost
+        lo_node[n_lo] = k
+        lo_cost[n_lo] = cost
+        n_hi += yk > top
+        n_lo += yk < bottom
+        top = max(top, yk)
+        bottom = min(bottom, yk)
     return n_hi, n_lo
 
 
