@@ -10,7 +10,7 @@ from naive import partition_sum, pvar_brute, pvar_brute_1d, pvar_dp, pvar_dp_1d
 
 import streamrough as sr
 from streamrough._kernels._jit import jit
-from streamrough._kernels.pvar_1d import _best_join, pvar_power_1d
+from streamrough._kernels.pvar_1d import BLOCK, _best_join, pvar_power_1d
 
 P_VALUES = [1.0, 1.0001, 1.01, 1.3, 1.5, 2.0, 2.5, 3.0, 7.0]
 RTOL = 1e-12
@@ -216,6 +216,46 @@ def test_against_dp_large(p):
     k = np.arange(6000)
     x = 0.004 * (-1.0) ** k * (1 + np.sin(k / 300.0)) + k / 6000
     check(x, p, pvar_dp_1d(x, p)[-1])
+
+
+@pytest.mark.parametrize("p", [1.0, 1.5, 2.5])
+def test_across_blocks(p, rng):
+    """Steps 1 and 2 run block by block (from point 1): runs, plateaus and turns on the
+    boundaries."""
+    for n in [BLOCK, BLOCK + 1, BLOCK + 2, 2 * BLOCK + 1, 2 * BLOCK + 6]:
+        x = random_path(rng, n)
+        for cut in [c for c in [BLOCK, BLOCK + 1, BLOCK + 2, 2 * BLOCK + 1] if c + 3 <= n]:
+            # a plateau, then a run, through the boundary
+            y = x.copy()
+            y[cut - 2 : cut + 3] = y[cut - 2]
+            check(y, p, pvar_dp_1d(y, p)[-1])
+            y[cut - 2 : cut + 3] = y[cut - 2] + np.arange(5.0)
+            check(y, p, pvar_dp_1d(y, p)[-1])
+
+
+@pytest.mark.parametrize("p", [1.0, 1.5, 2.0, 3.0])
+def test_long_zigzag_and_plateaus(p):
+    """A zigzag has N turning points (more than the stack's first size: it grows), and a path
+    constant over more than one block turns for the first time in a later block."""
+    n = 3 * BLOCK + 5
+    x = np.arange(n) % 2 * 0.5
+    check(x, p, (n - 1) * 0.5**p)
+    x = np.zeros(2 * BLOCK + 3)
+    check(x, p, 0.0)
+    x[BLOCK + 7 :] = 1.0
+    x[-1] = -1.0
+    power, part = pvar_power_1d(x, float(p))
+    assert power == pytest.approx(1.0 + 2.0**p, rel=RTOL)
+    assert part.tolist() == [0, BLOCK + 7, len(x) - 1]
+
+
+def test_without_partition(rng):
+    for _ in range(20):
+        x = random_path(rng, int(rng.integers(1, 300)))
+        for p in [1.0, 1.5, 3.0]:
+            power, part = pvar_power_1d(x, p, False)
+            assert part.shape == (0,)
+            assert power == run(x, p)
 
 
 def test_invariances(rng):

@@ -164,12 +164,12 @@ def _compute(X, ps, norm, method, want_partition, jobs):
             p = float(ps[a])
             # the raw path when neither a power nor a square (used inside) can overflow or underflow
             if abs(e) < kernels.SAFE_EXPONENT and p * (abs(e) + 2) + math.log2(n) < 900:
-                value, part = pvar_power_1d(y, p)
+                value, part = pvar_power_1d(y, p, want_partition)
                 out[a] = (float(value), 0, part if want_partition else None, "1d")
             else:
                 if ys is None:
                     ys = np.ldexp(y - y[0], -e)
-                value, part = pvar_power_1d(ys, p)
+                value, part = pvar_power_1d(ys, p, want_partition)
                 out[a] = (float(value), e, part if want_partition else None, "1d")
     return out
 

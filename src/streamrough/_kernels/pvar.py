@@ -650,7 +650,7 @@ def _specialise(norm):
                     for i in range(n):
                         ys[i] = math.ldexp(X[i, 0] - X[0, 0], -e)
                     for a in range(k):
-                        out[b, a] = pvar_power_1d(ys, ps[a])[0]
+                        out[b, a] = pvar_power_1d(ys, ps[a], False)[0]
                 else:
                     pv = np.zeros((k, n))
                     link = np.zeros((k, n), np.int64)

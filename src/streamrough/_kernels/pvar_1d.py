@@ -77,6 +77,14 @@ import numpy as np
 from ._jit import jit
 
 
+#: Steps 1 and 2 run over blocks of this many points (the buffer between them stays in cache).
+BLOCK = 4096
+
+#: Merges start with segments of this many links (the module notes: smaller ones are saturated
+#: after step 2), so every segment starts at a list position that is a multiple of it.
+FIRST_WIDTH = 4
+
+
 @jit(inline="always")
 def _abs_pow(d, p):
     """|d|^p; the common p = 2, 3, 1.5 and 2.5 are done with products and sqrt (a few ulp,
@@ -94,58 +102,43 @@ def _abs_pow(d, p):
 
 
 @jit
-def _turning_points(x, idx, y):
-    """Write into idx the indices of x's endpoints and strict local extrema, into y their
-    values; return the count.
+def _turning_points(x, lo, hi, idx, y, cnt, direction):
+    """Step 1 on x[lo:hi]: append the turning points to idx[:cnt] (indices) and y[:cnt] (values).
 
-    Plateaus count once (first index); the last entry is always len(x) - 1. Consecutive
-    entries alternate strictly in direction. idx and y need len(x) + 1 entries: the loop has
-    no data-dependent branch (on a diffusive path the direction changes at random, which a
-    branch predictor cannot follow), so a point that changes nothing (inside a plateau) is
-    written to the spare last entry instead.
+    Entry cnt - 1 is the current extreme: a step in the same direction moves it forward, a
+    step back opens a new entry, a repeated value changes nothing (a plateau keeps its first
+    index). `direction` is +1 rising, -1 falling, 0 not moved yet. Returns (cnt, direction).
+    The loop has no data-dependent branch (on a diffusive path the direction changes at
+    random, which a branch predictor cannot follow): a repeated value is written to the spare
+    last entry of idx and y, which therefore need cnt + hi - lo + 1 entries.
     """
-    n = x.shape[0]
-    idx[0] = 0
-    y[0] = x[0]
-    cnt = 1
-    direction = 0  # +1 rising, -1 falling, 0 not moved yet
-    last = x[0]
-    for i in range(1, n):
+    spare = idx.shape[0] - 1
+    last = y[cnt - 1]
+    for i in range(lo, hi):
         xi = x[i]
         step = (xi > last) - (xi < last)
-        turn = step != direction and step != 0
-        cnt += turn
-        # a turn opens a new entry; a step in the same direction moves the run's extreme
-        # forward (to the same entry); a repeated value keeps the plateau's first index
-        at = cnt - 1 if step != 0 else n
+        cnt += step != direction and step != 0
+        at = cnt - 1 if step != 0 else spare
         idx[at] = i
         y[at] = xi
         direction = step if step != 0 else direction
         last = xi
-    if cnt == 1:
-        if n > 1:
-            idx[1] = n - 1
-            y[1] = x[n - 1]
-            cnt = 2
-    else:
-        idx[cnt - 1] = n - 1  # the final extreme equals every later value
-    return cnt
+    return cnt, direction
 
 
 @jit
-def _short_windows(y, idx, lw, cnt, p):
-    """Step 2 in place on y[:cnt], idx[:cnt] used as a stack; lw[k] = w(k-1, k).
+def _short_windows(src_y, src_idx, start, stop, y, idx, lw, top, p, check):
+    """Push the points src[start:stop] onto the stack y, idx, lw[:top + 1] (lw[k] = w(k-1, k))
+    and apply step 2 to each window it ends (if `check`); return the new top.
 
-    Returns the index of the last remaining point.
+    The stack needs room for stop - start more entries.
     """
-    lw[0] = 0.0
-    top = 0
-    for k in range(1, cnt):
+    for k in range(start, stop):
         top += 1
-        y[top] = y[k]
-        idx[top] = idx[k]
+        y[top] = src_y[k]
+        idx[top] = src_idx[k]
         lw[top] = _abs_pow(y[top] - y[top - 1], p)
-        while top >= 3:
+        while check and top >= 3:
             ya = y[top - 3]
             yu = y[top - 2]
             yv = y[top - 1]
@@ -162,6 +155,23 @@ def _short_windows(y, idx, lw, cnt, p):
             else:
                 break
     return top
+
+
+@jit
+def _grown(a, size):
+    """A copy of `a` with room for `size` entries."""
+    out = np.empty(size, a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+@jit
+def _with_room(y, idx, lw, size):
+    """The stack arrays, with room for at least `size` entries (doubled when they grow)."""
+    if size <= y.shape[0]:
+        return y, idx, lw
+    size = max(size, 2 * y.shape[0])
+    return _grown(y, size), _grown(idx, size), _grown(lw, size)
 
 
 @jit(inline="always")
@@ -268,9 +278,12 @@ def _best_join(y, p, up_node, up_cost, n_up, dn_node, dn_cost, n_dn, best, best_
 def _merge(y, lw, nxt, prv, a, v, b, p, seg_lo, seg_hi, buf_node, buf_cost, stack):
     """Merge the saturated segments [a, v] and [v, b] of the list with at most one join.
 
-    seg_lo[s], seg_hi[s] hold the value range of the segment starting at list position s;
-    an optimal partition keeps its segment's extremes (Lemma A(i)), so ranges just combine.
+    seg_lo[s], seg_hi[s] hold the value range of the segment starting at list position
+    s * FIRST_WIDTH (every segment starts at a multiple of it); an optimal partition keeps its
+    segment's extremes (Lemma A(i)), so ranges just combine.
     """
+    sa = a // FIRST_WIDTH
+    sv = v // FIRST_WIDTH
     lhi_node = buf_node[0]
     llo_node = buf_node[1]
     rhi_node = buf_node[2]
@@ -283,9 +296,9 @@ def _merge(y, lw, nxt, prv, a, v, b, p, seg_lo, seg_hi, buf_node, buf_cost, stac
     # segments skip the bound, whose pow would cost more than the walk it saves)
     limit = np.inf
     if b - a > 16:
-        limit = _abs_pow(max(seg_hi[a] - seg_lo[v], seg_hi[v] - seg_lo[a]), p)
-    seg_lo[a] = min(seg_lo[a], seg_lo[v])
-    seg_hi[a] = max(seg_hi[a], seg_hi[v])
+        limit = _abs_pow(max(seg_hi[sa] - seg_lo[sv], seg_hi[sv] - seg_lo[sa]), p)
+    seg_lo[sa] = min(seg_lo[sa], seg_lo[sv])
+    seg_hi[sa] = max(seg_hi[sa], seg_hi[sv])
     n_lhi, n_llo = _records(y, lw, prv, True, v, a, limit, lhi_node, lhi_cost, llo_node, llo_cost)
     n_rhi, n_rlo = _records(y, lw, nxt, False, v, b, limit, rhi_node, rhi_cost, rlo_node, rlo_cost)
     best = 0.0
@@ -306,13 +319,16 @@ def _merge(y, lw, nxt, prv, a, v, b, p, seg_lo, seg_hi, buf_node, buf_cost, stac
 
 
 @jit
-def pvar_power_1d(x, p):
+def pvar_power_1d(x, p, want_partition=True):
     """Exact V_p(x) = max over partitions of sum |x_{t_{i+1}} - x_{t_i}|^p of a 1-d path.
 
     Parameters
     ----------
     x : ndarray of float64, shape (N,), N >= 1, finite, C-contiguous
     p : float >= 1
+    want_partition : bool
+        False returns an empty `partition` (it is as large as the optimal partition: on a
+        diffusive path at p < 2 a quarter of N, which costs time in fresh memory).
 
     Returns
     -------
@@ -320,22 +336,55 @@ def pvar_power_1d(x, p):
         V_p(x) (the p-th power of the p-variation norm).
     partition : ndarray of int64
         An optimal partition: strictly increasing indices into x from 0 to N - 1 ([0] when
-        N = 1) whose link sum is `power`.
+        N = 1) whose link sum is `power`; empty if not `want_partition`.
     """
     n = x.shape[0]
-    idx = np.empty(n + 1, dtype=np.int64)
-    y = np.empty(n + 1)
-    cnt = _turning_points(x, idx, y)
-    if cnt == 1:
-        return 0.0, idx[:1].copy()
-    if p == 1.0:
+    # Steps 1 and 2 in one pass: turning points go to a small buffer, block by block, and from
+    # there onto the stack of step 2, so that only the points that step 2 keeps are stored
+    # (fresh memory is slow to touch). The stack starts with room for the turning points of a
+    # diffusive path (about N / 2) and grows if needed.
+    cap = min(n, n // 2 + BLOCK) + 1
+    y = np.empty(cap)
+    idx = np.empty(cap, dtype=np.int64)
+    lw = np.empty(cap)
+    y[0] = x[0]
+    idx[0] = 0
+    lw[0] = 0.0
+    top = 0
+    buf_y = np.empty(BLOCK + 2)
+    buf_idx = np.empty(BLOCK + 2, dtype=np.int64)
+    buf_y[0] = x[0]  # the current extreme, here already on the stack (first = 1)
+    buf_idx[0] = 0
+    cnt = 1
+    first = 1
+    direction = 0
+    check = p != 1.0  # p = 1: the turning points are optimal (module notes)
+    for lo in range(1, n, BLOCK):
+        cnt, direction = _turning_points(x, lo, min(lo + BLOCK, n), buf_idx, buf_y, cnt, direction)
+        y, idx, lw = _with_room(y, idx, lw, top + cnt)
+        # all but the current extreme are final
+        top = _short_windows(buf_y, buf_idx, first, cnt - 1, y, idx, lw, top, p, check)
+        if cnt > 1:  # a new current extreme, not on the stack yet
+            buf_y[0] = buf_y[cnt - 1]
+            buf_idx[0] = buf_idx[cnt - 1]
+            first = 0
+            cnt = 1
+    if n == 1:
+        return 0.0, idx[: 1 if want_partition else 0].copy()
+    if direction == 0:  # a constant path: its endpoints
+        buf_y[1] = x[n - 1]
+        buf_idx[1] = n - 1
+        cnt = 2
+    else:
+        buf_idx[cnt - 1] = n - 1  # the final extreme equals every later value
+    y, idx, lw = _with_room(y, idx, lw, top + cnt + 1)
+    top = _short_windows(buf_y, buf_idx, first, cnt, y, idx, lw, top, p, check)
+    m = top
+    if not check:
         total = 0.0
-        for k in range(1, cnt):
-            total += abs(y[k] - y[k - 1])
-        return total, idx[:cnt].copy()
-
-    lw = np.empty(cnt)
-    m = _short_windows(y, idx, lw, cnt, p)
+        for k in range(1, m + 1):
+            total += lw[k]
+        return total, idx[: m + 1 if want_partition else 0].copy()
 
     nxt = np.arange(1, m + 2)
     prv = np.arange(-1, m)
@@ -345,17 +394,17 @@ def pvar_power_1d(x, p):
     # Segments of 1 and 2 links are saturated already: a merge of two single links has no
     # record pair (both outer points lie on the same side of the middle one), and the only
     # record pairs of a merge of 2-link segments are 4-point windows, all rejected by step 2.
-    width = 4
-    seg_lo = np.empty(m)
-    seg_hi = np.empty(m)
+    width = FIRST_WIDTH
+    seg_lo = np.empty(m // width + 1)
+    seg_hi = np.empty(m // width + 1)
     for a in range(0, m, width):  # plain loops: a slice and its min cost ~30 ns per segment
         lo = y[a]
         hi = lo
         for k in range(a + 1, min(a + width, m) + 1):
             lo = min(lo, y[k])
             hi = max(hi, y[k])
-        seg_lo[a] = lo
-        seg_hi[a] = hi
+        seg_lo[a // width] = lo
+        seg_hi[a // width] = hi
     while width < m:
         a = 0
         while a + width < m:
@@ -366,17 +415,19 @@ def pvar_power_1d(x, p):
             a += 2 * width
         width *= 2
 
+    total = 0.0
     size = 1
     k = 0
     while k != m:
         k = nxt[k]
+        total += lw[k]
         size += 1
+    if not want_partition:
+        return total, idx[:0].copy()
     partition = np.empty(size, dtype=np.int64)
-    total = 0.0
     k = 0
     partition[0] = idx[0]
     for i in range(1, size):
         k = nxt[k]
         partition[i] = idx[k]
-        total += lw[k]
     return total, partition
