@@ -50,7 +50,9 @@ points a, u, v, b, if w(a, b) > w(a, u) + w(u, v) + w(v, b) then y_b is beyond y
 beyond y_v (otherwise one link alone would already beat w(a, b)), so the window lies in the
 range [y_a, y_b] and {a, b} is its optimal partition: Lemma B deletes u and v. Points leave in
 pairs, so the list keeps alternating. Done with a stack, which re-examines the window ending
-at the new link after every deletion.
+at the new link after every deletion. Steps 1 and 2 run as one pass: the turning points of a
+block of the path go to a small buffer and from there onto the stack (only the points that
+step 2 keeps are ever stored).
 
 Step 3, merges. Every single link is saturated. Merging neighbouring saturated segments
 bottom-up (widths 1, 2, 4, ... in list positions, like a merge sort) with one join each and
@@ -65,7 +67,7 @@ the worst case for step 3 (m points left after step 2); near-linear on diffusive
 
 Floating point: joins and deletions need a strictly positive computed gain, so p = 1 (where
 all partitions of a monotone run tie) deletes nothing beyond the turning points. p = 1 is
-also answered directly by summing the turning-point links.
+also answered directly by summing the turning-point links (step 2 skipped).
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ def _turning_points(x, lo, hi, idx, y, cnt, direction):
     last = y[cnt - 1]
     for i in range(lo, hi):
         xi = x[i]
-        step = (xi > last) - (xi < last)
+        step = int(xi > last) - int(xi < last)
         cnt += step != direction and step != 0
         at = cnt - 1 if step != 0 else spare
         idx[at] = i
