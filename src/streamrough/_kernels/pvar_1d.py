@@ -135,27 +135,43 @@ def _short_windows(src_y, src_idx, start, stop, y, idx, lw, top, p, check):
 
     The stack needs room for stop - start more entries.
     """
+    if stop <= start:
+        return top
+    # the values of the top three entries and the weights of the top two live in registers
+    ya = y[top - 2] if top >= 2 else 0.0
+    yu = y[top - 1] if top >= 1 else 0.0
+    yv = y[top]
+    lu = lw[top - 1] if top >= 1 else 0.0
+    lv = lw[top]
     for k in range(start, stop):
+        yb = src_y[k]
+        lb = _abs_pow(yb - yv, p)
         top += 1
-        y[top] = src_y[k]
+        y[top] = yb
         idx[top] = src_idx[k]
-        lw[top] = _abs_pow(y[top] - y[top - 1], p)
+        lw[top] = lb
         while check and top >= 3:
-            ya = y[top - 3]
-            yu = y[top - 2]
-            yv = y[top - 1]
-            yb = y[top]
             # necessary: b beyond u and a beyond v (cheap test before any pow)
             if (yb - yu) * (yu - ya) <= 0.0 or (yv - ya) * (yu - ya) <= 0.0:
                 break
             span = _abs_pow(yb - ya, p)
-            if span > lw[top - 2] + lw[top - 1] + lw[top]:
-                y[top - 2] = yb
-                idx[top - 2] = idx[top]
-                lw[top - 2] = span
-                top -= 2
-            else:
+            if span <= lu + lv + lb:
                 break
+            top -= 2
+            y[top] = yb
+            idx[top] = idx[top + 2]
+            lw[top] = span
+            lb = span
+            yv = y[top - 1]
+            lv = lw[top - 1]
+            yu = y[top - 2] if top >= 2 else 0.0
+            lu = lw[top - 2] if top >= 2 else 0.0
+            ya = y[top - 3] if top >= 3 else 0.0
+        ya = yu
+        yu = yv
+        yv = yb
+        lu = lv
+        lv = lb
     return top
 
 
