@@ -227,6 +227,21 @@ def test_huge_and_tiny_values_and_large_p(method):
     assert res.level1_power == math.inf and math.isfinite(res.level1)
 
 
+def test_path_exponent_of_one_dimension_matches_the_general_route(rng):
+    """d = 1 takes one frexp of the largest distance; a zero second coordinate keeps the same
+    distances and takes the per-point route."""
+    from streamrough._kernels import pvar as kernels
+
+    for _ in range(2000):
+        n = int(rng.integers(1, 6))
+        x = rng.standard_normal((n, 1)) * 10.0 ** int(rng.integers(-320, 308))
+        if rng.random() < 0.3:
+            x = np.round(x / np.abs(x).max()) * np.abs(x).max()  # ties and constant paths
+        wide = np.concatenate([x, np.zeros_like(x)], axis=1)
+        for code in kernels.NORM_CODES.values():
+            assert kernels.path_exponent(x, code) == kernels.path_exponent(wide, code)
+
+
 @pytest.mark.parametrize("norm", NORMS)
 def test_large_p_in_d_dimensions(norm):
     x = sr.brownian_path(300, 4, seed=8) * 1e100
