@@ -208,6 +208,11 @@ def _sha256_128(data: np.ndarray) -> str:
 
 
 def _crc32c(data: np.ndarray) -> str:
+    from ._crc32c_library import library_crc32c
+
+    crc32c = library_crc32c()  # releases the GIL: other threads write meanwhile
+    if crc32c is not None:
+        return f"{crc32c(data):08x}"
     import google_crc32c  # a dependency of zarr (its crc32c codec); C, with SSE4.2 where present
 
     return f"{google_crc32c.value(data):08x}"
