@@ -46,10 +46,8 @@ def library_crc32c():
     >>> fn is None or fn(np.frombuffer(b"123456789", np.uint8)) == 0xE3069283
     True
     """
-    try:
-        import google_crc32c
-    except ImportError:
-        return None
+    import google_crc32c  # a dependency of zarr (its crc32c codec)
+
     if getattr(google_crc32c, "implementation", None) != "c":
         return None
     site = os.path.dirname(os.path.dirname(os.path.abspath(google_crc32c.__file__)))
