@@ -7,9 +7,10 @@ MLP weight and a (4W,) bias, float32), then
    memory): ``streamrough.ingest`` into a local store from the file (memory-mapped, page
    cached; by default all in the calling thread, and with ``n_jobs=2``: chunks written by a
    background thread) and from the same tensors in memory (a dict of arrays, as ``WeightRecorder``
-   records a live model); first in a process that has not loaded Numba (layers hashed in the
-   calling thread, as a one-shot ``streamrough ingest``), then with Numba loaded (blocks of
-   layers hashed by the GIL-free CRC-32C kernel in a thread); every output goes to a
+   records a live model), in a process that has not loaded Numba (a one-shot ``streamrough
+   ingest``; blocks of layers of 1 MiB and more hashed by a thread, with google-crc32c's C
+   library called without the GIL), and once with every layer hashed in the calling thread
+   (``_config.HASH_THREAD_MIN_BYTES`` raised: what the thread saves); every output goes to a
    temporary folder of the same file system and the previous output is deleted untimed; neither side calls fsync (both end with the
    files written and closed, in the page cache); runs alternate, medians of the wall time
    and of the process CPU time (user + system, all threads: less sensitive to other jobs on
@@ -73,6 +74,18 @@ print(json.dumps({"traced_peak": traced, "rss_anon_peak": peak[0] - base}))
 """
 
 
+def hashing_inline(fn):
+    """Call `fn` with every layer hashed in the calling thread (no hash thread)."""
+    from streamrough import _config
+
+    saved = _config.HASH_THREAD_MIN_BYTES
+    _config.HASH_THREAD_MIN_BYTES = float("inf")
+    try:
+        fn()
+    finally:
+        _config.HASH_THREAD_MIN_BYTES = saved
+
+
 def make_model(path, blocks, width, seed=0):
     from safetensors.numpy import save_file
 
@@ -123,6 +136,9 @@ def main(argv=None):
             "ingest, file, n_jobs=2": lambda: sr.ingest(source, os.path.join(out, "store"), hash_source=False, n_jobs=2),
             "ingest, memory": lambda: sr.ingest(tensors, os.path.join(out, "store")),
             "ingest, file + SHA-256 of file": lambda: sr.ingest(source, os.path.join(out, "store"), hash_source=True),
+            "ingest, file, hash in the calling thread": lambda: hashing_inline(
+                lambda: sr.ingest(source, os.path.join(out, "store"), hash_source=False)
+            ),
             "np.save": npsave,
         }
         def timed(contenders, title):
@@ -146,21 +162,8 @@ def main(argv=None):
                 print(f"  {name:42s} {t:7.3f} s  {total / t / 2**20:8.1f}  {base / t:5.2f}x"
                       f"             {cpu[name]:6.3f} s  {base_cpu / cpu[name]:5.2f}x")
 
-        timed(contenders, "throughput, Numba not loaded (a one-shot ingest: layers hashed in the calling thread)")
-        assert "numba" not in sys.modules, "the ingests above loaded Numba: the first table is not the one-shot case"
-        # a process that has loaded Numba (an analysis, a training loop recording weights)
-        # hashes blocks of layers in a thread, with the GIL-free CRC-32C kernel
-        import numba  # noqa: F401
-
-        sr.ingest(source, os.path.join(out, "warm"), hash_source=False)  # loads the kernel, untimed
-        timed(
-            {
-                "ingest, file, Numba loaded (hash thread)": lambda: sr.ingest(source, os.path.join(out, "store"), hash_source=False),
-                "ingest, memory, Numba loaded (hash thread)": lambda: sr.ingest(tensors, os.path.join(out, "store")),
-                "np.save": npsave,
-            },
-            "throughput, Numba loaded",
-        )
+        timed(contenders, "throughput")
+        assert "numba" not in sys.modules, "the ingests above loaded Numba: the table is not the one-shot case"
 
         arrays = list(tensors.values())
         for name, fn in (("CRC-32C (per-layer hash)", layer_hash), ("SHA-256", lambda a: hashlib.sha256(a.data).digest())):

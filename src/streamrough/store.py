@@ -208,17 +208,32 @@ def _sha256_128(data: np.ndarray) -> str:
 
 
 def _crc32c(data: np.ndarray) -> str:
+    from ._crc32c_library import library_crc32c
+
+    crc32c = library_crc32c()  # releases the GIL: other threads write meanwhile
+    if crc32c is not None:
+        return f"{crc32c(data):08x}"
     import google_crc32c  # a dependency of zarr (its crc32c codec); C, with SSE4.2 where present
 
     return f"{google_crc32c.value(data):08x}"
 
 
 def _gil_free_crc32c():
-    """CRC-32C by a kernel that releases the GIL (``streamrough._kernels.crc32c``, same
-    values as :func:`_crc32c`), or None where it cannot run compiled."""
-    from ._kernels import crc32c
+    """A CRC-32C function that releases the GIL (same values as :func:`_crc32c`), or None.
 
-    return crc32c.crc32c if crc32c.available() else None
+    First the C library of ``google-crc32c`` called through ctypes
+    (``streamrough._crc32c_library``); where it is not found, the CRC-32C kernel
+    (``streamrough._kernels.crc32c``) if Numba is loaded already and the kernel runs compiled
+    here: loading Numba and the kernel for the hash alone costs 0.5-1.5 s, more than the
+    thread saves a one-shot ingest at ~75 ms per GB."""
+    from ._crc32c_library import library_crc32c
+
+    crc32c = library_crc32c()
+    if crc32c is not None or "numba" not in sys.modules:
+        return crc32c
+    from ._kernels import crc32c as kernel
+
+    return kernel.crc32c if kernel.available() else None
 
 
 _HASH_THREAD = (None, None)  # (pid, executor): a forked child makes its own
@@ -238,14 +253,12 @@ def _hash_thread():
 
 def _hash_in_thread(layers, algorithm):
     """A Future of the CRC-32C hashes of `layers` (an array of layers), computed without the
-    GIL by :func:`_hash_thread`, or None (a small block, another hash, no GIL-free CRC-32C
-    here: ``google_crc32c`` holds the GIL, a thread would only wait for it; or Numba not
-    loaded in this process yet: loading it and the kernel for the hash alone costs 0.5-1.5 s,
-    more than the thread saves a one-shot ingest, e.g. ``streamrough ingest``, at ~75 ms per
-    GB)."""
+    GIL by :func:`_hash_thread`, or None: a small block, another hash, or no GIL-free
+    CRC-32C here (:func:`_gil_free_crc32c`; ``google_crc32c`` holds the GIL, a thread would
+    only wait for it)."""
     from . import _config
 
-    if algorithm != "crc32c" or layers.nbytes < _config.HASH_THREAD_MIN_BYTES or "numba" not in sys.modules:
+    if algorithm != "crc32c" or layers.nbytes < _config.HASH_THREAD_MIN_BYTES:
         return None
     crc32c = _gil_free_crc32c()
     if crc32c is None:
@@ -1063,8 +1076,9 @@ class PathWriter:
 
     Without an executor, chunks the writer stores itself are written by the calling thread
     while a thread hashes their new layers (blocks of at least
-    ``_config.HASH_THREAD_MIN_BYTES``, where the GIL-free CRC-32C kernel runs; else the
-    calling thread hashes them after the write); both are done when ``stage`` returns.
+    ``_config.HASH_THREAD_MIN_BYTES``, where a CRC-32C that releases the GIL is found: see
+    ``_gil_free_crc32c``; else the calling thread hashes them after the write); both are done
+    when ``stage`` returns.
 
     With an `executor`, one-layer chunks are written by it while the calling thread hashes
     the layer and goes on (reads the next tensor): at most one chunk write is in flight, so
