@@ -63,6 +63,7 @@ INFLATE = 1.0 + 4e-12  # the same slack on a bound
 CHASE = np.int64(4)  # previous optimal partition points tried before the scan
 ZERO = np.int64(0)
 NO_SEED = np.int64(-1)  # no seed candidate, no best index yet
+NO_PARTITION = np.bool_(False)  # pvar_power_1d's want_partition, not a literal (see above)
 STACK = 128  # depth of the explicit DFS stack (2 entries per level suffice)
 STREAM_STATE = 8 + 2 * STACK  # length of the streaming int64 state (see stream_push)
 SAFE_EXPONENT = 400  # |log2 scale| below which the raw path is used without a copy
@@ -650,7 +651,7 @@ def _specialise(norm):
                     for i in range(n):
                         ys[i] = math.ldexp(X[i, 0] - X[0, 0], -e)
                     for a in range(k):
-                        out[b, a] = pvar_power_1d(ys, ps[a], False)[0]
+                        out[b, a] = pvar_power_1d(ys, ps[a], NO_PARTITION)[0]
                 else:
                     pv = np.zeros((k, n))
                     link = np.zeros((k, n), np.int64)
