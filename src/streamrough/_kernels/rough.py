@@ -179,8 +179,9 @@ def _diff_level1_sq(xs, ys, m, j):
 
 @jit
 def work_length(d):
-    """Length of the float64 scratch array of :func:`level2_sq` and :func:`level2_step`."""
-    return 2 * d
+    """Length of the float64 scratch array of :func:`level2_sq`, :func:`level2_step` and
+    :func:`complete_blocks`."""
+    return 4 * d
 
 
 def summary_width(d):
@@ -188,21 +189,21 @@ def summary_width(d):
     return 3 + 2 * d
 
 
-@jit
-def complete_blocks(j, p2, xs, ys, has_y, geometric, summ):
+@jit(_nrt=False)
+def complete_blocks(j, p2, xs, ys, has_y, geometric, summ, work):
     """Summaries of every dyadic block (size >= 2) whose last index is ``j``.
 
     Row ``summ[mid]`` (``mid`` the block's midpoint) holds ``A1 = max_m |Delta x_{m,j}|``,
     ``A2 = max_m |Delta XX_{m,j}|``, ``Ay = max_m |y_{m,j}|`` and the coordinate box (lows,
     then highs) of ``g_m = Delta XX_{m,j}^T Delta x_{m,j}`` over the block's ``m < j``.
     Call once per index, after ``xs[j]`` and ``p2[j]`` are set; amortised O(log N) Chen
-    evaluations per index.
+    evaluations per index.  ``work``: float64 scratch of length >= ``work_length(d)``.
     """
     d = xs.shape[1]
-    g = np.empty(d)
-    u = np.empty(d)
-    dx = np.empty(d)
-    dy = np.empty(d)
+    g = work[:d]
+    u = work[d : 2 * d]
+    dx = work[2 * d : 3 * d]
+    dy = work[3 * d : 4 * d]
     size = 2
     while (j + 1) % size == 0:
         s = j + 1 - size
@@ -381,14 +382,14 @@ def level2_pvar_bnb(p2, xs, ys, has_y, geometric, qs, abs_tol):
     """
     n = xs.shape[0]
     summ = np.zeros((n, 3 + 2 * xs.shape[1]))
+    work = np.empty(work_length(xs.shape[1]))
     for j in range(n):
-        complete_blocks(j, p2, xs, ys, has_y, geometric, summ)
+        complete_blocks(j, p2, xs, ys, has_y, geometric, summ, work)
     nq = qs.shape[0]
     pv = np.zeros((nq, n))
     link = np.zeros((nq, n), dtype=np.int64)
     stack_s = np.zeros(64, dtype=np.int64)
     stack_z = np.zeros(64, dtype=np.int64)
-    work = np.empty(work_length(xs.shape[1]))
     evals = 0
     for k in range(nq):
         for j in range(1, n):
@@ -447,5 +448,5 @@ def stream_extend(k0, points, geometric, xs, p2, summ, qs, pv, link, state, stac
                     k, p2, xs, xs, False, geometric, summ, pv[i], link[i], qs[i], abs_tol,
                     stack_s, stack_z, work,
                 )
-        complete_blocks(k, p2, xs, xs, False, geometric, summ)
+        complete_blocks(k, p2, xs, xs, False, geometric, summ, work)
     return True
