@@ -57,6 +57,7 @@ from ._jit import jit
 _HOT_HELPER = {"inline": "always", "_nrt": False}
 # relative inflation of every upper bound (a true constant, frozen at compile time)
 _INFLATE = 1.0 + 1e-12
+_DEFLATE = 1.0 / _INFLATE
 #: absolute tolerance of the bounds per unit of Chen scale (64 float64 epsilons)
 TOL_FACTOR = 64.0 * 2.220446049250313e-16
 
@@ -257,6 +258,15 @@ def complete_blocks(j, p2, xs, ys, has_y, geometric, summ, work):
         size *= 2
 
 
+@jit(**_HOT_HELPER)
+def _bound_exceeds(head, rest, t, abs_tol):
+    """True if ``(sqrt(head) + rest) * _INFLATE + abs_tol > t``, decided without the root
+    (it sat on the critical path of every block test).  Rounding moves either side by a few
+    ulp, far less than the inflation."""
+    r = (t - abs_tol) * _DEFLATE - rest
+    return r < 0.0 or head > r * r
+
+
 @jit(_nrt=False)
 def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, stack_s, stack_z, work):
     """One DP step: set ``pv[j]`` and ``link[j]`` from final ``pv[:j]`` (``j >= 1``).
@@ -342,22 +352,22 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
                 v = xs[j, c] - xs[b, c]
                 gv += max(summ[mid, 3 + c] * v, summ[mid, 3 + d + c] * v)
             gv = min(gv, a1 * a2 * n1)
-            head = a2 * a2 + 2.0 * gv + a1 * a1 * n1 * n1
-            ub = math.sqrt(max(head, 0.0)) + n2
-            if has_y:
-                ub += summ[mid, 2] * nd
-            ub = ub * _INFLATE + abs_tol
-            if ub <= tau:
+            head = max(a2 * a2 + 2.0 * gv + a1 * a1 * n1 * n1, 0.0)
+            # the bound is (sqrt(head) + rest) * _INFLATE + abs_tol
+            rest = n2 + summ[mid, 2] * nd if has_y else n2
+            if not _bound_exceeds(head, rest, tau, abs_tol):
                 continue
             gap = best - pv[b]
             # for q >= 1 the fresh threshold gap^(1/q) is at most tau + (gap - gap_tau) * slope
             # (the tangent of the concave root at gap_tau): a block above that is split at
             # once, without a power
-            if gap > 0.0 and not (tangent and tau >= 0.0 and ub > tau + (gap - gap_tau) * slope):
+            if gap > 0.0 and not (
+                tangent and tau >= 0.0 and _bound_exceeds(head, rest, tau + (gap - gap_tau) * slope, abs_tol)
+            ):
                 tau = gap**inv_q
                 gap_tau = gap
                 slope = tau * inv_q / gap
-                if ub <= tau:
+                if not _bound_exceeds(head, rest, tau, abs_tol):
                     continue
             half = bz // 2
             stack_s[top] = bs
