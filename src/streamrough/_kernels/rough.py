@@ -161,15 +161,6 @@ def level2_sq(p2, xs, ys, has_y, geometric, m, j, work):
 
 
 @jit(**_HOT_HELPER)
-def _level1_sq(xs, m, j):
-    s = 0.0
-    for c in range(xs.shape[1]):
-        e = xs[j, c] - xs[m, c]
-        s += e * e
-    return s
-
-
-@jit(**_HOT_HELPER)
 def _diff_level1_sq(xs, ys, m, j):
     s = 0.0
     for c in range(xs.shape[1]):
@@ -284,6 +275,7 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
     stale one fails, which saves most powers.
     """
     d = xs.shape[1]
+    vb = work[2 * d : 3 * d]  # x_{b,j} of the cached block end b
     hq = 0.5 * q
     inv_q = 1.0 / q
     best = pv[j - 1] + level2_sq(p2, xs, ys, has_y, geometric, j - 1, j, work) ** hq
@@ -334,7 +326,12 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
                 sq2 = level2_sq(p2, xs, ys, has_y, geometric, b, j, work)
                 evals += 1
                 n2 = math.sqrt(sq2)
-                n1 = math.sqrt(_level1_sq(xs, b, j))
+                # level2_sq left x_{b,j} in work[:d] (b < j - 1): keep it for the block tests
+                n1 = 0.0
+                for c in range(d):
+                    vb[c] = work[c]
+                    n1 += work[c] * work[c]
+                n1 = math.sqrt(n1)
                 if has_y:
                     nd = math.sqrt(_diff_level1_sq(xs, ys, b, j))
                 if b != guess and not (n2 <= tau):
@@ -349,8 +346,7 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
             a2 = summ[mid, 1]
             gv = 0.0
             for c in range(d):
-                v = xs[j, c] - xs[b, c]
-                gv += max(summ[mid, 3 + c] * v, summ[mid, 3 + d + c] * v)
+                gv += max(summ[mid, 3 + c] * vb[c], summ[mid, 3 + d + c] * vb[c])
             gv = min(gv, a1 * a2 * n1)
             head = max(a2 * a2 + 2.0 * gv + a1 * a1 * n1 * n1, 0.0)
             # the bound is (sqrt(head) + rest) * _INFLATE + abs_tol
