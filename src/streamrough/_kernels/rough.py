@@ -53,7 +53,9 @@ from ._jit import jit
 # Options of the helpers called in the hot loops: inlined into the caller, and compiled
 # without Numba's reference counting (they allocate nothing), so that a call costs no
 # atomic increments and decrements of its array arguments (measured: about a quarter of the
-# branch and bound's time).  level2_step is compiled without reference counting too.
+# branch and bound's time).  level2_step is compiled without reference counting too.  Each
+# inlined copy costs compilation time: the Chen evaluation is inlined only at the two sites
+# of the branch and bound's loop, and called (level2_sq) elsewhere.
 _HOT_HELPER = {"inline": "always", "_nrt": False}
 # relative inflation of every upper bound (a true constant, frozen at compile time)
 _INFLATE = 1.0 + 1e-12
@@ -106,7 +108,7 @@ def level2_prefix(xs, p2, geometric):
     return scale
 
 
-@jit(**_HOT_HELPER)
+@jit(_nrt=False)
 def _one_step_entry(xs, ys, has_y, geometric, m, r, c):
     """Entry ``(r, c)`` of ``Delta XX_{m,m+1}``, exactly: 0 for iterated sums (no pair
     ``i < k`` in one step), ``(a_r a_c - b_r b_c) / 2`` for the geometric lift."""
@@ -119,7 +121,7 @@ def _one_step_entry(xs, ys, has_y, geometric, m, r, c):
 
 
 @jit(**_HOT_HELPER)
-def level2_sq(p2, xs, ys, has_y, geometric, m, j, work):
+def _level2_sq(p2, xs, ys, has_y, geometric, m, j, work):
     """``|Delta XX_{m,j}|^2`` (Frobenius) by Chen's identity from prefix data.
 
     One-step intervals are evaluated exactly (iterated sums: 0; geometric: ``a (x) a / 2``)
@@ -160,7 +162,14 @@ def level2_sq(p2, xs, ys, has_y, geometric, m, j, work):
     return s
 
 
-@jit(**_HOT_HELPER)
+@jit(_nrt=False)
+def level2_sq(p2, xs, ys, has_y, geometric, m, j, work):
+    """``|Delta XX_{m,j}|^2``: :func:`_level2_sq` as a call (the branch and bound's loop
+    inlines it; everywhere else one compiled copy is enough)."""
+    return _level2_sq(p2, xs, ys, has_y, geometric, m, j, work)
+
+
+@jit(_nrt=False)
 def _diff_level1_sq(xs, ys, m, j):
     s = 0.0
     for c in range(xs.shape[1]):
@@ -311,7 +320,7 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
             if bz == 1:
                 if b == cached_b or b == guess:
                     continue
-                sq = level2_sq(p2, xs, ys, has_y, geometric, b, j, work)
+                sq = _level2_sq(p2, xs, ys, has_y, geometric, b, j, work)
                 evals += 1
                 if sq <= tau * tau and tau >= 0.0:
                     continue
@@ -323,7 +332,7 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
             if b != cached_b:
                 # norms at the block end; the end point is itself a candidate, evaluated here
                 cached_b = b
-                sq2 = level2_sq(p2, xs, ys, has_y, geometric, b, j, work)
+                sq2 = _level2_sq(p2, xs, ys, has_y, geometric, b, j, work)
                 evals += 1
                 n2 = math.sqrt(sq2)
                 # level2_sq left x_{b,j} in work[:d] (b < j - 1): keep it for the block tests
