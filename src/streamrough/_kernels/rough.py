@@ -127,8 +127,9 @@ def _level2_sq(p2, xs, ys, has_y, geometric, m, j, work):
     One-step intervals are evaluated exactly (iterated sums: 0; geometric: ``a (x) a / 2``)
     instead of by cancellation, which matters for ``p < 2`` where ``|XX|^(p/2)`` amplifies
     rounding noise around 0.  ``work`` is a float64 scratch array of length >= 2 d: the
-    increments ``x_{m,j}`` (and ``y_{m,j}``) are formed once there, not once per row, which
-    makes the evaluation about 1.7x faster with bit-identical results.
+    increments ``x_{m,j}`` (and ``y_{m,j}``) are formed once there, not once per row (two
+    loads and a subtraction less per entry, bit-identical results); ``work[:d]`` holds
+    ``x_{m,j}`` afterwards when ``j > m + 1``.
     """
     d = xs.shape[1]
     s = 0.0
@@ -335,7 +336,7 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
                 sq2 = _level2_sq(p2, xs, ys, has_y, geometric, b, j, work)
                 evals += 1
                 n2 = math.sqrt(sq2)
-                # level2_sq left x_{b,j} in work[:d] (b < j - 1): keep it for the block tests
+                # _level2_sq left x_{b,j} in work[:d] (b < j - 1): kept for the block tests
                 n1 = 0.0
                 for c in range(d):
                     vb[c] = work[c]
