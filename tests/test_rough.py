@@ -36,7 +36,7 @@ def test_chen_prefix_formula_matches_double_sums_for_s_positive(rng, lift):
         ref = naive.level2_brute(x, s, t, lift)
         chen = (p2[t] - p2[s]).reshape(3, 3) - np.outer(xs[s], xs[t] - xs[s])
         np.testing.assert_allclose(chen, ref, rtol=1e-12, atol=1e-12)
-        sq = kernels.level2_sq(p2, xs, xs, False, lift == "geometric", s, t)
+        sq = kernels.level2_sq(p2, xs, xs, False, lift == "geometric", s, t, np.empty(6))
         assert sq == pytest.approx(np.sum(ref**2), rel=1e-12, abs=1e-24)
     # the published mistake (no x_{0,s} (x) x_{s,t} term) is really different for s > 0
     s, t = 3, 7

@@ -139,6 +139,23 @@ def _level1(path, ps, jobs):
     return list(zip(res.level1_power.tolist(), res.level1.tolist(), res.partition1))
 
 
+def _direct_levels(path1, x_path, y_path, ps, lift, method, jobs):
+    """Level 1 of `path1` and the direct route's level 2 of `x_path` (minus `y_path`).
+
+    With ``jobs > 1`` the two run at once: level 1 on ``jobs - 1`` threads in a second Python
+    thread while level 2 (a serial kernel that releases the GIL) runs in this one; with
+    ``jobs == 1`` one after the other. The same values either way.
+    """
+    if jobs == 1:
+        return _level1(path1, ps, 1), _level2_direct(x_path, y_path, ps / 2, lift, method)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        level1 = pool.submit(_level1, path1, ps, jobs - 1)
+        levels2 = _level2_direct(x_path, y_path, ps / 2, lift, method)
+        return level1.result(), levels2
+
+
 def _choose_route(route, n, dim, memory_budget, cost_ratio):
     """`route`, or for "auto" the cheaper route that fits: `cost_ratio` is the measured cost of
     the direct route per N D^2 in units of the Gram route's per N^3 (streamrough._config)."""
@@ -272,14 +289,12 @@ def rough_pvar(
     route = _choose_route(route, n, dim, memory_budget, _config.DIRECT_COST_RATIO_TREE)
     projection = None
     if route == "direct":
-        levels1 = _level1(path, ps, jobs)
-        levels2 = _level2_direct(path, None, ps / 2, lift, method)
+        levels1, levels2 = _direct_levels(path, path, None, ps, lift, method, jobs)
     elif route == "gram":
         levels1, levels2 = _gram_levels(path, weights, convention, ps, lift, jobs)
     else:
         path, projection = _project(path, weights, convention, projection_dim, seed)
-        levels1 = _level1(path, ps, jobs)
-        levels2 = _level2_direct(path, None, ps / 2, lift, method)
+        levels1, levels2 = _direct_levels(path, path, None, ps, lift, method, jobs)
     return _results(
         ps, levels1, levels2, scalar, distance=False, lift=lift, convention=convention,
         route=route, n_points=n, projection=projection,
@@ -353,8 +368,7 @@ def rough_distance(
     n, dim = path_x.shape
     route = _choose_route(route, n, dim, memory_budget, _config.DIRECT_COST_RATIO)
     if route == "direct":
-        levels1 = _level1(path_x - path_y, ps, jobs)
-        levels2 = _level2_direct(path_x, path_y, ps / 2, lift, method)
+        levels1, levels2 = _direct_levels(path_x - path_y, path_x, path_y, ps, lift, method, jobs)
     else:
         levels1, levels2 = _gram_distance_levels(
             path_x, weights_x, path_y, weights_y, conv, ps, lift, jobs
