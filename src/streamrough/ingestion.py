@@ -67,8 +67,8 @@ def ingest(
         reads the next one (one write in flight at most; more threads would not help: the
         file system takes the writes one by one).  The store written is the same.  Writing
         into the page cache of a local disk, that hand-off costs more than it hides
-        (measured, ``benchmarks/bench_ingest.py``: 0.45x the speed of ``np.save`` with the
-        thread, 0.53x without), hence the default; the thread is for stores whose writes
+        (measured idle, ``benchmarks/bench_ingest.py``: 0.51x the speed of ``np.save`` with
+        the thread, 0.68x without), hence the default; the thread is for stores whose writes
         wait (a slow device, a network).
 
     Returns
