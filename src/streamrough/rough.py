@@ -247,10 +247,11 @@ def rough_pvar(
     projection_dim, seed : int
         For ``route="projection"`` (both required there; there is no default seed).
     n_jobs : int or None
-        Threads for level 1 and the Gram route: None = ``numba.get_num_threads()`` in the
-        main thread and 1 in any other thread (a Dask task); -1 = all of Numba's threads;
-        1 = serial kernels only. The same values for every `n_jobs` (the route never depends
-        on it).
+        Threads for level 1 and the Gram route (on the direct route with 2 or more, level 1
+        runs on the others while one computes level 2): None = ``numba.get_num_threads()``
+        in the main thread and 1 in any other thread (a Dask task); -1 = all of Numba's
+        threads; 1 = serial kernels only. The same values for every `n_jobs` (the route
+        never depends on it).
     client : None or dask.distributed.Client
         Used only for chunked input (a Dask array, Zarr array or store path, computed out of
         core by :mod:`streamrough.chunked`): None runs on the active Dask scheduler (threads
