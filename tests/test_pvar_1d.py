@@ -19,7 +19,7 @@ RTOL = 1e-12
 def run(x, p):
     """Call the kernel; check the partition is valid and reproduces the value."""
     x = np.ascontiguousarray(x, dtype=np.float64)
-    power, part = pvar_power_1d(x, float(p))
+    power, part = pvar_power_1d(x, float(p), True)
     assert isinstance(power, float)
     assert part.dtype == np.int64 and part.ndim == 1
     assert part[0] == 0 and part[-1] == len(x) - 1
@@ -85,7 +85,7 @@ def test_two_points(p):
 def test_constant(p):
     x = np.full(7, 1.25)
     assert run(x, p) == 0.0
-    assert pvar_power_1d(x, float(p))[1].tolist() == [0, 6]
+    assert pvar_power_1d(x, float(p), True)[1].tolist() == [0, 6]
 
 
 @pytest.mark.parametrize("p", P_VALUES)
@@ -94,7 +94,7 @@ def test_monotone(p, rng):
     x = np.concatenate([[0.3], 0.3 + np.cumsum(steps)])
     check(x, p, (x[-1] - x[0]) ** p)
     check(x[::-1], p, (x[-1] - x[0]) ** p)
-    power, part = pvar_power_1d(x, float(p))
+    power, part = pvar_power_1d(x, float(p), True)
     assert part.tolist() == [0, len(x) - 1]
 
 
@@ -243,7 +243,7 @@ def test_long_zigzag_and_plateaus(p):
     check(x, p, 0.0)
     x[BLOCK + 7 :] = 1.0
     x[-1] = -1.0
-    power, part = pvar_power_1d(x, float(p))
+    power, part = pvar_power_1d(x, float(p), True)
     assert power == pytest.approx(1.0 + 2.0**p, rel=RTOL)
     assert part.tolist() == [0, BLOCK + 7, len(x) - 1]
 
@@ -306,15 +306,15 @@ def test_join_search_against_all_pairs(p, rng):
 
 def test_callable_from_a_kernel(rng):
     @jit
-    def several(x, ps):
+    def several(x, ps, want_partition):
         out = np.empty(ps.shape[0])
         for i in range(ps.shape[0]):
-            out[i] = pvar_power_1d(x, ps[i])[0]
+            out[i] = pvar_power_1d(x, ps[i], want_partition)[0]
         return out
 
     x = random_path(rng, 300)
     ps = np.array(P_VALUES)
-    assert several(x, ps) == pytest.approx([run(x, p) for p in P_VALUES], rel=RTOL)
+    assert several(x, ps, True) == pytest.approx([run(x, p) for p in P_VALUES], rel=RTOL)
 
 
 def test_does_not_modify_input(rng):

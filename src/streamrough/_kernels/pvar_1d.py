@@ -337,7 +337,7 @@ def _merge(y, lw, nxt, prv, a, v, b, p, seg_lo, seg_hi, buf_node, buf_cost, stac
 
 
 @jit
-def pvar_power_1d(x, p, want_partition=True):
+def pvar_power_1d(x, p, want_partition):
     """Exact V_p(x) = max over partitions of sum |x_{t_{i+1}} - x_{t_i}|^p of a 1-d path.
 
     Parameters
@@ -346,7 +346,9 @@ def pvar_power_1d(x, p, want_partition=True):
     p : float >= 1
     want_partition : bool
         False returns an empty `partition` (it is as large as the optimal partition: on a
-        diffusive path at p < 2 a quarter of N, which costs time in fresh memory).
+        diffusive path at p < 2 a quarter of N, which costs time in fresh memory). A bool
+        value, never an omitted default nor a literal from compiled code: each would be one
+        more compilation of this kernel.
 
     Returns
     -------
@@ -368,14 +370,16 @@ def pvar_power_1d(x, p, want_partition=True):
     y[0] = x[0]
     idx[0] = 0
     lw[0] = 0.0
-    top = 0
+    # the counters are int64 values from the start: a literal initial value would type the
+    # helpers' first calls apart (a second compilation of each)
+    top = np.int64(0)
     buf_y = np.empty(BLOCK + 2)
     buf_idx = np.empty(BLOCK + 2, dtype=np.int64)
     buf_y[0] = x[0]  # the current extreme, here already on the stack (first = 1)
     buf_idx[0] = 0
-    cnt = 1
-    first = 1
-    direction = 0
+    cnt = np.int64(1)
+    first = np.int64(1)
+    direction = np.int64(0)
     check = p != 1.0  # p = 1: the turning points are optimal (module notes)
     for lo in range(1, n, BLOCK):
         cnt, direction = _turning_points(x, lo, min(lo + BLOCK, n), buf_idx, buf_y, cnt, direction)

@@ -62,6 +62,9 @@ _INFLATE = 1.0 + 1e-12
 _DEFLATE = 1.0 / _INFLATE
 #: absolute tolerance of the bounds per unit of Chen scale (64 float64 epsilons)
 TOL_FACTOR = 64.0 * 2.220446049250313e-16
+#: ``has_y`` of the stream (one path), a bool value: a literal ``False`` would be a type of
+#: its own, one more compilation of every kernel it is passed to
+NO_Y = np.bool_(False)
 
 
 @jit
@@ -461,8 +464,8 @@ def stream_extend(k0, points, geometric, xs, p2, summ, qs, pv, link, state, stac
         if k > 0:
             for i in range(qs.shape[0]):
                 level2_step(
-                    k, p2, xs, xs, False, geometric, summ, pv[i], link[i], qs[i], abs_tol,
+                    k, p2, xs, xs, NO_Y, geometric, summ, pv[i], link[i], qs[i], abs_tol,
                     stack_s, stack_z, work,
                 )
-        complete_blocks(k, p2, xs, xs, False, geometric, summ, work)
+        complete_blocks(k, p2, xs, xs, NO_Y, geometric, summ, work)
     return True
