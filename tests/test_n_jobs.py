@@ -57,11 +57,13 @@ CALLS = {
 
 @pytest.fixture
 def parallel_routes(monkeypatch):
-    """Small inputs take the parallel routes (chunked p-variation, parallel signature batches)."""
+    """Small inputs take the parallel routes (chunked p-variation, parallel signature batches,
+    level 1 in a second thread on the direct rough route)."""
     monkeypatch.setattr(_config, "CHUNKED_MIN_N", 16)
     monkeypatch.setattr(_config, "CHUNK_LOG", 3)
     monkeypatch.setattr(_config, "SIG_PARALLEL_WORK", 0)
     monkeypatch.setattr(_config, "SIG_CHUNKED_WORK", 0)
+    monkeypatch.setattr(_config, "LEVEL_OVERLAP_MIN_POINTS", 0)  # level 1 beside level 2
 
 
 class _NoLaunch:

@@ -142,12 +142,13 @@ def _level1(path, ps, jobs):
 def _direct_levels(path1, x_path, y_path, ps, lift, method, jobs):
     """Level 1 of `path1` and the direct route's level 2 of `x_path` (minus `y_path`).
 
-    With ``jobs > 1`` the two run at once: level 1 on ``jobs - 1`` threads in a second Python
-    thread while level 2 (a serial kernel that releases the GIL) runs in this one; with
-    ``jobs == 1`` one after the other. The same values either way.
+    With ``jobs > 1`` and paths of at least ``_config.LEVEL_OVERLAP_MIN_POINTS`` points the
+    two run at once: level 1 on ``jobs - 1`` threads in a second Python thread while level 2
+    (a serial kernel that releases the GIL) runs in this one; otherwise one after the other.
+    The same values either way.
     """
-    if jobs == 1:
-        return _level1(path1, ps, 1), _level2_direct(x_path, y_path, ps / 2, lift, method)
+    if jobs == 1 or len(path1) < _config.LEVEL_OVERLAP_MIN_POINTS:
+        return _level1(path1, ps, jobs), _level2_direct(x_path, y_path, ps / 2, lift, method)
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1) as pool:
