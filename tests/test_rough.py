@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import naive
 import streamrough as sr
-from streamrough import RoughRegimeWarning
+from streamrough import RoughRegimeWarning, _config
 from streamrough._kernels import rough as kernels
 
 
@@ -142,6 +142,32 @@ def test_bnb_equals_dp_where_the_expansion_bound_cancels(rng, lift):
     for x in cases:
         for p in (2.2, 2.5, 2.8):
             assert level2_power(x, p, lift=lift) == level2_power(x, p, lift=lift, method="dp")
+
+
+@pytest.mark.parametrize("share", [0.0, 0.1, 0.5, 0.99])
+def test_summaries_built_by_two_threads_give_the_serial_values(rng, monkeypatch, share):
+    # with n_jobs > 1 a second thread builds the block summaries of the later indices while
+    # level 2 starts (_config.LEVEL2_OWN_SUMMARIES): values and partitions as with one thread
+    monkeypatch.setattr(_config, "LEVEL_OVERLAP_MIN_POINTS", 0)
+    monkeypatch.setattr(_config, "LEVEL2_OWN_SUMMARIES", share)
+    cases = [
+        naive.sample_path(rng, 300, 3, "walk"),
+        naive.sample_path(rng, 200, 1, "walk"),
+        np.cumsum(rng.integers(-1, 2, size=(150, 2)), axis=0).astype(float),
+        np.array([[0.0, 0.0], [1.0, 2.0]]),
+        np.zeros((1, 2)),
+    ]
+    for x in cases:
+        for lift in sr.LIFTS:
+            one = sr.rough_pvar(x, [2.2, 2.8], lift=lift, n_jobs=1)
+            two = sr.rough_pvar(x, [2.2, 2.8], lift=lift, n_jobs=2)
+            assert np.array_equal(one.level2_power, two.level2_power)
+            assert all(np.array_equal(a, b) for a, b in zip(one.partition2, two.partition2))
+        y = x + 0.1
+        y[1:] += 0.3 * np.cumsum(rng.standard_normal(y[1:].shape), axis=0)
+        one = sr.rough_distance(x, y, 2.5, n_jobs=1)
+        two = sr.rough_distance(x, y, 2.5, n_jobs=2)
+        assert one.level2_power == two.level2_power
 
 
 class _nothing:

@@ -98,8 +98,43 @@ def _raised_scale(e, values, slack: int):
     return e, 0
 
 
-def _level2_direct(x_path, y_path, qs, lift, method):
-    """[(V_q, V_q^(1/q), partition)] of |XX - YY| (y_path None: of |XX|) per exponent q."""
+def _level2_bnb(p2, xs, ys, has_y, geometric, qs, abs_tol, pool, then):
+    """Running values and links of the branch and bound, one row per exponent.
+
+    With a one-worker thread pool, the worker builds the block summaries of the indices from
+    ``_config.LEVEL2_OWN_SUMMARIES * N`` on while this thread builds the others and runs the
+    DP steps they allow; ``then()`` is called once that work is queued (it may queue more).
+    Each index writes its own summary rows, so the two never touch the same row.  Without a
+    pool, one kernel call.  The same values either way.
+    """
+    from ._kernels import rough as kernels
+
+    n = xs.shape[0]
+    n0 = int(n * _config.LEVEL2_OWN_SUMMARIES)
+    if pool is None or n0 < 2 or n0 >= n:
+        if then is not None:
+            then()
+        pv, link, _ = kernels.level2_pvar_bnb(p2, xs, ys, has_y, geometric, qs, abs_tol)
+        return pv, link
+    summ = np.zeros((n, kernels.summary_width(xs.shape[1])))
+    later = pool.submit(kernels.build_summaries, n0, n, p2, xs, ys, has_y, geometric, summ)
+    if then is not None:
+        then()
+    kernels.build_summaries(0, n0, p2, xs, ys, has_y, geometric, summ)
+    pv = np.zeros((len(qs), n))
+    link = np.zeros((len(qs), n), dtype=np.int64)
+    # step j reads the summaries of the blocks ending before j - 1
+    kernels.level2_advance(1, n0 + 1, p2, xs, ys, has_y, geometric, summ, pv, link, qs, abs_tol)
+    later.result()
+    kernels.level2_advance(n0 + 1, n, p2, xs, ys, has_y, geometric, summ, pv, link, qs, abs_tol)
+    return pv, link
+
+
+def _level2_direct(x_path, y_path, qs, lift, method, pool=None, then=None):
+    """[(V_q, V_q^(1/q), partition)] of |XX - YY| (y_path None: of |XX|) per exponent q.
+
+    `pool` and `then`: see :func:`_level2_bnb` (``then()`` is called in any case).
+    """
     from ._kernels import rough as kernels
     from ._kernels.pvar import follow_links
 
@@ -117,11 +152,13 @@ def _level2_direct(x_path, y_path, qs, lift, method):
     abs_tol = kernels.TOL_FACTOR * chen
     n = xs.shape[0]
     if method == "dp":
+        if then is not None:
+            then()
         runs = [kernels.level2_pvar_dp(p2, xs, ys, has_y, geometric, q) for q in qs]
         pvs = [pv[-1] for pv, _ in runs]
         parts = [follow_links(link, n - 1) for _, link in runs]
     else:
-        pv, link, _ = kernels.level2_pvar_bnb(p2, xs, ys, has_y, geometric, qs, abs_tol)
+        pv, link = _level2_bnb(p2, xs, ys, has_y, geometric, qs, abs_tol, pool, then)
         pvs = [pv[k, -1] for k in range(len(qs))]
         parts = [follow_links(link[k], n - 1) for k in range(len(qs))]
     # |XX| scales like c^2 = 2^(-2k): V_q(XX) like 2^(-2kq), ||XX||_{q-var} like 2^(-2k)
@@ -143,18 +180,20 @@ def _direct_levels(path1, x_path, y_path, ps, lift, method, jobs):
     """Level 1 of `path1` and the direct route's level 2 of `x_path` (minus `y_path`).
 
     With ``jobs > 1`` and paths of at least ``_config.LEVEL_OVERLAP_MIN_POINTS`` points the
-    two run at once: level 1 on ``jobs - 1`` threads in a second Python thread while level 2
-    (a serial kernel that releases the GIL) runs in this one; otherwise one after the other.
-    The same values either way.
+    two run at once: a second Python thread first builds most of level 2's block summaries,
+    then computes level 1 on ``jobs - 1`` threads, while level 2 (serial kernels that release
+    the GIL) runs in this one; otherwise one after the other. The same values either way.
     """
     if jobs == 1 or len(path1) < _config.LEVEL_OVERLAP_MIN_POINTS:
         return _level1(path1, ps, jobs), _level2_direct(x_path, y_path, ps / 2, lift, method)
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        level1 = pool.submit(_level1, path1, ps, jobs - 1)
-        levels2 = _level2_direct(x_path, y_path, ps / 2, lift, method)
-        return level1.result(), levels2
+        level1 = []
+        levels2 = _level2_direct(
+            x_path, y_path, ps / 2, lift, method, pool, lambda: level1.append(pool.submit(_level1, path1, ps, jobs - 1))
+        )
+        return level1[0].result(), levels2
 
 
 def _choose_route(route, n, dim, memory_budget, cost_ratio):

@@ -461,8 +461,37 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
 
 
 @jit
+def build_summaries(j0, j1, p2, xs, ys, has_y, geometric, summ):
+    """:func:`complete_blocks` for every index ``j0 <= j < j1``.
+
+    Each index writes its own rows (a block's row is its midpoint's, one block per row), so
+    disjoint index ranges may be built at once by different threads.
+    """
+    work = np.empty(work_length(xs.shape[1]))
+    for j in range(j0, j1):
+        complete_blocks(j, p2, xs, ys, has_y, geometric, summ, work)
+
+
+@jit
+def level2_advance(j0, j1, p2, xs, ys, has_y, geometric, summ, pv, link, qs, abs_tol):
+    """:func:`level2_step` for every ``1 <= j0 <= j < j1`` and every exponent in ``qs`` (row k
+    of ``pv`` and ``link`` for ``qs[k]``); the summaries of the indices ``< j1 - 1`` must be
+    built.  Returns the number of Chen evaluations (a diagnostic)."""
+    stack_s = np.zeros(64, dtype=np.int64)
+    stack_z = np.zeros(64, dtype=np.int64)
+    work = np.empty(work_length(xs.shape[1]))
+    evals = 0
+    for k in range(qs.shape[0]):
+        for j in range(j0, j1):
+            evals += level2_step(
+                j, p2, xs, ys, has_y, geometric, summ, pv[k], link[k], qs[k], abs_tol, stack_s, stack_z, work
+            )
+    return evals
+
+
 def level2_pvar_bnb(p2, xs, ys, has_y, geometric, qs, abs_tol):
-    """Exact ``V_q(Delta XX; 0, j)`` for every j and every exponent in ``qs``.
+    """Exact ``V_q(Delta XX; 0, j)`` for every j and every exponent in ``qs``: the two kernels
+    above, called from Python (a compiled wrapper would be one more compilation).
 
     Returns
     -------
@@ -471,20 +500,10 @@ def level2_pvar_bnb(p2, xs, ys, has_y, geometric, qs, abs_tol):
     """
     n = xs.shape[0]
     summ = np.zeros((n, summary_width(xs.shape[1])))
-    work = np.empty(work_length(xs.shape[1]))
-    for j in range(n):
-        complete_blocks(j, p2, xs, ys, has_y, geometric, summ, work)
-    nq = qs.shape[0]
-    pv = np.zeros((nq, n))
-    link = np.zeros((nq, n), dtype=np.int64)
-    stack_s = np.zeros(64, dtype=np.int64)
-    stack_z = np.zeros(64, dtype=np.int64)
-    evals = 0
-    for k in range(nq):
-        for j in range(1, n):
-            evals += level2_step(
-                j, p2, xs, ys, has_y, geometric, summ, pv[k], link[k], qs[k], abs_tol, stack_s, stack_z, work
-            )
+    build_summaries(0, n, p2, xs, ys, has_y, geometric, summ)
+    pv = np.zeros((qs.shape[0], n))
+    link = np.zeros((qs.shape[0], n), dtype=np.int64)
+    evals = level2_advance(1, n, p2, xs, ys, has_y, geometric, summ, pv, link, qs, abs_tol)
     return pv, link, evals
 
 
