@@ -127,8 +127,8 @@ HASH_THREAD_MIN_BYTES = 1 << 20
 #: while level 2 runs, on paths of at least this many points: below, starting the thread
 #: (~0.4 ms measured) costs more than level 1 itself.
 LEVEL_OVERLAP_MIN_POINTS = 1024
-#: Beyond it, the thread that runs level 2 builds this share of the block summaries itself (the
-#: first indices, enough to start its DP steps) and the second thread builds the rest before
-#: level 1: the summaries cost about a tenth of the level-2 time (d = 5, N = 10^4), the DP
-#: steps of the first quarter about twice the summaries of the other three quarters.
+#: On such paths the thread that runs level 2 builds this share of its block summaries itself
+#: (the first indices, enough to start its DP steps) and the second thread builds the rest
+#: before level 1: the summaries cost about a tenth of the level-2 time (d = 5, N = 10^4), and
+#: the DP steps of the first quarter take more than twice as long as the other summaries.
 LEVEL2_OWN_SUMMARIES = 0.25

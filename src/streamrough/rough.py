@@ -190,9 +190,11 @@ def _direct_levels(path1, x_path, y_path, ps, lift, method, jobs):
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         level1 = []
-        levels2 = _level2_direct(
-            x_path, y_path, ps / 2, lift, method, pool, lambda: level1.append(pool.submit(_level1, path1, ps, jobs - 1))
-        )
+
+        def start_level1():  # queued behind the summaries level 2 hands to the worker
+            level1.append(pool.submit(_level1, path1, ps, jobs - 1))
+
+        levels2 = _level2_direct(x_path, y_path, ps / 2, lift, method, pool, start_level1)
         return level1[0].result(), levels2
 
 
