@@ -35,6 +35,19 @@ def test_stream_equals_offline_after_every_push(rng, lift, convention):
         assert naive.partition_sum(x, a.p, a.partition1) == pytest.approx(a.level1_power, rel=1e-9)
 
 
+def test_stream_rescales_its_summaries_when_the_scale_jumps(rng):
+    # layers 2^-150 times smaller first: the stream raises its scale (every stored quantity,
+    # the block summaries included, divided by its power of 2^k), then still equals offline
+    w = rng.standard_normal((60, 3)) / np.sqrt(60)
+    w[:30] *= 2.0**-150
+    st = sr.RoughStream(PS[1:], convention="increments")
+    for k in range(len(w)):
+        st.push(w[k])
+    off = sr.rough_pvar(w, PS[1:], convention="increments")
+    np.testing.assert_allclose(st.level2, [r.level2 for r in off], rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(st.level1, [r.level1 for r in off], rtol=1e-12, atol=1e-300)
+
+
 def test_stream_against_brute_force_and_extend_equals_push(rng):
     w = rng.standard_normal((9, 2, 2))
     x = sr.weight_path(w)
