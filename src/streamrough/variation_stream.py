@@ -44,7 +44,7 @@ class PVarStream(Stream):
     first nonzero displacement and raised (with an O(n) rescale) only if the path grows by a
     huge factor, so that no power overflows; the values are reported in the original units.
     Memory: about (d + 2k) * 8 bytes per point for k values of p, plus the block summaries
-    ((d + 1) * 8 bytes per 4 points).
+    ((3d + 1) * 8 bytes per 4 points).
 
     A stream is safe to use from several threads (each method runs under the stream's
     lock), pickles (to checkpoint an analysis) and copies: ``copy.copy`` and
@@ -104,7 +104,7 @@ class PVarStream(Stream):
         X = np.empty((cap, self._d))
         pv = np.empty((k, cap))
         link = np.empty((k, cap), np.int64)
-        summ = np.zeros((self._kernels.summary_rows(cap), self._d + 1))
+        summ = np.zeros((self._kernels.summary_rows(cap), self._kernels.summary_cols(self._d)))
         if n:
             X[:n] = self._X[:n]
             pv[:, :n] = self._pv[:, :n]

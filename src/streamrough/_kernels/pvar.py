@@ -64,6 +64,7 @@ CHASE = np.int64(4)  # previous optimal partition points tried before the scan
 ZERO = np.int64(0)
 NO_SEED = np.int64(-1)  # no seed candidate, no best index yet
 NO_PARTITION = np.bool_(False)  # pvar_power_1d's want_partition, not a literal (see above)
+RADIUS_SCAN = 8  # blocks of up to 2**RADIUS_SCAN points get their radius by a plain pass
 STACK = 128  # depth of the explicit DFS stack (2 entries per level suffice)
 STREAM_STATE = 8 + 2 * STACK  # length of the streaming int64 state (see stream_push)
 SAFE_EXPONENT = 400  # |log2 scale| below which the raw path is used without a copy
@@ -255,41 +256,105 @@ def ball_q(qc, r, norm):
     return (r + qc) * INFLATE
 
 
+@jit
+def summary_cols(d):
+    """Columns of a summary row: the ball's centre (0..d-1) and radius (d), then the block's
+    bounding box, low corner (d+1..2d) and high corner (2d+1..3d), from which the parent's box
+    is merged without a pass over its points."""
+    return 3 * d + 1
+
+
 @jit(fastmath=FAST)
-def build_summary(X, summ, s, l, norm, box):
-    """Summary of the complete block [s, s + 2^l): the centre of its bounding box (columns
-    0..d-1) and the radius of the ball about it that holds every point of the block (column d).
-    box: scratch of shape (2, d)."""
+def _centre_q(summ, a, b, d, norm):
+    """q between the centres of summary rows a and b."""
+    s = 0.0
+    if norm == EUCLIDEAN:
+        for c in range(d):
+            t = summ[a, c] - summ[b, c]
+            s += t * t
+    elif norm == L1:
+        for c in range(d):
+            s += abs(summ[a, c] - summ[b, c])
+    else:
+        for c in range(d):
+            s = max(s, abs(summ[a, c] - summ[b, c]))
+    return s
+
+
+@jit(fastmath=FAST)
+def build_summary(X, summ, s, l, norm, stack, bounds):
+    """Summary of the complete block [s, s + 2^l) (the summaries of its sub-blocks built):
+    the midpoint of its bounding box, the radius of the ball about it that holds every point
+    of the block, and the box.
+
+    A block of 2^LMIN points is read point by point. Above, the box is the union of the two
+    halves' boxes, and the radius, max_k |x_k - c|, is found by branch and bound over the
+    sub-blocks: a sub-block of centre c' and radius r' is skipped when r' + |c' - c|
+    (inflated) cannot exceed the largest distance found so far, so the radius is the very
+    maximum a full pass would find, at the cost of a few leaves instead of 2^l points.
+    stack: int64 scratch (2, STACK); bounds: float64 scratch (STACK,).
+    """
     d = X.shape[1]
     m = _row(s, l)
-    size = 1 << l
-    lo = box[0]  # the box, read row by row (contiguous)
-    hi = box[1]
-    for c in range(d):
-        lo[c] = X[s, c]
-        hi[c] = X[s, c]
-    for k in range(s + 1, s + size):
+    lo = d + 1
+    hi = 2 * d + 1
+    if l == LMIN:
         for c in range(d):
-            v = X[k, c]
-            lo[c] = min(lo[c], v)
-            hi[c] = max(hi[c], v)
+            summ[m, lo + c] = X[s, c]
+            summ[m, hi + c] = X[s, c]
+        for k in range(s + 1, s + (1 << LMIN)):
+            for c in range(d):
+                v = X[k, c]
+                summ[m, lo + c] = min(summ[m, lo + c], v)
+                summ[m, hi + c] = max(summ[m, hi + c], v)
+    else:
+        a = _row(s, l - 1)
+        b = _row(s + (1 << (l - 1)), l - 1)
+        for c in range(d):
+            summ[m, lo + c] = min(summ[a, lo + c], summ[b, lo + c])
+            summ[m, hi + c] = max(summ[a, hi + c], summ[b, hi + c])
     for c in range(d):
-        lo[c] = lo[c] + 0.5 * (hi[c] - lo[c])
-        summ[m, c] = lo[c]
+        summ[m, c] = summ[m, lo + c] + 0.5 * (summ[m, hi + c] - summ[m, lo + c])
     r = 0.0
-    for k in range(s, s + size):  # one loop per norm: no branch inside
-        q = 0.0
-        if norm == EUCLIDEAN:
-            for c in range(d):
-                t = X[k, c] - lo[c]
-                q += t * t
-        elif norm == L1:
-            for c in range(d):
-                q += abs(X[k, c] - lo[c])
+    sp = 1
+    if l <= RADIUS_SCAN:
+        for k in range(s, s + (1 << l)):
+            r = max(r, qrows(X, k, summ, m, norm))
+        sp = 0
+    stack[0, 0] = s
+    stack[1, 0] = l
+    bounds[0] = math.inf
+    while sp > 0:
+        sp -= 1
+        if bounds[sp] <= r:
+            continue
+        s2 = stack[0, sp]
+        l2 = stack[1, sp]
+        if l2 == LMIN:
+            for k in range(s2, s2 + (1 << LMIN)):
+                r = max(r, qrows(X, k, summ, m, norm))
+            continue
+        # the halves, the one with the larger bound on top
+        h = 1 << (l2 - 1)
+        ma = _row(s2, l2 - 1)
+        mb = _row(s2 + h, l2 - 1)
+        ua = ball_q(_centre_q(summ, ma, m, d, norm), summ[ma, d], norm)
+        ub = ball_q(_centre_q(summ, mb, m, d, norm), summ[mb, d], norm)
+        if ua > ub:
+            stack[0, sp] = s2 + h
+            stack[1, sp] = l2 - 1
+            bounds[sp] = ub
+            stack[0, sp + 1] = s2
+            stack[1, sp + 1] = l2 - 1
+            bounds[sp + 1] = ua
         else:
-            for c in range(d):
-                q = max(q, abs(X[k, c] - lo[c]))
-        r = max(r, q)
+            stack[0, sp] = s2
+            stack[1, sp] = l2 - 1
+            bounds[sp] = ua
+            stack[0, sp + 1] = s2 + h
+            stack[1, sp + 1] = l2 - 1
+            bounds[sp + 1] = ub
+        sp += 2
     summ[m, d] = math.sqrt(r) if norm == EUCLIDEAN else r
 
 
@@ -459,12 +524,13 @@ def _specialise(norm):
         """Build the summaries of every block whose last point is j."""
         if (j + 1) & ((1 << LMIN) - 1):
             return
-        box = np.empty((2, X.shape[1]))
+        stack = np.empty((2, STACK), np.int64)
+        bounds = np.empty(STACK)
         for l in range(LMIN, 63):
             size = 1 << l
             if (j + 1) & (size - 1):
                 break
-            build_summary(X, summ, j + 1 - size, l, norm, box)
+            build_summary(X, summ, j + 1 - size, l, norm, stack, bounds)
 
     @jit
     def bnb_advance(X, j0, j1, qs, ps, pv, link, summ, stats):
@@ -481,14 +547,15 @@ def _specialise(norm):
     def build_summaries(X, summ, parts):
         """The summaries of every complete block of [0, n), in parallel (offline: all points known)."""
         n = X.shape[0]
-        for t in prange(parts):
-            box = np.empty((2, X.shape[1]))
-            for l in range(LMIN, 63):
-                size = 1 << l
-                if size > n:
-                    break
+        for l in range(LMIN, 63):  # level by level: a summary reads its halves'
+            size = 1 << l
+            if size > n:
+                break
+            for t in prange(parts):
+                stack = np.empty((2, STACK), np.int64)
+                bounds = np.empty(STACK)
                 for b in range(t, n >> l, parts):
-                    build_summary(X, summ, b * size, l, norm, box)
+                    build_summary(X, summ, b * size, l, norm, stack, bounds)
 
     @twin_jit
     def bnb_many(X, qs, ps, pv, link, summ, order, parts, stats):
@@ -655,7 +722,7 @@ def _specialise(norm):
                 else:
                     pv = np.zeros((k, n))
                     link = np.zeros((k, n), np.int64)
-                    summ = np.zeros((summary_rows(n), X.shape[1] + 1))
+                    summ = np.zeros((summary_rows(n), summary_cols(X.shape[1])))
                     stats = np.zeros(2, np.int64)
                     bnb_advance(Xs, 1, n, qs, ps, pv, link, summ, stats)
                     for a in range(k):

@@ -25,7 +25,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ._jit import jit
-from .pvar import NO_SCALE, NO_SEED, STACK, ZERO, diff_exponent, exponent, for_norm as _pvar_for_norm, qdist, qpow, summary_rows
+from .pvar import NO_SCALE, NO_SEED, STACK, ZERO, diff_exponent, exponent, for_norm as _pvar_for_norm, qdist, qpow, summary_cols, summary_rows
 
 
 def _specialise(norm):
@@ -40,7 +40,7 @@ def _specialise(norm):
         out_i its local row i, if that maximum exceeds floor[j - n_old]; else -1 and -1."""
         n = X.shape[0]
         ex = exponent(p, norm)
-        summ = np.zeros((summary_rows(n), X.shape[1] + 1))
+        summ = np.zeros((summary_rows(n), summary_cols(X.shape[1])))
         for j in range(n_old):
             complete_blocks(X, j, summ)
         link = np.zeros((1, n), np.int64)
@@ -69,7 +69,7 @@ def _specialise(norm):
                 link[0, j] = j - 1
                 stats[0] += 1
             return
-        summ = np.zeros((summary_rows(n), X.shape[1] + 1))
+        summ = np.zeros((summary_rows(n), summary_cols(X.shape[1])))
         stack = np.empty((2, STACK), np.int64)
         complete_blocks(X, 0, summ)
         for j in range(1, n):
