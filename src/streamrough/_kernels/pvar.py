@@ -65,8 +65,8 @@ ZERO = np.int64(0)
 NO_SEED = np.int64(-1)  # no seed candidate, no best index yet
 NO_PARTITION = np.bool_(False)  # pvar_power_1d's want_partition, not a literal (see above)
 RADIUS_SCAN = 8  # blocks of up to 2**RADIUS_SCAN points get their radius by a plain pass
-STACK = 128  # depth of the explicit DFS stack (2 entries per level suffice)
-STREAM_STATE = 8 + 2 * STACK  # length of the streaming int64 state (see stream_push)
+STACK = 128  # depth of build_summary's DFS stack (2 entries per level suffice)
+STREAM_STATE = 8  # length of the streaming int64 state (see stream_push)
 SAFE_EXPONENT = 400  # |log2 scale| below which the raw path is used without a copy
 FAST = {"reassoc", "contract"}  # lets LLVM vectorise the short reductions over coordinates
 
@@ -282,7 +282,7 @@ def _centre_q(summ, a, b, d, norm):
 
 
 @jit(fastmath=FAST)
-def build_summary(X, summ, s, l, norm, stack, bounds):
+def build_summary(X, summ, s, l, norm):
     """Summary of the complete block [s, s + 2^l) (the summaries of its sub-blocks built):
     the midpoint of its bounding box, the radius of the ball about it that holds every point
     of the block, and the box.
@@ -292,7 +292,6 @@ def build_summary(X, summ, s, l, norm, stack, bounds):
     sub-blocks: a sub-block of centre c' and radius r' is skipped when r' + |c' - c|
     (inflated) cannot exceed the largest distance found so far, so the radius is the very
     maximum a full pass would find, at the cost of a few leaves instead of 2^l points.
-    stack: int64 scratch (2, STACK); bounds: float64 scratch (STACK,).
     """
     d = X.shape[1]
     m = _row(s, l)
@@ -316,11 +315,14 @@ def build_summary(X, summ, s, l, norm, stack, bounds):
     for c in range(d):
         summ[m, c] = summ[m, lo + c] + 0.5 * (summ[m, hi + c] - summ[m, lo + c])
     r = 0.0
-    sp = 1
     if l <= RADIUS_SCAN:
         for k in range(s, s + (1 << l)):
             r = max(r, qrows(X, k, summ, m, norm))
-        sp = 0
+        summ[m, d] = math.sqrt(r) if norm == EUCLIDEAN else r
+        return
+    stack = np.empty((2, STACK), np.int64)  # one block in 2^RADIUS_SCAN points: allocations are cheap here
+    bounds = np.empty(STACK)
+    sp = 1
     stack[0, 0] = s
     stack[1, 0] = l
     bounds[0] = math.inf
@@ -356,6 +358,13 @@ def build_summary(X, summ, s, l, norm, stack, bounds):
             bounds[sp + 1] = ub
         sp += 2
     summ[m, d] = math.sqrt(r) if norm == EUCLIDEAN else r
+
+
+@jit
+def front_width(cap):
+    """Length of the rows of ``solve``'s frontier scratch for paths of up to `cap` points: a
+    level's frontier holds at most one block per 2^LMIN points, and one more."""
+    return (cap >> LMIN) + 2
 
 
 @jit
@@ -413,8 +422,18 @@ def _specialise(norm):
     vectorise: about 3x faster than a runtime norm argument). Each norm compiles on first use.
     """
 
+    @jit(fastmath=FAST, inline="always")
+    def block_fails(X, j, qs, ex, pv, a, s, l, best_v, summ):
+        """1 if the block [s, s + 2^l) may hold a candidate above best_v, else 0: 0 when its
+        ball bound, raised to the power p (no root), is within the gap best_v - pv[e] at
+        its last index e."""
+        m = _row(s, l)
+        qc = qrows(X, j, summ, m, norm)  # to the centre of block row m
+        below = qpow_le(ball_q(qc, summ[m, X.shape[1]], norm) * qs, best_v - pv[a, s + (1 << l) - 1], ex)
+        return np.int64(1) - np.int64(below)
+
     @jit(fastmath=FAST)
-    def solve(X, j, qs, ex, pv, link, a, start, end, seed_i, chase, best_v, best_i, summ, stack, stats):
+    def solve(X, j, qs, ex, pv, link, a, start, end, seed_i, chase, best_v, best_i, summ, front, stats):
         """Improve (best_v, best_i) to the max over the candidates i in [start, end) of
         pv[a, i] + |x_i - x_j|^p (p = ex, in q units), by branch and bound over the complete
         dyadic blocks of [0, end) that lie inside [start, end) (start must be 0 or a multiple
@@ -427,6 +446,7 @@ def _specialise(norm):
         unchanged otherwise. stats[0] += distances, stats[1] += block tests.
         """
         nev = 0
+        done = end  # the candidates done..end-1 have been tried (the chase of the seed end - 1)
         if seed_i >= 0:
             i = seed_i
             v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
@@ -434,6 +454,8 @@ def _specialise(norm):
             if v > best_v:
                 best_v = v
                 best_i = i
+            if i == done - 1:
+                done = i
             for _ in range(chase):
                 if i == 0:
                     break
@@ -443,68 +465,79 @@ def _specialise(norm):
                 if v > best_v:
                     best_v = v
                     best_i = i
-        d = X.shape[1]
+                if i == done - 1:
+                    done = i
         inv_qs = 1.0 / qs
         nbt = 0
-        # the blocks, the nearest (smallest) on top of the stack
-        sp = 0
-        lo = 0
-        for lv in range(62, -1, -1):
-            if (end >> lv) & 1:
+        # the blocks of the binary decomposition of [start, end): those of fewer than 2^LMIN
+        # points (the nearest to j) are scanned first, point by point
+        top = 0  # the highest set bit of end
+        while (end >> top) > 1:
+            top += 1
+        lo = (end >> LMIN) << LMIN
+        if lo >= start:
+            for i in range(min(end, done) - 1, lo - 1, -1):
+                v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
+                if v > best_v:
+                    best_v = v
+                    best_i = i
+            nev += max(min(end, done) - lo, 0)
+        # the larger ones level by level, breadth first: the frontier of a level (row cur of
+        # `front`, in increasing order) is the decomposition's block of that level and the
+        # halves of the blocks of the level above that failed their test. The tests of a level
+        # are independent of each other (no branch on their outcome): they overlap in the CPU
+        cur = 0
+        cnt = 0
+        for l in range(top, LMIN - 1, -1):
+            if (end >> l) & 1:
+                lo = (end >> (l + 1)) << (l + 1)
                 if lo >= start:
-                    stack[0, sp] = lo
-                    stack[1, sp] = lv
-                    sp += 1
-                lo += 1 << lv
-        # tau (raw q units) and thr (norm units, deflated) are the thresholds of the gap
-        # tau_gap = B' - pv[e'] of an earlier (B', e') with B' <= B and e' >= every candidate
-        # still to come: valid, on the safe side, for all of them
+                    front[cur, cnt] = lo
+                    cnt += 1
+            nxt = 0
+            if l > LMIN:
+                h = 1 << (l - 1)
+                for k in range(cnt):
+                    s = front[cur, k]
+                    f = block_fails(X, j, qs, ex, pv, a, s, l, best_v, summ)
+                    front[1 - cur, nxt] = s
+                    front[1 - cur, nxt + 1] = s + h
+                    nxt += 2 * f
+            else:
+                for k in range(cnt):
+                    s = front[cur, k]
+                    f = block_fails(X, j, qs, ex, pv, a, s, l, best_v, summ)
+                    front[1 - cur, nxt] = s
+                    nxt += f
+            nbt += cnt
+            cur = 1 - cur
+            cnt = nxt
+        # the blocks of 2^LMIN points that failed, nearest first, point by point; tau (raw q
+        # units) is the threshold of the gap tau_gap = B' - pv[e'] of an earlier (B', e') with
+        # B' <= B and e' >= every candidate still to come: valid, on the safe side, for all
         tau = -1.0
-        thr = -1.0
         tau_gap = 0.0
-        while sp > 0:  # depth first, right half first: candidates in decreasing order
-            sp -= 1
-            s = stack[0, sp]
-            l = stack[1, sp]
-            size = 1 << l
-            if l < LMIN:
-                for i in range(s + size - 1, s - 1, -1):
-                    q = qdist(X, i, j, norm)
-                    if q > tau:
-                        v = pv[a, i] + qpow(q * qs, ex)
-                        if v > best_v:
-                            best_v = v
-                            best_i = i
-                nev += size
-                continue
-            m = _row(s, l)
-            qc = qrows(X, j, summ, m, norm)  # to the centre of block row m
-            r = summ[m, d]
-            nbt += 1
-            if ball_inside(qc, r, thr, norm):
-                continue
-            # the gap at this block's end is larger (pv[e] <= the earlier pv[e']): test the
-            # bound against it in the power domain (no root); the thresholds (a root each)
-            # are refreshed only when the block's halves are scanned point by point
-            gap = best_v - pv[a, s + size - 1]
+        for k in range(cnt - 1, -1, -1):
+            s = front[cur, k]
+            e = s + (1 << LMIN) - 1
+            gap = best_v - pv[a, e]
             if gap > tau_gap:
-                if qpow_le(ball_q(qc, r, norm) * qs, gap, ex):
-                    continue
-                if l == LMIN:
-                    tau = qroot(gap, ex) * inv_qs
-                    thr = norm_threshold(tau, norm)
-                    tau_gap = gap
-            stack[0, sp] = s
-            stack[1, sp] = l - 1
-            stack[0, sp + 1] = s + (size >> 1)
-            stack[1, sp + 1] = l - 1
-            sp += 2
+                tau = qroot(gap, ex) * inv_qs * DEFLATE
+                tau_gap = gap
+            for i in range(min(e, done - 1), s - 1, -1):
+                q = qdist(X, i, j, norm)
+                if q > tau:
+                    v = pv[a, i] + qpow(q * qs, ex)
+                    if v > best_v:
+                        best_v = v
+                        best_i = i
+            nev += max(min(e, done - 1) - s + 1, 0)
         stats[0] += nev
         stats[1] += nbt
         return best_v, best_i
 
     @jit(fastmath=FAST, inline="always")
-    def step(X, j, qs, ps, pv, link, summ, stack, stats):
+    def step(X, j, qs, ps, pv, link, summ, front, stats):
         """pv[:, j] and link[:, j] for every p, given rows 0..j-1 and the summaries of the
         complete blocks inside [0, j). stats[0] += distance evaluations, stats[1] += block tests."""
         for a in range(ps.shape[0]):
@@ -515,7 +548,7 @@ def _specialise(norm):
                 link[a, j] = j - 1
                 stats[0] += 1
                 continue
-            best_v, best_i = solve(X, j, qs, ex, pv, link, a, ZERO, j, j - 1, CHASE, -1.0, ZERO, summ, stack, stats)
+            best_v, best_i = solve(X, j, qs, ex, pv, link, a, ZERO, j, j - 1, CHASE, -1.0, ZERO, summ, front, stats)
             pv[a, j] = best_v
             link[a, j] = best_i
 
@@ -524,21 +557,19 @@ def _specialise(norm):
         """Build the summaries of every block whose last point is j."""
         if (j + 1) & ((1 << LMIN) - 1):
             return
-        stack = np.empty((2, STACK), np.int64)
-        bounds = np.empty(STACK)
         for l in range(LMIN, 63):
             size = 1 << l
             if (j + 1) & (size - 1):
                 break
-            build_summary(X, summ, j + 1 - size, l, norm, stack, bounds)
+            build_summary(X, summ, j + 1 - size, l, norm)
 
     @jit
     def bnb_advance(X, j0, j1, qs, ps, pv, link, summ, stats):
         """Run ``step`` for j = j0..j1-1 (j0 >= 1; pv[:, 0] = 0 and link[:, 0] = 0 set by the caller)."""
-        stack = np.empty((2, STACK), np.int64)
+        front = np.empty((2, front_width(j1)), np.int64)
         build = _needs_summaries(ps)
         for j in range(j0, j1):
-            step(X, j, qs, ps, pv, link, summ, stack, stats)
+            step(X, j, qs, ps, pv, link, summ, front, stats)
             if build:
                 complete_blocks(X, j, summ)
 
@@ -552,10 +583,8 @@ def _specialise(norm):
             if size > n:
                 break
             for t in prange(parts):
-                stack = np.empty((2, STACK), np.int64)
-                bounds = np.empty(STACK)
                 for b in range(t, n >> l, parts):
-                    build_summary(X, summ, b * size, l, norm, stack, bounds)
+                    build_summary(X, summ, b * size, l, norm)
 
     @twin_jit
     def bnb_many(X, qs, ps, pv, link, summ, order, parts, stats):
@@ -566,14 +595,14 @@ def _specialise(norm):
         k = ps.shape[0]
         counts = np.zeros((parts, 2), np.int64)
         for t in prange(parts):
-            stack = np.empty((2, STACK), np.int64)
+            front = np.empty((2, front_width(n)), np.int64)
             for r in range(t, k, parts):
                 a = order[r]
                 psa = ps[a : a + 1]
                 pva = pv[a : a + 1]
                 linka = link[a : a + 1]
                 for j in range(1, n):
-                    step(X, j, qs, psa, pva, linka, summ, stack, counts[t])
+                    step(X, j, qs, psa, pva, linka, summ, front, counts[t])
         for t in range(parts):
             stats[0] += counts[t, 0]
             stats[1] += counts[t, 1]
@@ -596,7 +625,7 @@ def _specialise(norm):
         n = X.shape[0]
         ex = exponent(p, norm)
         size = 1 << lb
-        stacks = np.empty((parts, 2, STACK), np.int64)
+        stacks = np.empty((parts, 2, front_width(n)), np.int64)
         counts = np.zeros((parts, 2), np.int64)
         out_v = np.empty(size)
         out_i = np.empty(size, np.int64)
@@ -731,7 +760,7 @@ def _specialise(norm):
 
 
     # --------------------------------------------------------------------------- streaming
-    # istate = [n, e, has_scale, T, evaluations, block tests, -, -, DFS stack (2 * STACK)]:
+    # istate = [n, e, has_scale, T, evaluations, block tests, -, -]:
     # points so far; the scale exponent (stored rows are (x - x0) * 2^-e); whether e is set (a
     # nonzero deviation from x0 has been seen); the threshold: when |x - x0| reaches 2^(e + T)
     # everything is rescaled (T * max p stays far below the float64 exponent range, so no
@@ -739,7 +768,7 @@ def _specialise(norm):
 
 
     @jit
-    def append(y, X, pv, link, summ, x0, ps, istate, stack, stats):
+    def append(y, X, pv, link, summ, x0, ps, istate, front, stats):
         n = istate[0]
         d = X.shape[1]
         if n == 0:
@@ -763,34 +792,34 @@ def _specialise(norm):
         e = int(istate[1])
         for c in range(d):
             X[n, c] = math.ldexp(y[c] - x0[c], -e)  # exact, also where 2^-e is not a float64
-        step(X, n, 1.0, ps, pv, link, summ, stack, stats)
+        step(X, n, 1.0, ps, pv, link, summ, front, stats)
         if _needs_summaries(ps):
             complete_blocks(X, n, summ)
         istate[0] = n + 1
 
 
     @jit
-    def stream_push(y, X, pv, link, summ, x0, ps, istate):
+    def stream_push(y, X, pv, link, summ, x0, ps, istate, front):
         """Append one point (capacity checked by the caller). Returns False if y is not finite.
 
-        istate = [n, e, has_scale, T, distance evaluations, block tests, -, -, DFS stack...].
+        istate = [n, e, has_scale, T, distance evaluations, block tests, -, -]; front: the
+        scratch of ``solve``, of shape (2, front_width(capacity)).
         """
         if not _finite(y):
             return False
-        append(y, X, pv, link, summ, x0, ps, istate, istate[8:].reshape((2, STACK)), istate[4:6])
+        append(y, X, pv, link, summ, x0, ps, istate, front, istate[4:6])
         return True
 
 
     @jit
-    def stream_extend(P, X, pv, link, summ, x0, ps, istate):
+    def stream_extend(P, X, pv, link, summ, x0, ps, istate, front):
         """Append the rows of P. Returns -1, or the first non-finite row (nothing appended then)."""
         for r in range(P.shape[0]):
             if not _finite(P[r]):
                 return r
-        stack = istate[8:].reshape((2, STACK))
         stats = istate[4:6]
         for r in range(P.shape[0]):
-            append(P[r], X, pv, link, summ, x0, ps, istate, stack, stats)
+            append(P[r], X, pv, link, summ, x0, ps, istate, front, stats)
         return -1
 
     return SimpleNamespace(
