@@ -423,13 +423,38 @@ def _specialise(norm):
     """
 
     @jit(fastmath=FAST, inline="always")
-    def block_fails(X, j, qs, ex, pv, a, s, l, best_v, summ):
+    def block_fails(X, j, qs, sqs, ex, pv, a, s, l, best_v, summ):
         """1 if the block [s, s + 2^l) may hold a candidate above best_v, else 0: 0 when its
-        ball bound, raised to the power p (no root), is within the gap best_v - pv[e] at
-        its last index e."""
+        ball bound, raised to the power p, is within the gap best_v - pv[e] at its last
+        index e (sqs = sqrt(qs), exact: qs is a power of 4 under the Euclidean norm)."""
         m = _row(s, l)
         qc = qrows(X, j, summ, m, norm)  # to the centre of block row m
-        below = qpow_le(ball_q(qc, summ[m, X.shape[1]], norm) * qs, best_v - pv[a, s + (1 << l) - 1], ex)
+        r = summ[m, X.shape[1]]
+        g = best_v - pv[a, s + (1 << l) - 1]
+        if norm == EUCLIDEAN and (ex == 0.75 or ex == 1.0 or ex == 1.25 or ex == 1.5):
+            # p = 1.5, 2, 2.5, 3: (rs + D)^k <= G with k = 3, 2, 5, 3 and G = g^2, g, g^2, g
+            # (rs = r sqrt(qs), D = sqrt(qn) in unit scale) without the square root of qn,
+            # the hot spot of the test: (rs + D)^k = P(qn) + D Q(qn) with P, Q >= 0, so the
+            # bound holds iff G - P >= 0 and qn Q^2 <= (G - P)^2. The slack (DEFLATE,
+            # INFLATE) is far above the rounding of these sums of positive terms.
+            G = g * g if (ex == 0.75 or ex == 1.25) else g
+            if POW_SAFE < G < 1.0 / POW_SAFE:
+                rs = r * sqs
+                qn = qc * qs
+                r2 = rs * rs
+                if ex == 1.0:
+                    P = r2 + qn
+                    Q = 2.0 * rs
+                elif ex == 1.25:
+                    P = rs * (r2 * r2 + 10.0 * r2 * qn + 5.0 * qn * qn)
+                    Q = 5.0 * r2 * r2 + 10.0 * r2 * qn + qn * qn
+                else:
+                    P = rs * (r2 + 3.0 * qn)
+                    Q = 3.0 * r2 + qn
+                B = G * DEFLATE - P * INFLATE
+                below = B >= 0.0 and qn * Q * Q * INFLATE <= B * B
+                return np.int64(1) - np.int64(below)
+        below = qpow_le(ball_q(qc, r, norm) * qs, g, ex)
         return np.int64(1) - np.int64(below)
 
     @jit(fastmath=FAST)
@@ -468,20 +493,20 @@ def _specialise(norm):
                 if i == done - 1:
                     done = i
         inv_qs = 1.0 / qs
+        sqs = math.sqrt(qs) if norm == EUCLIDEAN else 1.0
         nbt = 0
         # the blocks of the binary decomposition of [start, end): those of fewer than 2^LMIN
         # points (the nearest to j) are scanned first, point by point
         top = 0  # the highest set bit of end
         while (end >> top) > 1:
             top += 1
-        lo = (end >> LMIN) << LMIN
-        if lo >= start:
-            for i in range(min(end, done) - 1, lo - 1, -1):
-                v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
-                if v > best_v:
-                    best_v = v
-                    best_i = i
-            nev += max(min(end, done) - lo, 0)
+        lo = max((end >> LMIN) << LMIN, start)  # those blocks tile [lo, end)
+        for i in range(min(end, done) - 1, lo - 1, -1):
+            v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
+            if v > best_v:
+                best_v = v
+                best_i = i
+        nev += max(min(end, done) - lo, 0)
         # the larger ones level by level, breadth first: the frontier of a level (row cur of
         # `front`, in increasing order) is the decomposition's block of that level and the
         # halves of the blocks of the level above that failed their test. The tests of a level
@@ -499,14 +524,14 @@ def _specialise(norm):
                 h = 1 << (l - 1)
                 for k in range(cnt):
                     s = front[cur, k]
-                    f = block_fails(X, j, qs, ex, pv, a, s, l, best_v, summ)
+                    f = block_fails(X, j, qs, sqs, ex, pv, a, s, l, best_v, summ)
                     front[1 - cur, nxt] = s
                     front[1 - cur, nxt + 1] = s + h
                     nxt += 2 * f
             else:
                 for k in range(cnt):
                     s = front[cur, k]
-                    f = block_fails(X, j, qs, ex, pv, a, s, l, best_v, summ)
+                    f = block_fails(X, j, qs, sqs, ex, pv, a, s, l, best_v, summ)
                     front[1 - cur, nxt] = s
                     nxt += f
             nbt += cnt
