@@ -7,16 +7,21 @@ The running values (math.md 2.1) are
 Branch and bound (math.md 2.2): while computing pv[j] with a current best value B, every
 candidate i <= e can only improve B if |x_i - x_j| > tau_e = (B - pv[e])^(1/p), because pv
 is non-decreasing. The candidates 0..j-1 are the complete dyadic blocks of the binary
-decomposition of j, scanned downwards (depth first, right half first); a block of
-2^l >= 2^LMIN points carries a summary, a ball (centre: the midpoint of the block's
-bounding box; radius r: the largest distance of a block point from it), so that
-|x_k - x_j| <= r + |c - x_j| for every k in the block. A block is skipped when this bound
-is <= tau at its last index, otherwise its halves are examined (smaller blocks point by
-point). B starts from j - 1 and the previous optimal partition points (link chain of
-j - 1), which are the winner about 90% of the time on diffusive data, so the scan is
-mostly a proof of optimality. A summary depends on the points only,
-so it is built once, when its last point arrives: the offline computation is the online
-step run for j = 1..N-1 (``bnb_advance``), and the streaming class runs the same step.
+decomposition of j; a block of 2^l >= 2^LMIN points carries a summary, a ball (centre:
+the midpoint of the block's bounding box; radius r: the largest distance of a block point
+from it), so that |x_k - x_j| <= r + |c - x_j| for every k in the block. A block is
+skipped when this bound is <= tau at its last index (tested in the power domain, without
+roots; for p = 1.5, 2, 2.5, 3 also without the square root of |c - x_j|^2), otherwise its
+halves are examined. The blocks are tested breadth first, level by level, so that the tests
+of a level do not wait for each other's branches; the blocks of 2^LMIN points that fail
+are then scanned point by point, nearest first, as are the fewer than 2^LMIN candidates
+just before j. B starts from j - 1 and the previous optimal partition points (link chain
+of j - 1), which are the winner about 90% of the time on diffusive data, so the scan is
+mostly a proof of optimality. A summary depends on the points only, so it is built once,
+when its last point arrives (its box merged from its halves' boxes, its radius by a pass
+over its points or, for large blocks, by branch and bound over its sub-blocks): the
+offline computation is the online step run for j = 1..N-1 (``bnb_advance``), and the
+streaming class runs the same step.
 
 Units. Distances are handled as "q": q = |x_i - x_j|^2 for the Euclidean norm (no square
 root in the hot loop) and q = |x_i - x_j| for l1 / linf, so that a term of the sum is
@@ -64,7 +69,7 @@ CHASE = np.int64(4)  # previous optimal partition points tried before the scan
 ZERO = np.int64(0)
 NO_SEED = np.int64(-1)  # no seed candidate, no best index yet
 NO_PARTITION = np.bool_(False)  # pvar_power_1d's want_partition, not a literal (see above)
-RADIUS_SCAN = 8  # blocks of up to 2**RADIUS_SCAN points get their radius by a plain pass
+RADIUS_SCAN = 8  # blocks of up to 2**RADIUS_SCAN points get their radius by a plain pass (measured: below, the branch and bound over sub-blocks costs more than the pass)
 STACK = 128  # depth of build_summary's DFS stack (2 entries per level suffice)
 STREAM_STATE = 8  # length of the streaming int64 state (see stream_push)
 SAFE_EXPONENT = 400  # |log2 scale| below which the raw path is used without a copy
@@ -468,7 +473,8 @@ def _specialise(norm):
 
         best_v must be the value of a real candidate (or -1), or a lower bound of the final
         maximum: the result is then that maximum if it exceeds best_v, and (best_v, best_i)
-        unchanged otherwise. stats[0] += distances, stats[1] += block tests.
+        unchanged otherwise. stats[0] += distances, stats[1] += block tests. front: int64
+        scratch of shape (2, front_width(n)) or wider (the breadth-first frontier).
         """
         nev = 0
         done = end  # the candidates done..end-1 have been tried (the chase of the seed end - 1)
@@ -650,16 +656,16 @@ def _specialise(norm):
         n = X.shape[0]
         ex = exponent(p, norm)
         size = 1 << lb
-        stacks = np.empty((parts, 2, front_width(n)), np.int64)
+        fronts = np.empty((parts, 2, front_width(n)), np.int64)
         counts = np.zeros((parts, 2), np.int64)
         out_v = np.empty(size)
         out_i = np.empty(size, np.int64)
         low_v = np.empty(size)
         low_i = np.empty(size, np.int64)
-        stack = stacks[0]
+        front = fronts[0]
         stats0 = counts[0]
         for j in range(1, min(size, n)):  # the first chunk: serial steps
-            best_v, best_i = solve(X, j, qs, ex, pv, link, ZERO, ZERO, j, j - 1, CHASE, -1.0, ZERO, summ, stack, stats0)
+            best_v, best_i = solve(X, j, qs, ex, pv, link, ZERO, ZERO, j, j - 1, CHASE, -1.0, ZERO, summ, front, stats0)
             pv[0, j] = best_v
             link[0, j] = best_i
         for J in range(size, n, size):
@@ -667,7 +673,7 @@ def _specialise(norm):
             for j in range(J, J + m):
                 # out_v, out_i: the best seed below J (real); low_v, low_i: the best real
                 # partition found, through chunk points (their own low values) or below J
-                best_v, best_i = solve(X, j, qs, ex, pv, link, ZERO, J, J, J - 1, CHASE, -1.0, ZERO, summ, stack, stats0)
+                best_v, best_i = solve(X, j, qs, ex, pv, link, ZERO, J, J, J - 1, CHASE, -1.0, ZERO, summ, front, stats0)
                 out_v[j - J] = best_v
                 out_i[j - J] = best_i
                 i = j - 1
@@ -691,7 +697,7 @@ def _specialise(norm):
                     # means nothing below J beats it, and the real seed stands
                     floor = low_v[j - J] * DEFLATE
                     start_v = max(floor, best_v)
-                    v, i = solve(X, j, qs, ex, pv, link, ZERO, ZERO, J, prev, ZERO, start_v, best_i, summ, stacks[t], counts[t])
+                    v, i = solve(X, j, qs, ex, pv, link, ZERO, ZERO, J, prev, ZERO, start_v, best_i, summ, fronts[t], counts[t])
                     if v > start_v or floor <= best_v:
                         best_v = v
                         best_i = i
@@ -703,7 +709,7 @@ def _specialise(norm):
                 best_i = out_i[j - J]
                 if j > J:
                     best_v, best_i = solve(
-                        X, j, qs, ex, pv, link, ZERO, J, j, j - 1, ZERO, best_v, best_i, summ, stack, stats0
+                        X, j, qs, ex, pv, link, ZERO, J, j, j - 1, ZERO, best_v, best_i, summ, front, stats0
                     )
                 pv[0, j] = best_v
                 link[0, j] = best_i
