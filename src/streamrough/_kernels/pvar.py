@@ -163,25 +163,6 @@ def qpow_le(u, g, ex):
 
 
 @jit
-def qroot(v, ex):
-    """The inverse of ``qpow``: v^(1/ex), and 0 for v <= 0."""
-    if v <= 0.0:
-        return 0.0
-    if ex == 1.0:
-        return v
-    if ex == 0.5:
-        return v * v
-    if ex == 2.0:
-        return math.sqrt(v)
-    if ex == 1.5:
-        r = np.cbrt(v)
-        return r * r
-    if ex == 0.75:
-        return v * np.cbrt(v)
-    return v ** (1.0 / ex)
-
-
-@jit
 def exponent(p, norm):
     """ex such that |x_i - x_j|^p = q^ex."""
     return 0.5 * p if norm == EUCLIDEAN else p
@@ -233,23 +214,6 @@ def path_exponent(X, norm):
         if ek > e:
             e = ek
     return e
-
-
-@jit
-def norm_threshold(tau, norm):
-    """The distance threshold T (norm units) with the rounding slack: prune if bound <= T."""
-    if norm == EUCLIDEAN:
-        return math.sqrt(tau * DEFLATE)
-    return tau * DEFLATE
-
-
-@jit
-def ball_inside(qc, r, T, norm):
-    """True if every point of a ball (radius r, centre at q-distance qc from x_j) is within T."""
-    if norm == EUCLIDEAN:
-        u = T - r
-        return u >= 0.0 and qc <= u * u
-    return qc + r <= T
 
 
 @jit
@@ -498,7 +462,6 @@ def _specialise(norm):
                     best_i = i
                 if i == done - 1:
                     done = i
-        inv_qs = 1.0 / qs
         sqs = math.sqrt(qs) if norm == EUCLIDEAN else 1.0
         nbt = 0
         # the blocks of the binary decomposition of [start, end): those of fewer than 2^LMIN
@@ -543,21 +506,15 @@ def _specialise(norm):
             nbt += cnt
             cur = 1 - cur
             cnt = nxt
-        # the blocks of 2^LMIN points that failed, nearest first, point by point; tau (raw q
-        # units) is the threshold of the gap tau_gap = B' - pv[e'] of an earlier (B', e') with
-        # B' <= B and e' >= every candidate still to come: valid, on the safe side, for all
-        tau = -1.0
-        tau_gap = 0.0
+        # the blocks of 2^LMIN points that failed, nearest first, point by point; the power
+        # of a candidate is taken only if its distance passes the root-free test against its
+        # own gap best_v - pv[i] (skipped: pv[i] + d^p rounds to at most best_v)
         for k in range(cnt - 1, -1, -1):
             s = front[cur, k]
             e = s + (1 << LMIN) - 1
-            gap = best_v - pv[a, e]
-            if gap > tau_gap:
-                tau = qroot(gap, ex) * inv_qs * DEFLATE
-                tau_gap = gap
             for i in range(min(e, done - 1), s - 1, -1):
                 q = qdist(X, i, j, norm)
-                if q > tau:
+                if not qpow_le(q * qs * INFLATE, best_v - pv[a, i], ex):
                     v = pv[a, i] + qpow(q * qs, ex)
                     if v > best_v:
                         best_v = v
