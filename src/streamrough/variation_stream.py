@@ -44,7 +44,7 @@ class PVarStream(Stream):
     first nonzero displacement and raised (with an O(n) rescale) only if the path grows by a
     huge factor, so that no power overflows; the values are reported in the original units.
     Memory: about (d + 2k) * 8 bytes per point for k values of p, plus the block summaries
-    ((3d + 1) * 8 bytes per 4 points).
+    ((3d + 1) * 8 bytes per 4 points) and the branch and bound's scratch (2 bytes per point).
 
     A stream is safe to use from several threads (each method runs under the stream's
     lock), pickles (to checkpoint an analysis) and copies: ``copy.copy`` and
