@@ -471,10 +471,12 @@ def _specialise(norm):
             top += 1
         lo = max((end >> LMIN) << LMIN, start)  # those blocks tile [lo, end)
         for i in range(min(end, done) - 1, lo - 1, -1):
-            v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
-            if v > best_v:
-                best_v = v
-                best_i = i
+            q = qdist(X, i, j, norm)
+            if not qpow_le(q * qs * INFLATE, best_v - pv[a, i], ex):
+                v = pv[a, i] + qpow(q * qs, ex)
+                if v > best_v:
+                    best_v = v
+                    best_i = i
         nev += max(min(end, done) - lo, 0)
         # the larger ones level by level, breadth first: the frontier of a level (row cur of
         # `front`, in increasing order) is the decomposition's block of that level and the
