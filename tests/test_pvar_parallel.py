@@ -32,7 +32,7 @@ def chunked(x, p, code, lb, parts, twin="parallel"):
     """The chunked kernel called directly, with chunks of 2^lb points (its parallel or serial twin)."""
     n, d = x.shape
     specialised = kernels.for_norm(code)
-    summ = np.zeros((kernels.summary_rows(n), d + 1))
+    summ = np.zeros((kernels.summary_rows(n), kernels.summary_cols(d)))
     getattr(specialised.build_summaries, twin)(x, summ, parts)
     pv = np.zeros((1, n))
     link = np.zeros((1, n), np.int64)

@@ -107,7 +107,7 @@ def _run_bnb(Xk, qs, ps, code, jobs):
     link[:, 0] = 0
     stats = np.zeros(2, np.int64)
     needs = bool((ps != 1.0).any())
-    summ = np.zeros((kernels.summary_rows(n) if needs else 1, d + 1))
+    summ = np.zeros((kernels.summary_rows(n) if needs else 1, kernels.summary_cols(d)))
     many = ps.size > 1 and jobs > 1
     chunked = ps.size == 1 and needs and jobs > 1 and n >= _config.CHUNKED_MIN_N
     if not (many or chunked):

@@ -44,7 +44,7 @@ class PVarStream(Stream):
     first nonzero displacement and raised (with an O(n) rescale) only if the path grows by a
     huge factor, so that no power overflows; the values are reported in the original units.
     Memory: about (d + 2k) * 8 bytes per point for k values of p, plus the block summaries
-    ((d + 1) * 8 bytes per 4 points).
+    ((3d + 1) * 8 bytes per 4 points) and the branch and bound's scratch (2 bytes per point).
 
     A stream is safe to use from several threads (each method runs under the stream's
     lock), pickles (to checkpoint an analysis) and copies: ``copy.copy`` and
@@ -63,7 +63,7 @@ class PVarStream(Stream):
     12.0
     """
 
-    _TRANSIENT = ("_kernels", "_push", "_extend", "_state")
+    _TRANSIENT = ("_kernels", "_push", "_extend", "_state", "_front")
 
     def __init__(self, p, *, dim=None, norm="euclidean"):
         self._lock = threading.RLock()
@@ -74,7 +74,7 @@ class PVarStream(Stream):
         self._cap = 0
         self._d = None
         self._bind()
-        # istate = [n, e, has_scale, T, counters, -, -, work stack]; T keeps (T + 1) max_p
+        # istate = [n, e, has_scale, T, counters, -, -]; T keeps (T + 1) max_p
         # below the float64 exponent range (p <= MAX_P = 500)
         self._istate = np.zeros(self._kernels.STREAM_STATE, np.int64)
         self._istate[3] = max(1, int(400 // float(self._ps.max())))
@@ -90,7 +90,8 @@ class PVarStream(Stream):
         self._push = specialised.stream_push
         self._extend = specialised.stream_extend
         if self._d is not None:
-            self._state = (self._X, self._pv, self._link, self._summ, self._x0, self._ps, self._istate)
+            self._front = np.empty((2, kernels.front_width(self._cap)), np.int64)  # scratch, not state
+            self._state = (self._X, self._pv, self._link, self._summ, self._x0, self._ps, self._istate, self._front)
 
     def _allocate(self, d):
         self._d = d
@@ -104,7 +105,7 @@ class PVarStream(Stream):
         X = np.empty((cap, self._d))
         pv = np.empty((k, cap))
         link = np.empty((k, cap), np.int64)
-        summ = np.zeros((self._kernels.summary_rows(cap), self._d + 1))
+        summ = np.zeros((self._kernels.summary_rows(cap), self._kernels.summary_cols(self._d)))
         if n:
             X[:n] = self._X[:n]
             pv[:, :n] = self._pv[:, :n]
@@ -112,8 +113,9 @@ class PVarStream(Stream):
             summ[: self._summ.shape[0]] = self._summ
         self._X, self._pv, self._link, self._summ = X, pv, link, summ
         self._cap = cap
+        self._front = np.empty((2, self._kernels.front_width(cap)), np.int64)  # the kernels' scratch
         # the kernel arguments after the point, bound once: the push path stays one call
-        self._state = (X, pv, link, summ, self._x0, self._ps, self._istate)
+        self._state = (X, pv, link, summ, self._x0, self._ps, self._istate, self._front)
 
     @locked
     def push(self, point):

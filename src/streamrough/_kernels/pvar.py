@@ -7,16 +7,21 @@ The running values (math.md 2.1) are
 Branch and bound (math.md 2.2): while computing pv[j] with a current best value B, every
 candidate i <= e can only improve B if |x_i - x_j| > tau_e = (B - pv[e])^(1/p), because pv
 is non-decreasing. The candidates 0..j-1 are the complete dyadic blocks of the binary
-decomposition of j, scanned downwards (depth first, right half first); a block of
-2^l >= 2^LMIN points carries a summary, a ball (centre: the midpoint of the block's
-bounding box; radius r: the largest distance of a block point from it), so that
-|x_k - x_j| <= r + |c - x_j| for every k in the block. A block is skipped when this bound
-is <= tau at its last index, otherwise its halves are examined (smaller blocks point by
-point). B starts from j - 1 and the previous optimal partition points (link chain of
-j - 1), which are the winner about 90% of the time on diffusive data, so the scan is
-mostly a proof of optimality. A summary depends on the points only,
-so it is built once, when its last point arrives: the offline computation is the online
-step run for j = 1..N-1 (``bnb_advance``), and the streaming class runs the same step.
+decomposition of j; a block of 2^l >= 2^LMIN points carries a summary, a ball (centre:
+the midpoint of the block's bounding box; radius r: the largest distance of a block point
+from it), so that |x_k - x_j| <= r + |c - x_j| for every k in the block. A block is
+skipped when this bound is <= tau at its last index (tested in the power domain, without
+roots; for p = 1.5, 2, 2.5, 3 also without the square root of |c - x_j|^2), otherwise its
+halves are examined. The blocks are tested breadth first, level by level, so that the tests
+of a level do not wait for each other's branches; the blocks of 2^LMIN points that fail
+are then scanned point by point, nearest first, as are the fewer than 2^LMIN candidates
+just before j. B starts from j - 1 and the previous optimal partition points (link chain
+of j - 1), which are the winner about 90% of the time on diffusive data, so the scan is
+mostly a proof of optimality. A summary depends on the points only, so it is built once,
+when its last point arrives (its box merged from its halves' boxes, its radius by a pass
+over its points or, for large blocks, by branch and bound over its sub-blocks): the
+offline computation is the online step run for j = 1..N-1 (``bnb_advance``), and the
+streaming class runs the same step.
 
 Units. Distances are handled as "q": q = |x_i - x_j|^2 for the Euclidean norm (no square
 root in the hot loop) and q = |x_i - x_j| for l1 / linf, so that a term of the sum is
@@ -64,8 +69,9 @@ CHASE = np.int64(4)  # previous optimal partition points tried before the scan
 ZERO = np.int64(0)
 NO_SEED = np.int64(-1)  # no seed candidate, no best index yet
 NO_PARTITION = np.bool_(False)  # pvar_power_1d's want_partition, not a literal (see above)
-STACK = 128  # depth of the explicit DFS stack (2 entries per level suffice)
-STREAM_STATE = 8 + 2 * STACK  # length of the streaming int64 state (see stream_push)
+RADIUS_SCAN = 8  # blocks of up to 2**RADIUS_SCAN points get their radius by a plain pass (measured: below, the branch and bound over sub-blocks costs more than the pass)
+STACK = 128  # depth of build_summary's DFS stack (2 entries per level suffice)
+STREAM_STATE = 8  # length of the streaming int64 state (see stream_push)
 SAFE_EXPONENT = 400  # |log2 scale| below which the raw path is used without a copy
 FAST = {"reassoc", "contract"}  # lets LLVM vectorise the short reductions over coordinates
 
@@ -157,25 +163,6 @@ def qpow_le(u, g, ex):
 
 
 @jit
-def qroot(v, ex):
-    """The inverse of ``qpow``: v^(1/ex), and 0 for v <= 0."""
-    if v <= 0.0:
-        return 0.0
-    if ex == 1.0:
-        return v
-    if ex == 0.5:
-        return v * v
-    if ex == 2.0:
-        return math.sqrt(v)
-    if ex == 1.5:
-        r = np.cbrt(v)
-        return r * r
-    if ex == 0.75:
-        return v * np.cbrt(v)
-    return v ** (1.0 / ex)
-
-
-@jit
 def exponent(p, norm):
     """ex such that |x_i - x_j|^p = q^ex."""
     return 0.5 * p if norm == EUCLIDEAN else p
@@ -230,23 +217,6 @@ def path_exponent(X, norm):
 
 
 @jit
-def norm_threshold(tau, norm):
-    """The distance threshold T (norm units) with the rounding slack: prune if bound <= T."""
-    if norm == EUCLIDEAN:
-        return math.sqrt(tau * DEFLATE)
-    return tau * DEFLATE
-
-
-@jit
-def ball_inside(qc, r, T, norm):
-    """True if every point of a ball (radius r, centre at q-distance qc from x_j) is within T."""
-    if norm == EUCLIDEAN:
-        u = T - r
-        return u >= 0.0 and qc <= u * u
-    return qc + r <= T
-
-
-@jit
 def ball_q(qc, r, norm):
     """The ball bound in q units, inflated: (r + |c - x_j|)^2 (Euclidean) or r + |c - x_j|."""
     if norm == EUCLIDEAN:
@@ -255,42 +225,115 @@ def ball_q(qc, r, norm):
     return (r + qc) * INFLATE
 
 
+@jit
+def summary_cols(d):
+    """Columns of a summary row: the ball's centre (0..d-1) and radius (d), then the block's
+    bounding box, low corner (d+1..2d) and high corner (2d+1..3d), from which the parent's box
+    is merged without a pass over its points."""
+    return 3 * d + 1
+
+
 @jit(fastmath=FAST)
-def build_summary(X, summ, s, l, norm, box):
-    """Summary of the complete block [s, s + 2^l): the centre of its bounding box (columns
-    0..d-1) and the radius of the ball about it that holds every point of the block (column d).
-    box: scratch of shape (2, d)."""
+def _centre_q(summ, a, b, d, norm):
+    """q between the centres of summary rows a and b."""
+    s = 0.0
+    if norm == EUCLIDEAN:
+        for c in range(d):
+            t = summ[a, c] - summ[b, c]
+            s += t * t
+    elif norm == L1:
+        for c in range(d):
+            s += abs(summ[a, c] - summ[b, c])
+    else:
+        for c in range(d):
+            s = max(s, abs(summ[a, c] - summ[b, c]))
+    return s
+
+
+@jit(fastmath=FAST)
+def build_summary(X, summ, s, l, norm):
+    """Summary of the complete block [s, s + 2^l) (the summaries of its sub-blocks built):
+    the midpoint of its bounding box, the radius of the ball about it that holds every point
+    of the block, and the box.
+
+    A block of 2^LMIN points is read point by point. Above, the box is the union of the two
+    halves' boxes, and the radius, max_k |x_k - c|, is found by branch and bound over the
+    sub-blocks: a sub-block of centre c' and radius r' is skipped when r' + |c' - c|
+    (inflated) cannot exceed the largest distance found so far, so the radius is the very
+    maximum a full pass would find, at the cost of a few leaves instead of 2^l points.
+    """
     d = X.shape[1]
     m = _row(s, l)
-    size = 1 << l
-    lo = box[0]  # the box, read row by row (contiguous)
-    hi = box[1]
-    for c in range(d):
-        lo[c] = X[s, c]
-        hi[c] = X[s, c]
-    for k in range(s + 1, s + size):
+    lo = d + 1
+    hi = 2 * d + 1
+    if l == LMIN:
         for c in range(d):
-            v = X[k, c]
-            lo[c] = min(lo[c], v)
-            hi[c] = max(hi[c], v)
+            summ[m, lo + c] = X[s, c]
+            summ[m, hi + c] = X[s, c]
+        for k in range(s + 1, s + (1 << LMIN)):
+            for c in range(d):
+                v = X[k, c]
+                summ[m, lo + c] = min(summ[m, lo + c], v)
+                summ[m, hi + c] = max(summ[m, hi + c], v)
+    else:
+        a = _row(s, l - 1)
+        b = _row(s + (1 << (l - 1)), l - 1)
+        for c in range(d):
+            summ[m, lo + c] = min(summ[a, lo + c], summ[b, lo + c])
+            summ[m, hi + c] = max(summ[a, hi + c], summ[b, hi + c])
     for c in range(d):
-        lo[c] = lo[c] + 0.5 * (hi[c] - lo[c])
-        summ[m, c] = lo[c]
+        summ[m, c] = summ[m, lo + c] + 0.5 * (summ[m, hi + c] - summ[m, lo + c])
     r = 0.0
-    for k in range(s, s + size):  # one loop per norm: no branch inside
-        q = 0.0
-        if norm == EUCLIDEAN:
-            for c in range(d):
-                t = X[k, c] - lo[c]
-                q += t * t
-        elif norm == L1:
-            for c in range(d):
-                q += abs(X[k, c] - lo[c])
+    if l <= RADIUS_SCAN:
+        for k in range(s, s + (1 << l)):
+            r = max(r, qrows(X, k, summ, m, norm))
+        summ[m, d] = math.sqrt(r) if norm == EUCLIDEAN else r
+        return
+    stack = np.empty((2, STACK), np.int64)  # one block in 2^RADIUS_SCAN points: allocations are cheap here
+    bounds = np.empty(STACK)
+    sp = 1
+    stack[0, 0] = s
+    stack[1, 0] = l
+    bounds[0] = math.inf
+    while sp > 0:
+        sp -= 1
+        if bounds[sp] <= r:
+            continue
+        s2 = stack[0, sp]
+        l2 = stack[1, sp]
+        if l2 == LMIN:
+            for k in range(s2, s2 + (1 << LMIN)):
+                r = max(r, qrows(X, k, summ, m, norm))
+            continue
+        # the halves, the one with the larger bound on top
+        h = 1 << (l2 - 1)
+        ma = _row(s2, l2 - 1)
+        mb = _row(s2 + h, l2 - 1)
+        ua = ball_q(_centre_q(summ, ma, m, d, norm), summ[ma, d], norm)
+        ub = ball_q(_centre_q(summ, mb, m, d, norm), summ[mb, d], norm)
+        if ua > ub:
+            stack[0, sp] = s2 + h
+            stack[1, sp] = l2 - 1
+            bounds[sp] = ub
+            stack[0, sp + 1] = s2
+            stack[1, sp + 1] = l2 - 1
+            bounds[sp + 1] = ua
         else:
-            for c in range(d):
-                q = max(q, abs(X[k, c] - lo[c]))
-        r = max(r, q)
+            stack[0, sp] = s2
+            stack[1, sp] = l2 - 1
+            bounds[sp] = ua
+            stack[0, sp + 1] = s2 + h
+            stack[1, sp + 1] = l2 - 1
+            bounds[sp + 1] = ub
+        sp += 2
     summ[m, d] = math.sqrt(r) if norm == EUCLIDEAN else r
+
+
+@jit
+def front_width(cap):
+    """Length of the rows of ``solve``'s frontier scratch for paths of up to `cap` points: a
+    level's frontier holds at most one block per 2^LMIN points, and one more."""
+    return (cap >> LMIN) + 2
 
 
 @jit
@@ -348,8 +391,43 @@ def _specialise(norm):
     vectorise: about 3x faster than a runtime norm argument). Each norm compiles on first use.
     """
 
+    @jit(fastmath=FAST, inline="always")
+    def block_fails(X, j, qs, sqs, ex, pv, a, s, l, best_v, summ):
+        """1 if the block [s, s + 2^l) may hold a candidate above best_v, else 0: 0 when its
+        ball bound, raised to the power p, is within the gap best_v - pv[e] at its last
+        index e (sqs = sqrt(qs), exact: qs is a power of 4 under the Euclidean norm)."""
+        m = _row(s, l)
+        qc = qrows(X, j, summ, m, norm)  # to the centre of block row m
+        r = summ[m, X.shape[1]]
+        g = best_v - pv[a, s + (1 << l) - 1]
+        if norm == EUCLIDEAN and (ex == 0.75 or ex == 1.0 or ex == 1.25 or ex == 1.5):
+            # p = 1.5, 2, 2.5, 3: (rs + D)^k <= G with k = 3, 2, 5, 3 and G = g^2, g, g^2, g
+            # (rs = r sqrt(qs), D = sqrt(qn) in unit scale) without the square root of qn,
+            # the hot spot of the test: (rs + D)^k = P(qn) + D Q(qn) with P, Q >= 0, so the
+            # bound holds iff G - P >= 0 and qn Q^2 <= (G - P)^2. The slack (DEFLATE,
+            # INFLATE) is far above the rounding of these sums of positive terms.
+            G = g * g if (ex == 0.75 or ex == 1.25) else g
+            if POW_SAFE < G < 1.0 / POW_SAFE:
+                rs = r * sqs
+                qn = qc * qs
+                r2 = rs * rs
+                if ex == 1.0:
+                    P = r2 + qn
+                    Q = 2.0 * rs
+                elif ex == 1.25:
+                    P = rs * (r2 * r2 + 10.0 * r2 * qn + 5.0 * qn * qn)
+                    Q = 5.0 * r2 * r2 + 10.0 * r2 * qn + qn * qn
+                else:
+                    P = rs * (r2 + 3.0 * qn)
+                    Q = 3.0 * r2 + qn
+                B = G * DEFLATE - P * INFLATE
+                below = B >= 0.0 and qn * Q * Q * INFLATE <= B * B
+                return np.int64(1) - np.int64(below)
+        below = qpow_le(ball_q(qc, r, norm) * qs, g, ex)
+        return np.int64(1) - np.int64(below)
+
     @jit(fastmath=FAST)
-    def solve(X, j, qs, ex, pv, link, a, start, end, seed_i, chase, best_v, best_i, summ, stack, stats):
+    def solve(X, j, qs, ex, pv, link, a, start, end, seed_i, chase, best_v, best_i, summ, front, stats):
         """Improve (best_v, best_i) to the max over the candidates i in [start, end) of
         pv[a, i] + |x_i - x_j|^p (p = ex, in q units), by branch and bound over the complete
         dyadic blocks of [0, end) that lie inside [start, end) (start must be 0 or a multiple
@@ -359,9 +437,11 @@ def _specialise(norm):
 
         best_v must be the value of a real candidate (or -1), or a lower bound of the final
         maximum: the result is then that maximum if it exceeds best_v, and (best_v, best_i)
-        unchanged otherwise. stats[0] += distances, stats[1] += block tests.
+        unchanged otherwise. stats[0] += distances, stats[1] += block tests. front: int64
+        scratch of shape (2, front_width(n)) or wider (the breadth-first frontier).
         """
         nev = 0
+        done = end  # the candidates done..end-1 have been tried (the chase of the seed end - 1)
         if seed_i >= 0:
             i = seed_i
             v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
@@ -369,6 +449,8 @@ def _specialise(norm):
             if v > best_v:
                 best_v = v
                 best_i = i
+            if i == done - 1:
+                done = i
             for _ in range(chase):
                 if i == 0:
                     break
@@ -378,68 +460,74 @@ def _specialise(norm):
                 if v > best_v:
                     best_v = v
                     best_i = i
-        d = X.shape[1]
-        inv_qs = 1.0 / qs
+                if i == done - 1:
+                    done = i
+        sqs = math.sqrt(qs) if norm == EUCLIDEAN else 1.0
         nbt = 0
-        # the blocks, the nearest (smallest) on top of the stack
-        sp = 0
-        lo = 0
-        for lv in range(62, -1, -1):
-            if (end >> lv) & 1:
+        # the blocks of the binary decomposition of [start, end): those of fewer than 2^LMIN
+        # points (the nearest to j) are scanned first, point by point
+        top = 0  # the highest set bit of end
+        while (end >> top) > 1:
+            top += 1
+        lo = max((end >> LMIN) << LMIN, start)  # those blocks tile [lo, end)
+        for i in range(min(end, done) - 1, lo - 1, -1):
+            q = qdist(X, i, j, norm)
+            if not qpow_le(q * qs * INFLATE, best_v - pv[a, i], ex):
+                v = pv[a, i] + qpow(q * qs, ex)
+                if v > best_v:
+                    best_v = v
+                    best_i = i
+        nev += max(min(end, done) - lo, 0)
+        # the larger ones level by level, breadth first: the frontier of a level (row cur of
+        # `front`, in increasing order) is the decomposition's block of that level and the
+        # halves of the blocks of the level above that failed their test. The tests of a level
+        # are independent of each other (no branch on their outcome): they overlap in the CPU
+        cur = 0
+        cnt = 0
+        for l in range(top, LMIN - 1, -1):
+            if (end >> l) & 1:
+                lo = (end >> (l + 1)) << (l + 1)
                 if lo >= start:
-                    stack[0, sp] = lo
-                    stack[1, sp] = lv
-                    sp += 1
-                lo += 1 << lv
-        # tau (raw q units) and thr (norm units, deflated) are the thresholds of the gap
-        # tau_gap = B' - pv[e'] of an earlier (B', e') with B' <= B and e' >= every candidate
-        # still to come: valid, on the safe side, for all of them
-        tau = -1.0
-        thr = -1.0
-        tau_gap = 0.0
-        while sp > 0:  # depth first, right half first: candidates in decreasing order
-            sp -= 1
-            s = stack[0, sp]
-            l = stack[1, sp]
-            size = 1 << l
-            if l < LMIN:
-                for i in range(s + size - 1, s - 1, -1):
-                    q = qdist(X, i, j, norm)
-                    if q > tau:
-                        v = pv[a, i] + qpow(q * qs, ex)
-                        if v > best_v:
-                            best_v = v
-                            best_i = i
-                nev += size
-                continue
-            m = _row(s, l)
-            qc = qrows(X, j, summ, m, norm)  # to the centre of block row m
-            r = summ[m, d]
-            nbt += 1
-            if ball_inside(qc, r, thr, norm):
-                continue
-            # the gap at this block's end is larger (pv[e] <= the earlier pv[e']): test the
-            # bound against it in the power domain (no root); the thresholds (a root each)
-            # are refreshed only when the block's halves are scanned point by point
-            gap = best_v - pv[a, s + size - 1]
-            if gap > tau_gap:
-                if qpow_le(ball_q(qc, r, norm) * qs, gap, ex):
-                    continue
-                if l == LMIN:
-                    tau = qroot(gap, ex) * inv_qs
-                    thr = norm_threshold(tau, norm)
-                    tau_gap = gap
-            stack[0, sp] = s
-            stack[1, sp] = l - 1
-            stack[0, sp + 1] = s + (size >> 1)
-            stack[1, sp + 1] = l - 1
-            sp += 2
+                    front[cur, cnt] = lo
+                    cnt += 1
+            nxt = 0
+            if l > LMIN:
+                h = 1 << (l - 1)
+                for k in range(cnt):
+                    s = front[cur, k]
+                    f = block_fails(X, j, qs, sqs, ex, pv, a, s, l, best_v, summ)
+                    front[1 - cur, nxt] = s
+                    front[1 - cur, nxt + 1] = s + h
+                    nxt += 2 * f
+            else:
+                for k in range(cnt):
+                    s = front[cur, k]
+                    f = block_fails(X, j, qs, sqs, ex, pv, a, s, l, best_v, summ)
+                    front[1 - cur, nxt] = s
+                    nxt += f
+            nbt += cnt
+            cur = 1 - cur
+            cnt = nxt
+        # the blocks of 2^LMIN points that failed, nearest first, point by point; the power
+        # of a candidate is taken only if its distance passes the root-free test against its
+        # own gap best_v - pv[i] (skipped: pv[i] + d^p rounds to at most best_v)
+        for k in range(cnt - 1, -1, -1):
+            s = front[cur, k]
+            e = s + (1 << LMIN) - 1
+            for i in range(min(e, done - 1), s - 1, -1):
+                q = qdist(X, i, j, norm)
+                if not qpow_le(q * qs * INFLATE, best_v - pv[a, i], ex):
+                    v = pv[a, i] + qpow(q * qs, ex)
+                    if v > best_v:
+                        best_v = v
+                        best_i = i
+            nev += max(min(e, done - 1) - s + 1, 0)
         stats[0] += nev
         stats[1] += nbt
         return best_v, best_i
 
     @jit(fastmath=FAST, inline="always")
-    def step(X, j, qs, ps, pv, link, summ, stack, stats):
+    def step(X, j, qs, ps, pv, link, summ, front, stats):
         """pv[:, j] and link[:, j] for every p, given rows 0..j-1 and the summaries of the
         complete blocks inside [0, j). stats[0] += distance evaluations, stats[1] += block tests."""
         for a in range(ps.shape[0]):
@@ -450,7 +538,7 @@ def _specialise(norm):
                 link[a, j] = j - 1
                 stats[0] += 1
                 continue
-            best_v, best_i = solve(X, j, qs, ex, pv, link, a, ZERO, j, j - 1, CHASE, -1.0, ZERO, summ, stack, stats)
+            best_v, best_i = solve(X, j, qs, ex, pv, link, a, ZERO, j, j - 1, CHASE, -1.0, ZERO, summ, front, stats)
             pv[a, j] = best_v
             link[a, j] = best_i
 
@@ -459,20 +547,19 @@ def _specialise(norm):
         """Build the summaries of every block whose last point is j."""
         if (j + 1) & ((1 << LMIN) - 1):
             return
-        box = np.empty((2, X.shape[1]))
         for l in range(LMIN, 63):
             size = 1 << l
             if (j + 1) & (size - 1):
                 break
-            build_summary(X, summ, j + 1 - size, l, norm, box)
+            build_summary(X, summ, j + 1 - size, l, norm)
 
     @jit
     def bnb_advance(X, j0, j1, qs, ps, pv, link, summ, stats):
         """Run ``step`` for j = j0..j1-1 (j0 >= 1; pv[:, 0] = 0 and link[:, 0] = 0 set by the caller)."""
-        stack = np.empty((2, STACK), np.int64)
+        front = np.empty((2, front_width(j1)), np.int64)
         build = _needs_summaries(ps)
         for j in range(j0, j1):
-            step(X, j, qs, ps, pv, link, summ, stack, stats)
+            step(X, j, qs, ps, pv, link, summ, front, stats)
             if build:
                 complete_blocks(X, j, summ)
 
@@ -481,14 +568,13 @@ def _specialise(norm):
     def build_summaries(X, summ, parts):
         """The summaries of every complete block of [0, n), in parallel (offline: all points known)."""
         n = X.shape[0]
-        for t in prange(parts):
-            box = np.empty((2, X.shape[1]))
-            for l in range(LMIN, 63):
-                size = 1 << l
-                if size > n:
-                    break
+        for l in range(LMIN, 63):  # level by level: a summary reads its halves'
+            size = 1 << l
+            if size > n:
+                break
+            for t in prange(parts):
                 for b in range(t, n >> l, parts):
-                    build_summary(X, summ, b * size, l, norm, box)
+                    build_summary(X, summ, b * size, l, norm)
 
     @twin_jit
     def bnb_many(X, qs, ps, pv, link, summ, order, parts, stats):
@@ -499,14 +585,14 @@ def _specialise(norm):
         k = ps.shape[0]
         counts = np.zeros((parts, 2), np.int64)
         for t in prange(parts):
-            stack = np.empty((2, STACK), np.int64)
+            front = np.empty((2, front_width(n)), np.int64)
             for r in range(t, k, parts):
                 a = order[r]
                 psa = ps[a : a + 1]
                 pva = pv[a : a + 1]
                 linka = link[a : a + 1]
                 for j in range(1, n):
-                    step(X, j, qs, psa, pva, linka, summ, stack, counts[t])
+                    step(X, j, qs, psa, pva, linka, summ, front, counts[t])
         for t in range(parts):
             stats[0] += counts[t, 0]
             stats[1] += counts[t, 1]
@@ -529,16 +615,16 @@ def _specialise(norm):
         n = X.shape[0]
         ex = exponent(p, norm)
         size = 1 << lb
-        stacks = np.empty((parts, 2, STACK), np.int64)
+        fronts = np.empty((parts, 2, front_width(n)), np.int64)
         counts = np.zeros((parts, 2), np.int64)
         out_v = np.empty(size)
         out_i = np.empty(size, np.int64)
         low_v = np.empty(size)
         low_i = np.empty(size, np.int64)
-        stack = stacks[0]
+        front = fronts[0]
         stats0 = counts[0]
         for j in range(1, min(size, n)):  # the first chunk: serial steps
-            best_v, best_i = solve(X, j, qs, ex, pv, link, ZERO, ZERO, j, j - 1, CHASE, -1.0, ZERO, summ, stack, stats0)
+            best_v, best_i = solve(X, j, qs, ex, pv, link, ZERO, ZERO, j, j - 1, CHASE, -1.0, ZERO, summ, front, stats0)
             pv[0, j] = best_v
             link[0, j] = best_i
         for J in range(size, n, size):
@@ -546,7 +632,7 @@ def _specialise(norm):
             for j in range(J, J + m):
                 # out_v, out_i: the best seed below J (real); low_v, low_i: the best real
                 # partition found, through chunk points (their own low values) or below J
-                best_v, best_i = solve(X, j, qs, ex, pv, link, ZERO, J, J, J - 1, CHASE, -1.0, ZERO, summ, stack, stats0)
+                best_v, best_i = solve(X, j, qs, ex, pv, link, ZERO, J, J, J - 1, CHASE, -1.0, ZERO, summ, front, stats0)
                 out_v[j - J] = best_v
                 out_i[j - J] = best_i
                 i = j - 1
@@ -570,7 +656,7 @@ def _specialise(norm):
                     # means nothing below J beats it, and the real seed stands
                     floor = low_v[j - J] * DEFLATE
                     start_v = max(floor, best_v)
-                    v, i = solve(X, j, qs, ex, pv, link, ZERO, ZERO, J, prev, ZERO, start_v, best_i, summ, stacks[t], counts[t])
+                    v, i = solve(X, j, qs, ex, pv, link, ZERO, ZERO, J, prev, ZERO, start_v, best_i, summ, fronts[t], counts[t])
                     if v > start_v or floor <= best_v:
                         best_v = v
                         best_i = i
@@ -582,7 +668,7 @@ def _specialise(norm):
                 best_i = out_i[j - J]
                 if j > J:
                     best_v, best_i = solve(
-                        X, j, qs, ex, pv, link, ZERO, J, j, j - 1, ZERO, best_v, best_i, summ, stack, stats0
+                        X, j, qs, ex, pv, link, ZERO, J, j, j - 1, ZERO, best_v, best_i, summ, front, stats0
                     )
                 pv[0, j] = best_v
                 link[0, j] = best_i
@@ -655,7 +741,7 @@ def _specialise(norm):
                 else:
                     pv = np.zeros((k, n))
                     link = np.zeros((k, n), np.int64)
-                    summ = np.zeros((summary_rows(n), X.shape[1] + 1))
+                    summ = np.zeros((summary_rows(n), summary_cols(X.shape[1])))
                     stats = np.zeros(2, np.int64)
                     bnb_advance(Xs, 1, n, qs, ps, pv, link, summ, stats)
                     for a in range(k):
@@ -664,7 +750,7 @@ def _specialise(norm):
 
 
     # --------------------------------------------------------------------------- streaming
-    # istate = [n, e, has_scale, T, evaluations, block tests, -, -, DFS stack (2 * STACK)]:
+    # istate = [n, e, has_scale, T, evaluations, block tests, -, -]:
     # points so far; the scale exponent (stored rows are (x - x0) * 2^-e); whether e is set (a
     # nonzero deviation from x0 has been seen); the threshold: when |x - x0| reaches 2^(e + T)
     # everything is rescaled (T * max p stays far below the float64 exponent range, so no
@@ -672,7 +758,7 @@ def _specialise(norm):
 
 
     @jit
-    def append(y, X, pv, link, summ, x0, ps, istate, stack, stats):
+    def append(y, X, pv, link, summ, x0, ps, istate, front, stats):
         n = istate[0]
         d = X.shape[1]
         if n == 0:
@@ -696,34 +782,34 @@ def _specialise(norm):
         e = int(istate[1])
         for c in range(d):
             X[n, c] = math.ldexp(y[c] - x0[c], -e)  # exact, also where 2^-e is not a float64
-        step(X, n, 1.0, ps, pv, link, summ, stack, stats)
+        step(X, n, 1.0, ps, pv, link, summ, front, stats)
         if _needs_summaries(ps):
             complete_blocks(X, n, summ)
         istate[0] = n + 1
 
 
     @jit
-    def stream_push(y, X, pv, link, summ, x0, ps, istate):
+    def stream_push(y, X, pv, link, summ, x0, ps, istate, front):
         """Append one point (capacity checked by the caller). Returns False if y is not finite.
 
-        istate = [n, e, has_scale, T, distance evaluations, block tests, -, -, DFS stack...].
+        istate = [n, e, has_scale, T, distance evaluations, block tests, -, -]; front: the
+        scratch of ``solve``, of shape (2, front_width(capacity)).
         """
         if not _finite(y):
             return False
-        append(y, X, pv, link, summ, x0, ps, istate, istate[8:].reshape((2, STACK)), istate[4:6])
+        append(y, X, pv, link, summ, x0, ps, istate, front, istate[4:6])
         return True
 
 
     @jit
-    def stream_extend(P, X, pv, link, summ, x0, ps, istate):
+    def stream_extend(P, X, pv, link, summ, x0, ps, istate, front):
         """Append the rows of P. Returns -1, or the first non-finite row (nothing appended then)."""
         for r in range(P.shape[0]):
             if not _finite(P[r]):
                 return r
-        stack = istate[8:].reshape((2, STACK))
         stats = istate[4:6]
         for r in range(P.shape[0]):
-            append(P[r], X, pv, link, summ, x0, ps, istate, stack, stats)
+            append(P[r], X, pv, link, summ, x0, ps, istate, front, stats)
         return -1
 
     return SimpleNamespace(

@@ -25,7 +25,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ._jit import jit
-from .pvar import NO_SCALE, NO_SEED, STACK, ZERO, diff_exponent, exponent, for_norm as _pvar_for_norm, qdist, qpow, summary_rows
+from .pvar import NO_SCALE, NO_SEED, ZERO, diff_exponent, exponent, for_norm as _pvar_for_norm, front_width, qdist, qpow, summary_cols, summary_rows
 
 
 def _specialise(norm):
@@ -40,14 +40,14 @@ def _specialise(norm):
         out_i its local row i, if that maximum exceeds floor[j - n_old]; else -1 and -1."""
         n = X.shape[0]
         ex = exponent(p, norm)
-        summ = np.zeros((summary_rows(n), X.shape[1] + 1))
+        summ = np.zeros((summary_rows(n), summary_cols(X.shape[1])))
         for j in range(n_old):
             complete_blocks(X, j, summ)
         link = np.zeros((1, n), np.int64)
-        stack = np.empty((2, STACK), np.int64)
+        front = np.empty((2, front_width(n)), np.int64)
         for j in range(n_old, n):
             f = floor[j - n_old]
-            v, i = solve(X, j, qs, ex, pv, link, ZERO, ZERO, n_old, NO_SEED, ZERO, f, NO_SEED, summ, stack, stats)
+            v, i = solve(X, j, qs, ex, pv, link, ZERO, ZERO, n_old, NO_SEED, ZERO, f, NO_SEED, summ, front, stats)
             if v > f and i >= 0:
                 out_v[j - n_old] = v
                 out_i[j - n_old] = i
@@ -69,11 +69,11 @@ def _specialise(norm):
                 link[0, j] = j - 1
                 stats[0] += 1
             return
-        summ = np.zeros((summary_rows(n), X.shape[1] + 1))
-        stack = np.empty((2, STACK), np.int64)
+        summ = np.zeros((summary_rows(n), summary_cols(X.shape[1])))
+        front = np.empty((2, front_width(n)), np.int64)
         complete_blocks(X, 0, summ)
         for j in range(1, n):
-            v, i = solve(X, j, qs, ex, pv, link, ZERO, ZERO, j, j - 1, ZERO, start_v[j - 1], start_i[j - 1], summ, stack, stats)
+            v, i = solve(X, j, qs, ex, pv, link, ZERO, ZERO, j, j - 1, ZERO, start_v[j - 1], start_i[j - 1], summ, front, stats)
             pv[0, j] = v
             link[0, j] = i
             complete_blocks(X, j, summ)
