@@ -587,9 +587,9 @@ def test_generated_variants_cover_the_size_classes():
 
     def kernels_in(d, depth):
         source = sig_codegen.generate_source(d, depth, "geometric")
-        return None if source is None else {name for name in ("step", "prefixes", "rstep", "lanes_into") if f"def {name}(" in source}
+        return None if source is None else {name for name in ("step", "prefixes", "lower_step", "lanes_into") if f"def {name}(" in source}
 
     assert kernels_in(2, 3) == {"step", "lanes_into"}
     assert kernels_in(3, 4) == {"step", "prefixes", "lanes_into"}
-    assert kernels_in(13, 3) == {"prefixes", "rstep"}
+    assert kernels_in(13, 3) == {"prefixes", "lower_step"}
     assert kernels_in(70, 1) is None
