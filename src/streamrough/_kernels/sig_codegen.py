@@ -202,6 +202,51 @@ def lower_lines(d: int, n: int, kind: str) -> list:
     return lines
 
 
+def hybrid_step_lines(d: int, n: int, kind: str) -> list:
+    """One step of the hybrid ``path_into``: levels 1..n-2 on scalars ``s<j>`` (straight-line,
+    increment ``a<i>``), level n-1 in the reversed-word array ``rl``, and ``ug`` with level n
+    of the step = ``r_n + ug (x) a`` (reversed-word).
+
+    The chains are the fused ones of :func:`lower_lines`, straight-line below level n-1 (chain
+    k at level m in ``c<k>_<m>_<word>``); the chains of levels n - 1 and n at level n - 2 go to
+    the arrays vp and vq, from which level n-1 and ug, the bulk of the step (2 d^(n-1) of its
+    multiply-adds), are d vectorised loops over the words of level n-2. Iterated: ``ug = r_(n-1)``,
+    ``r_(n-1) += s_(n-2) (x) a``, then the scalar levels top down."""
+    offs = level_offsets(d, n)
+    p = d ** (n - 2)
+    lines = []
+    if kind == "geometric":
+        lines += [f"h{i} = a{i} * 0.5" for i in range(d)]
+        scaled = lambda j, i: f"a{i} * {1.0 / j!r}"  # noqa: E731
+        for m in range(1, n - 1):
+            for w in range(d ** (m - 1)):
+                for i in range(d):
+                    entry = f"s{offs[m] + w * d + i}"
+                    for k in range(m + 1, n + 1):
+                        chain = scaled(k, i) if m == 1 else f"c{k}_{m - 1}_{w} * {scaled(k - m + 1, i)}"
+                        lines.append(f"c{k}_{m}_{w * d + i} = {chain} + {entry}")
+                    lines.append(f"{entry} += " + (f"a{i}" if m == 1 else f"c{m}_{m - 1}_{w} * a{i}"))
+        for w in range(p):
+            rw = rev_digits(w, n - 2, d)
+            lines += [f"vq[{rw}] = " + (f"c{n}_{n - 2}_{w}" if n > 2 else "1.0"), f"vp[{rw}] = " + (f"c{n - 1}_{n - 2}_{w}" if n > 2 else "1.0")]
+        new_u = "vq[w] * h{i} + e"
+    else:
+        lines += [f"vp[{rev_digits(w, n - 2, d)}] = " + (f"s{offs[n - 2] + w}" if n > 2 else "1.0") for w in range(p)]
+        new_u = "e"
+    for i in range(d):
+        lines += [
+            f"for w in range({p}):",
+            f"    e = rl[{i * p} + w]",
+            f"    ug[{i * p} + w] = {new_u.format(i=i)}",
+            f"    rl[{i * p} + w] = e + vp[w] * a{i}",
+        ]
+    if kind == "iterated":
+        for m in range(n - 2, 0, -1):
+            for w in range(d ** (m - 1)):
+                lines += [f"s{offs[m] + w * d + i} += " + (f"a{i}" if m == 1 else f"s{offs[m - 1] + w} * a{i}") for i in range(d)]
+    return lines
+
+
 def top_lines(d: int, n: int, r0: int, a: str) -> list:
     """The grouped top-level update ``r_n += sum_g u_g (x) a_g`` (r_n reversed-word at
     ``r[r0:]``, u_g at ``u[g d^(n-1):]``, increments ``a[g d + i]``): per block of TOP_BLOCK
@@ -278,32 +323,40 @@ def step(s, a, buf):
 def path_into(x, t0, t1, s, buf):
     """s <- s (x) S(x[t0 .. t1]) for one path x (N, d); buf: scratch of SCRATCH numbers.
 
-    Levels 1..N-1 stay in registers; for each step the vector u_g with
-    level N += u_g (x) a_g is stored, and every GROUP steps level N (a reversed-word copy)
-    takes the sum of the GROUP outer products in one vectorised pass."""
+    Levels 1..N-2 stay in registers, level N-1 is a reversed-word copy rl (its update is
+    vectorised: hybrid_step_lines); for each step the vector u_g with level N += u_g (x) a_g
+    is stored, and every GROUP steps level N (a reversed-word copy) takes the sum of the
+    GROUP outer products in one vectorised pass."""
     u = buf[: GROUP * NBUF]
     ag = buf[GROUP * NBUF : GROUP * NBUF + GROUP * D]
     r = buf[GROUP * NBUF + GROUP * D : GROUP * NBUF + GROUP * D + D * NBUF]
+    rl = buf[GROUP * NBUF + GROUP * D + D * NBUF : GROUP * NBUF + GROUP * D + (D + 1) * NBUF]
+    vq = np.empty(NBUF // D)
+    vp = np.empty(NBUF // D)
     for w in range(GROUP * NBUF):
         u[w] = 0.0
     for w in range(D * NBUF):
         r[rev(w, N, D)] = s[TOP + w]
-    $load_low
+    for w in range(NBUF):
+        rl[rev(w, N - 1, D)] = s[OFFS[N - 1] + w]
+    $load_mid
     t = t0
     while t < t1:
         ng = min(GROUP, t1 - t)
         for g in range(ng):
             $inc_g
             $store_ag
-            uo = g * NBUF
+            ug = u[g * NBUF : (g + 1) * NBUF]  # a view: see lower_step
             $step_group
         for g in range(ng * D, GROUP * D):
             ag[g] = 0.0
         $top
         t += ng
-    $store_low
+    $store_mid
     for w in range(D * NBUF):
         s[TOP + w] = r[rev(w, N, D)]
+    for w in range(NBUF):
+        s[OFFS[N - 1] + w] = rl[rev(w, N - 1, D)]
 
 
 @jit(fastmath=FMA)
@@ -477,7 +530,9 @@ def _hybrid(d: int, n: int, kind: str) -> str:
         inc_g=[f"a{i} = x[t + g + 1, {i}] - x[t + g, {i}]" for i in range(d)],
         store_ag=[f"ag[g * {d} + {i}] = a{i}" for i in range(d)],
         step_u=step_lines(d, n, kind, top=lambda w, v: f"u[{w}] = {v}"),
-        step_group=step_lines(d, n, kind, top=lambda w, v: f"u[uo + {rev_digits(w, n - 1, d)}] = {v}"),
+        load_mid=[f"s{j} = s[{j}]" for j in range(level_offsets(d, n)[n - 1])],
+        store_mid=[f"s[{j}] = s{j}" for j in range(level_offsets(d, n)[n - 1])],
+        step_group=hybrid_step_lines(d, n, kind),
         top=top_lines(d, n, 0, "ag"),
         load_p=[f"p{i} = out[jp, base + {i}]" for i in range(d)],
         store_p=[f"out[j, base + {i}] = p{i} + v * a{i}" for i in range(d)],
