@@ -226,14 +226,18 @@ def hybrid_step_lines(d: int, n: int, kind: str) -> list:
                         chain = scaled(k, i) if m == 1 else f"c{k}_{m - 1}_{w} * {scaled(k - m + 1, i)}"
                         lines.append(f"c{k}_{m}_{w * d + i} = {chain} + {entry}")
                     lines.append(f"{entry} += " + (f"a{i}" if m == 1 else f"c{m}_{m - 1}_{w} * a{i}"))
-        for w in range(p):
+        for w in range(p if n > 2 else 0):
             rw = rev_digits(w, n - 2, d)
-            lines += [f"vq[{rw}] = " + (f"c{n}_{n - 2}_{w}" if n > 2 else "1.0"), f"vp[{rw}] = " + (f"c{n - 1}_{n - 2}_{w}" if n > 2 else "1.0")]
+            lines += [f"vq[{rw}] = c{n}_{n - 2}_{w}", f"vp[{rw}] = c{n - 1}_{n - 2}_{w}"]
         new_u = "vq[w] * h{i} + e"
     else:
-        lines += [f"vp[{rev_digits(w, n - 2, d)}] = " + (f"s{offs[n - 2] + w}" if n > 2 else "1.0") for w in range(p)]
+        lines += [f"vp[{rev_digits(w, n - 2, d)}] = s{offs[n - 2] + w}" for w in range(p if n > 2 else 0)]
         new_u = "e"
     for i in range(d):
+        if p == 1:  # depth 2: no loops of one trip
+            u_i = f"h{i} + rl[{i}]" if kind == "geometric" else f"rl[{i}]"
+            lines += [f"ug[{i}] = {u_i}", f"rl[{i}] += a{i}"]
+            continue
         lines += [
             f"for w in range({p}):",
             f"    e = rl[{i * p} + w]",
