@@ -15,12 +15,13 @@ Variants (chosen by the signature length ``L`` and the length of levels ``1..n-1
 
 - ``L <= UNROLL_FULL``: the whole step is straight-line code; along a path the signature
   stays in registers;
-- levels ``1..n-1`` within ``UNROLL_MAX`` numbers: those levels straight-line, the top level
-  (the bulk of the work) a vectorised loop taking the outer products of ``GROUP`` steps at
-  once;
+- levels ``1..n-1`` within ``UNROLL_MAX`` numbers: in ``step`` and ``prefixes`` those levels
+  straight-line; in ``path_into`` levels ``1..n-2`` straight-line and level ``n-1`` vectorised
+  loops (:func:`hybrid_step_lines`); the top level (the bulk of the work) a vectorised loop
+  taking the outer products of ``GROUP`` steps at once (:func:`top_lines`);
 - larger: loops over a reversed-word working copy (word ``(i_1 ... i_k)`` at
-  ``i_k d^(k-1) + ... + i_1``), where every outer product ``v (x) a`` is ``d`` contiguous
-  axpys, with the same grouped top-level update;
+  ``i_k d^(k-1) + ... + i_1``), one pass per level computing every Horner chain at that level
+  (:func:`lower_lines`), with the same grouped top-level update;
 - ``L <= LANE_MAX`` also get ``lanes_into``.
 
 The generated text grows like ``n^2`` with the depth (the Horner chains): above
@@ -335,8 +336,7 @@ def path_into(x, t0, t1, s, buf):
     ag = buf[GROUP * NBUF : GROUP * NBUF + GROUP * D]
     r = buf[GROUP * NBUF + GROUP * D : GROUP * NBUF + GROUP * D + D * NBUF]
     rl = buf[GROUP * NBUF + GROUP * D + D * NBUF : GROUP * NBUF + GROUP * D + (D + 1) * NBUF]
-    vq = np.empty(NBUF // D)
-    vp = np.empty(NBUF // D)
+    $chain_arrays
     for w in range(GROUP * NBUF):
         u[w] = 0.0
     for w in range(D * NBUF):
@@ -537,6 +537,7 @@ def _hybrid(d: int, n: int, kind: str) -> str:
         load_mid=[f"s{j} = s[{j}]" for j in range(level_offsets(d, n)[n - 1])],
         store_mid=[f"s[{j}] = s{j}" for j in range(level_offsets(d, n)[n - 1])],
         step_group=hybrid_step_lines(d, n, kind),
+        chain_arrays=(["vq = np.empty(NBUF // D)"] if kind == "geometric" else []) + ["vp = np.empty(NBUF // D)"] if n > 2 else [],
         top=top_lines(d, n, 0, "ag"),
         load_p=[f"p{i} = out[jp, base + {i}]" for i in range(d)],
         store_p=[f"out[j, base + {i}] = p{i} + v * a{i}" for i in range(d)],
