@@ -587,9 +587,29 @@ def test_generated_variants_cover_the_size_classes():
 
     def kernels_in(d, depth):
         source = sig_codegen.generate_source(d, depth, "geometric")
-        return None if source is None else {name for name in ("step", "prefixes", "rstep", "lanes_into") if f"def {name}(" in source}
+        return None if source is None else {name for name in ("step", "prefixes", "lower_step", "lanes_into") if f"def {name}(" in source}
 
     assert kernels_in(2, 3) == {"step", "lanes_into"}
     assert kernels_in(3, 4) == {"step", "prefixes", "lanes_into"}
-    assert kernels_in(13, 3) == {"prefixes", "rstep"}
+    assert kernels_in(13, 3) == {"prefixes", "lower_step"}
     assert kernels_in(70, 1) is None
+
+
+@pytest.mark.parametrize("lift", sr.LIFTS)
+@pytest.mark.parametrize("d,depth", slow_cells([(3, 4), (13, 3)], [(9, 2), (5, 3), (2, 8)]))
+def test_generated_path_into_on_a_running_signature(lift, d, depth, rng):
+    """The generated path_into of each size class (hybrid at depths 2, 3, 4, loops) on a
+    nonzero running signature, from a step inside the path and over a last, partial group of
+    steps: s (x) S(x[t0 .. t1]) against the brute-force product."""
+    from streamrough._kernels import sig_codegen
+    from streamrough._kernels.signature import kernels
+
+    assert sig_codegen.generated_module(d, depth, lift) is not None
+    k = kernels(d, depth, lift)
+    x = rng.standard_normal((2 * sig_codegen.GROUP + 5, d))
+    s0 = 0.1 * rng.standard_normal(k.LENGTH)
+    t0, t1 = 2, x.shape[0] - 1  # 2 GROUP + 2 steps
+    s = s0.copy()
+    k.path_into(x, np.int64(t0), t1, s, np.full(k.SCRATCH, np.nan))  # scratch not assumed zero
+    want = naive.tensor_mul_brute(s0, naive.sig_brute(x[t0 : t1 + 1], depth, lift), d, depth)
+    assert_sig_close(s, want, d, depth)

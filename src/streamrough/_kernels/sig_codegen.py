@@ -9,18 +9,19 @@ code in ``sig_algebra``, ``sig_drivers`` and ``sig_tree``.
 One templating method: a kernel is a template text passed to :func:`render`, whose ``$name``
 fields are replaced by a value: a line that holds a field alone takes a list of statements,
 indented to the field's column; any other field takes a string. The statements themselves
-(one multiply-add each) come from :func:`step_lines` and :func:`level_loops`.
+(one multiply-add each) come from :func:`step_lines`, :func:`lower_lines` and :func:`top_lines`.
 
 Variants (chosen by the signature length ``L`` and the length of levels ``1..n-1``):
 
 - ``L <= UNROLL_FULL``: the whole step is straight-line code; along a path the signature
   stays in registers;
-- levels ``1..n-1`` within ``UNROLL_MAX`` numbers: those levels straight-line, the top level
-  (the bulk of the work) a vectorised loop taking the outer products of ``GROUP`` steps at
-  once;
+- levels ``1..n-1`` within ``UNROLL_MAX`` numbers: in ``step`` and ``prefixes`` those levels
+  straight-line; in ``path_into`` levels ``1..n-2`` straight-line and level ``n-1`` vectorised
+  loops (:func:`hybrid_step_lines`); the top level (the bulk of the work) a vectorised loop
+  taking the outer products of ``GROUP`` steps at once (:func:`top_lines`);
 - larger: loops over a reversed-word working copy (word ``(i_1 ... i_k)`` at
-  ``i_k d^(k-1) + ... + i_1``), where every outer product ``v (x) a`` is ``d`` contiguous
-  axpys, with the same grouped top-level update;
+  ``i_k d^(k-1) + ... + i_1``), one pass per level computing every Horner chain at that level
+  (:func:`lower_lines`), with the same grouped top-level update;
 - ``L <= LANE_MAX`` also get ``lanes_into``.
 
 The generated text grows like ``n^2`` with the depth (the Horner chains): above
@@ -50,6 +51,11 @@ UNROLL_FULL = 64
 UNROLL_MAX = 160
 #: steps whose outer products update the top level together (loop kernels)
 GROUP = 8
+#: letters of the top level updated per pass of the grouped update: the pass keeps the GROUP
+#: vectors u_g of a few words and TOP_BLOCK running sums in registers, reading u once per
+#: TOP_BLOCK letters instead of once per letter (d = 10, depth 4: 2 -> 37 ms, 5 -> 33 ms,
+#: 10 -> 34 ms, one letter at a time 47 ms, B = 32, L = 1000; 5 also best with AVX2 only)
+TOP_BLOCK = 5
 #: paths of a batch computed side by side, one per SIMD lane (signatures up to LANE_MAX)
 LANES = 16
 LANE_MAX = 160
@@ -143,41 +149,121 @@ def step_lines(d: int, n: int, kind: str, state=None, top=None) -> list:
     return lines
 
 
-def level_loops(d: int, n: int, kind: str, k: int, out: str | None) -> list:
-    """Loops of level k of one step in the reversed-word layout (state r, increment
-    ``a[ao + i]``, scratch b1, b2).
+def chain_offsets(d: int, n: int) -> tuple:
+    """Where the Horner chains of one step live in the scratch ``v`` of the loop kernels:
+    ``(offsets, size)``, ``offsets[k, m]`` the start of chain k (the one that ends in level k)
+    at level m, for ``1 <= m <= n - 2 < k <= n``; the chain of level n at level n - 1 is the
+    top vector ``ug`` itself."""
+    offsets, size = {}, 0
+    for m in range(1, n - 1):
+        for k in range(m + 1, n + 1):
+            offsets[k, m] = size
+            size += d**m
+    return offsets, max(size, 1)
 
-    With ``out=None`` they add the outer product v (x) a to level k of r; otherwise they store
-    v (the vector multiplied by a) at ``u[out + w]``."""
+
+def lower_lines(d: int, n: int, kind: str) -> list:
+    """Loops of one step on levels 1..n-1 of r (reversed-word layout, increment ``a[ao + i]``,
+    in place) that also store ug, the vector with level n of the step = ``r_n + ug (x) a``.
+
+    Geometric: chain k at level m is ``v_km = v_k,m-1 (x) a / (k - m + 1) + r_m`` (``v_k0 = 1``),
+    ``ug = v_n,n-1`` and ``r_m += v_m,m-1 (x) a``. One pass per level, levels up, computes all
+    the chains at that level from one read of ``r_m`` and then updates it: each pass is a
+    vectorised loop over the ``d^(m-1)`` words w of every letter i (entry ``i d^(m-1) + w``),
+    with independent chains side by side rather than one Horner chain after another.
+    Iterated: ``ug = r_(n-1)``, then ``r_m += r_(m-1) (x) a`` levels down."""
     offs = level_offsets(d, n)
     lines = []
-    size = d ** (k - 1)
-    if kind == "geometric":
-        # Horner chain: b1 <- a / k, then b1 <- ((b1 + r_m) / (k - m)) (x) a for m = 1..k-2
-        lines += [f"for i in range({d}):", f"    b1[i] = a[ao + i] * {1.0 / k!r}"]
-        for m in range(1, k - 1):
-            sz = d**m
+    if kind == "iterated":
+        lines += [f"for w in range({d ** (n - 1)}):", f"    ug[w] = r[{offs[n - 1]} + w]"]
+        for m in range(n - 1, 1, -1):
+            p = d ** (m - 1)
             lines += [
-                f"for w in range({sz}):",
-                f"    b2[w] = (b1[w] + r[{offs[m]} + w]) * {1.0 / (k - m)!r}",
                 f"for i in range({d}):",
                 "    ai = a[ao + i]",
-                f"    for w in range({sz}):",
-                f"        b1[i * {sz} + w] = b2[w] * ai",
+                f"    for w in range({p}):",
+                f"        r[{offs[m]} + i * {p} + w] += r[{offs[m - 1]} + w] * ai",
             ]
-        vec = f"b1[w] + r[{offs[k - 1]} + w]"
+        return lines + [f"for i in range({d}):", "    r[i] += a[ao + i]"]
+    chains, _ = chain_offsets(d, n)
+    for m in range(1, n):
+        p = d ** (m - 1)
+        entry = f"i * {p} + w" if m > 1 else "i"
+        body = [f"e = r[{offs[m]} + {entry}]"]
+        for k in range(m + 1, n + 1):
+            dst = f"ug[{entry}]" if k == n and m == n - 1 else f"v[{chains[k, m]} + {entry}]"
+            body.append(f"{dst} = ai * {1.0 / k!r} + e" if m == 1 else f"{dst} = v[{chains[k, m - 1]} + w] * c{k} + e")
+        body.append(f"r[{offs[m]} + {entry}] = e + " + ("ai" if m == 1 else f"v[{chains[m, m - 1]} + w] * ai"))
+        lines += [f"for i in range({d}):", "    ai = a[ao + i]"]
+        if m == 1:
+            lines += ["    " + b for b in body]
+        else:
+            lines += [f"    c{k} = ai * {1.0 / (k - m + 1)!r}" for k in range(m + 1, n + 1)]
+            lines += [f"    for w in range({p}):"] + ["        " + b for b in body]
+    return lines
+
+
+def hybrid_step_lines(d: int, n: int, kind: str) -> list:
+    """One step of the hybrid ``path_into``: levels 1..n-2 on scalars ``s<j>`` (straight-line,
+    increment ``a<i>``), level n-1 in the reversed-word array ``rl``, and ``ug`` with level n
+    of the step = ``r_n + ug (x) a`` (reversed-word).
+
+    The chains are the fused ones of :func:`lower_lines`, straight-line below level n-1 (chain
+    k at level m in ``c<k>_<m>_<word>``); the chains of levels n - 1 and n at level n - 2 go to
+    the arrays vp and vq, from which level n-1 and ug, the bulk of the step (2 d^(n-1) of its
+    multiply-adds), are d vectorised loops over the words of level n-2. Iterated: ``ug = r_(n-1)``,
+    ``r_(n-1) += s_(n-2) (x) a``, then the scalar levels top down."""
+    offs = level_offsets(d, n)
+    p = d ** (n - 2)
+    lines = []
+    if kind == "geometric":
+        lines += [f"h{i} = a{i} * 0.5" for i in range(d)]
+        scaled = lambda j, i: f"a{i} * {1.0 / j!r}"  # noqa: E731
+        for m in range(1, n - 1):
+            for w in range(d ** (m - 1)):
+                for i in range(d):
+                    entry = f"s{offs[m] + w * d + i}"
+                    for k in range(m + 1, n + 1):
+                        chain = scaled(k, i) if m == 1 else f"c{k}_{m - 1}_{w} * {scaled(k - m + 1, i)}"
+                        lines.append(f"c{k}_{m}_{w * d + i} = {chain} + {entry}")
+                    lines.append(f"{entry} += " + (f"a{i}" if m == 1 else f"c{m}_{m - 1}_{w} * a{i}"))
+        for w in range(p if n > 2 else 0):
+            rw = rev_digits(w, n - 2, d)
+            lines += [f"vq[{rw}] = c{n}_{n - 2}_{w}", f"vp[{rw}] = c{n - 1}_{n - 2}_{w}"]
+        new_u = "vq[w] * h{i} + e"
     else:
-        vec = f"r[{offs[k - 1]} + w]"
-    if out is not None:
-        return lines + [f"for w in range({size}):", f"    u[{out} + w] = {vec}"]
-    return lines + [
-        f"for w in range({size}):",
-        f"    b2[w] = {vec}",
-        f"for i in range({d}):",
-        "    ai = a[ao + i]",
-        f"    for w in range({size}):",
-        f"        r[{offs[k]} + i * {size} + w] += b2[w] * ai",
-    ]
+        lines += [f"vp[{rev_digits(w, n - 2, d)}] = s{offs[n - 2] + w}" for w in range(p if n > 2 else 0)]
+        new_u = "e"
+    for i in range(d):
+        if p == 1:  # depth 2: no loops of one trip
+            u_i = f"h{i} + rl[{i}]" if kind == "geometric" else f"rl[{i}]"
+            lines += [f"ug[{i}] = {u_i}", f"rl[{i}] += a{i}"]
+            continue
+        lines += [
+            f"for w in range({p}):",
+            f"    e = rl[{i * p} + w]",
+            f"    ug[{i * p} + w] = {new_u.format(i=i)}",
+            f"    rl[{i * p} + w] = e + vp[w] * a{i}",
+        ]
+    if kind == "iterated":
+        for m in range(n - 2, 0, -1):
+            for w in range(d ** (m - 1)):
+                lines += [f"s{offs[m] + w * d + i} += " + (f"a{i}" if m == 1 else f"s{offs[m - 1] + w} * a{i}") for i in range(d)]
+    return lines
+
+
+def top_lines(d: int, n: int, r0: int, a: str) -> list:
+    """The grouped top-level update ``r_n += sum_g u_g (x) a_g`` (r_n reversed-word at
+    ``r[r0:]``, u_g at ``u[g d^(n-1):]``, increments ``a[g d + i]``): per block of TOP_BLOCK
+    letters, one vectorised pass over the words holding the GROUP u_g in registers."""
+    size = d ** (n - 1)
+    lines = []
+    for i0 in range(0, d, TOP_BLOCK):
+        letters = range(i0, min(d, i0 + TOP_BLOCK))
+        lines += [f"c{g}_{i} = {a}[{g * d + i}]" for i in letters for g in range(GROUP)]
+        lines += [f"for w in range({size}):"] + [f"    u{g} = u[{g * size} + w]" for g in range(GROUP)]
+        lines += [f"    r[{r0 + i * size} + w] += " + " + ".join(f"c{g}_{i} * u{g}" for g in range(GROUP)) for i in letters]
+    return lines
 
 
 # ------------------------------------------------------------------------------ templates
@@ -194,6 +280,7 @@ OFFS = ${offs}
 TOP = OFFS[N]
 LENGTH = OFFS[N + 1]
 NBUF = ${nbuf}
+NCHAIN = ${nchain}
 GROUP = ${group}
 LANES = ${lanes}
 LANE_STEPS = ${lane_steps}
@@ -241,36 +328,39 @@ def step(s, a, buf):
 def path_into(x, t0, t1, s, buf):
     """s <- s (x) S(x[t0 .. t1]) for one path x (N, d); buf: scratch of SCRATCH numbers.
 
-    Levels 1..N-1 stay in registers; for each step the vector u_g with
-    level N += u_g (x) a_g is stored, and every GROUP steps level N (a reversed-word copy)
-    takes the sum of the GROUP outer products in one vectorised pass."""
+    Levels 1..N-2 stay in registers, level N-1 is a reversed-word copy rl (its update is
+    vectorised: hybrid_step_lines); for each step the vector u_g with level N += u_g (x) a_g
+    is stored, and every GROUP steps level N (a reversed-word copy) takes the sum of the
+    GROUP outer products in one vectorised pass."""
     u = buf[: GROUP * NBUF]
     ag = buf[GROUP * NBUF : GROUP * NBUF + GROUP * D]
     r = buf[GROUP * NBUF + GROUP * D : GROUP * NBUF + GROUP * D + D * NBUF]
+    rl = buf[GROUP * NBUF + GROUP * D + D * NBUF : GROUP * NBUF + GROUP * D + (D + 1) * NBUF]
+    $chain_arrays
     for w in range(GROUP * NBUF):
         u[w] = 0.0
     for w in range(D * NBUF):
         r[rev(w, N, D)] = s[TOP + w]
-    $load_low
+    for w in range(NBUF):
+        rl[rev(w, N - 1, D)] = s[OFFS[N - 1] + w]
+    $load_mid
     t = t0
     while t < t1:
         ng = min(GROUP, t1 - t)
         for g in range(ng):
             $inc_g
             $store_ag
-            uo = g * NBUF
+            ug = u[g * NBUF : (g + 1) * NBUF]  # a view: see lower_step
             $step_group
         for g in range(ng * D, GROUP * D):
             ag[g] = 0.0
-        for i in range(D):
-            $load_c
-            base = i * NBUF
-            for w in range(NBUF):
-                r[base + w] += ${terms}
+        $top
         t += ng
-    $store_low
+    $store_mid
     for w in range(D * NBUF):
         s[TOP + w] = r[rev(w, N, D)]
+    for w in range(NBUF):
+        s[OFFS[N - 1] + w] = rl[rev(w, N - 1, D)]
 
 
 @jit(fastmath=FMA)
@@ -301,16 +391,10 @@ def prefixes(x, stride, out, buf):
 _LOOPS = '''
 
 @jit(fastmath=FMA)
-def rlower(r, a, ao, b1, b2):
-    """Levels N-1..1 of r <- r (x) step(a[ao:ao + D]), reversed-word layout, in place."""
+def lower_step(r, a, ao, v, ug):
+    """Levels 1..N-1 of r <- r (x) step(a[ao:ao + D]) in the reversed-word layout, in place,
+    and ug (NBUF numbers) with level N of the step = r_N + ug (x) a; v: scratch of NCHAIN."""
     $lower
-
-
-@jit(fastmath=FMA)
-def rstep(r, a, ao, b1, b2):
-    """r <- r (x) step(a[ao:ao + D]) in the reversed-word layout, top level down, in place."""
-    $top
-    rlower(r, a, ao, b1, b2)
 
 
 @jit(fastmath=FMA)
@@ -319,22 +403,28 @@ def path_into(x, t0, t1, s, buf):
 
     Steps go in groups of GROUP: the lower levels are stepped one by one, keeping the vectors
     u_g whose outer products with the increments a_g update the top level; the top level then
-    takes all GROUP in one pass (1 / GROUP of the memory traffic on the largest level)."""
-    b1 = buf[:NBUF]
-    b2 = buf[NBUF : 2 * NBUF]
-    r = buf[2 * NBUF : 2 * NBUF + LENGTH]
-    a = buf[2 * NBUF + LENGTH : 2 * NBUF + LENGTH + GROUP * D]
-    u = buf[2 * NBUF + LENGTH + GROUP * D :]
+    takes all GROUP in one pass (1 / GROUP of the memory traffic on the largest level). A last,
+    partial group adds 0 (x) u_g for its missing steps."""
+    r = buf[:LENGTH]
+    a = buf[LENGTH : LENGTH + GROUP * D]
+    v = buf[LENGTH + GROUP * D : LENGTH + GROUP * D + NCHAIN]
+    u = buf[LENGTH + GROUP * D + NCHAIN : LENGTH + GROUP * D + NCHAIN + GROUP * NBUF]
     to_reversed(s, r, OFFS, D)
+    for w in range(GROUP * NBUF):
+        u[w] = 0.0
     t = t0
-    while t + GROUP <= t1:
-        $group_steps
-        t += GROUP
     while t < t1:
-        for i in range(D):
-            a[i] = x[t + 1, i] - x[t, i]
-        rstep(r, a, 0, b1, b2)
-        t += 1
+        ng = min(GROUP, t1 - t)
+        for g in range(ng):
+            for i in range(D):
+                a[g * D + i] = x[t + g + 1, i] - x[t + g, i]
+            # ug as a view of its own: indexed from a run-time offset into u, the loops that
+            # store it are not vectorised
+            lower_step(r, a, g * D, v, u[g * NBUF : (g + 1) * NBUF])
+        for g in range(ng * D, GROUP * D):
+            a[g] = 0.0
+        $top
+        t += ng
     from_reversed(r, s, OFFS, D)
 
 
@@ -345,11 +435,10 @@ def prefixes(x, stride, out, buf):
     Levels 1..N-1 are stepped in the reversed-word copy r and permuted into each row; the
     top level, the bulk of each row, is built in the standard layout right in the output,
     row j = row j - 1 + the outer products of its steps (no permutation of the top level)."""
-    b1 = buf[:NBUF]
-    b2 = buf[NBUF : 2 * NBUF]
-    r = buf[2 * NBUF : 2 * NBUF + LENGTH]
-    a = buf[2 * NBUF + LENGTH : 2 * NBUF + LENGTH + D]
-    u = buf[2 * NBUF + LENGTH + GROUP * D : 2 * NBUF + LENGTH + GROUP * D + NBUF]
+    r = buf[:LENGTH]
+    a = buf[LENGTH : LENGTH + D]
+    v = buf[LENGTH + GROUP * D : LENGTH + GROUP * D + NCHAIN]
+    u = buf[LENGTH + GROUP * D + NCHAIN : LENGTH + GROUP * D + NCHAIN + NBUF]
     perm = np.empty(LENGTH, dtype=np.int64)  # standard index -> reversed index
     for k in range(1, N + 1):
         for w in range(OFFS[k + 1] - OFFS[k]):
@@ -364,16 +453,13 @@ def prefixes(x, stride, out, buf):
         for t in range(j * stride, (j + 1) * stride):
             for i in range(D):
                 a[i] = x[t + 1, i] - x[t, i]
-            uo = 0
-            ao = 0
-            $top_vec
+            lower_step(r, a, 0, v, u)
             for w in range(NBUF):
-                v = u[perm[OFFS[N - 1] + w] - OFFS[N - 1]]
+                vw = u[perm[OFFS[N - 1] + w] - OFFS[N - 1]]
                 base = TOP + w * D
                 for i in range(D):
-                    out[j, base + i] = out[jp, base + i] + v * a[i]
+                    out[j, base + i] = out[jp, base + i] + vw * a[i]
             jp = j
-            rlower(r, a, 0, b1, b2)
         for w in range(TOP):
             out[j, w] = r[perm[w]]
 '''
@@ -437,7 +523,6 @@ def _unrolled(d: int, n: int, kind: str) -> str:
 
 def _hybrid(d: int, n: int, kind: str) -> str:
     low = level_offsets(d, n)[n]  # number of entries of levels 1..n-1
-    size = d ** (n - 1)
     return render(
         _HYBRID,
         load_low=[f"s{j} = s[{j}]" for j in range(low)],
@@ -449,37 +534,18 @@ def _hybrid(d: int, n: int, kind: str) -> str:
         inc_g=[f"a{i} = x[t + g + 1, {i}] - x[t + g, {i}]" for i in range(d)],
         store_ag=[f"ag[g * {d} + {i}] = a{i}" for i in range(d)],
         step_u=step_lines(d, n, kind, top=lambda w, v: f"u[{w}] = {v}"),
-        step_group=step_lines(d, n, kind, top=lambda w, v: f"u[uo + {rev_digits(w, n - 1, d)}] = {v}"),
-        load_c=[f"c{g} = ag[{g * d} + i]" for g in range(GROUP)],
-        terms=" + ".join(f"c{g} * u[{g * size} + w]" for g in range(GROUP)),
+        load_mid=[f"s{j} = s[{j}]" for j in range(level_offsets(d, n)[n - 1])],
+        store_mid=[f"s[{j}] = s{j}" for j in range(level_offsets(d, n)[n - 1])],
+        step_group=hybrid_step_lines(d, n, kind),
+        chain_arrays=(["vq = np.empty(NBUF // D)"] if kind == "geometric" else []) + ["vp = np.empty(NBUF // D)"] if n > 2 else [],
+        top=top_lines(d, n, 0, "ag"),
         load_p=[f"p{i} = out[jp, base + {i}]" for i in range(d)],
         store_p=[f"out[j, base + {i}] = p{i} + v * a{i}" for i in range(d)],
     )
 
 
 def _loops(d: int, n: int, kind: str) -> str:
-    offs = level_offsets(d, n)
-    size = d ** (n - 1)
-    lower = []  # levels n-1 .. 1 of one step
-    for k in range(n - 1, 1, -1):
-        lower += level_loops(d, n, kind, k, None)
-    lower += [f"for i in range({d}):", "    r[i] += a[ao + i]"]
-    top = level_loops(d, n, kind, n, None)
-    top_vec = level_loops(d, n, kind, n, "uo")
-    group = [
-        f"for g in range({GROUP}):",
-        f"    ao = g * {d}",
-        f"    for i in range({d}):",
-        "        a[ao + i] = x[t + g + 1, i] - x[t + g, i]",
-        f"    uo = g * {size}",
-        *["    " + line for line in top_vec + lower],
-        f"for i in range({d}):",
-        *[f"    c{g} = a[{g * d} + i]" for g in range(GROUP)],
-        f"    base = {offs[n]} + i * {size}",
-        f"    for w in range({size}):",
-        "        r[base + w] += " + " + ".join(f"c{g} * u[{g * size} + w]" for g in range(GROUP)),
-    ]
-    return render(_LOOPS, lower=lower, top=top, top_vec=top_vec, group_steps=group)
+    return render(_LOOPS, lower=lower_lines(d, n, kind), top=top_lines(d, n, level_offsets(d, n)[n], "a"))
 
 
 def _lanes(d: int, n: int, kind: str) -> str:
@@ -509,6 +575,7 @@ def generate_source(d: int, n: int, kind: str) -> str | None:
             n=str(n),
             offs=repr(offs),
             nbuf=str(max(d ** (n - 1), 1)),
+            nchain=str(chain_offsets(d, n)[1]),
             group=str(GROUP),
             lanes=str(LANES),
             lane_steps=str(LANE_STEPS),

@@ -28,7 +28,7 @@ from numba import get_num_threads
 
 from ._jit import jit
 from .sig_algebra import KINDS, algebra, bound, level_offsets, loop_kernels, twins
-from .sig_codegen import GROUP, LANE_STEPS, LANES, generated_module
+from .sig_codegen import GROUP, LANE_STEPS, LANES, chain_offsets, generated_module
 from .sig_tree import tree
 
 __all__ = ["KINDS", "LANES", "LANE_STEPS", "LANE_MIN_STEPS", "batch_sig_twins", "kernels"]
@@ -274,7 +274,10 @@ def kernels(d: int, n: int, kind: str) -> SimpleNamespace:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     offs = level_offsets(d, n)
     length, nbuf = offs[n + 1], max(d ** (n - 1), 1)
-    k = SimpleNamespace(D=d, N=n, LENGTH=length, NBUF=nbuf, SCRATCH=(2 + GROUP) * nbuf + length + GROUP * d)
+    # scratch: the largest of the generated kernels' (state copy, GROUP increments, chains,
+    # GROUP top vectors) and the plain loop kernels' (less)
+    scratch = length + GROUP * d + chain_offsets(d, n)[1] + GROUP * nbuf
+    k = SimpleNamespace(D=d, N=n, LENGTH=length, NBUF=nbuf, SCRATCH=scratch)
     k.SPLIT_POINTS = LANES * LANE_MIN_STEPS + 1  # points of a path split into LANES pieces
     k.__dict__.update(vars(algebra(d, n)))
     generated = generated_module(d, n, kind)
