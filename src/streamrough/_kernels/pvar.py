@@ -426,6 +426,21 @@ def _specialise(norm):
         below = qpow_le(ball_q(qc, r, norm) * qs, g, ex)
         return np.int64(1) - np.int64(below)
 
+    @jit(fastmath=FAST, inline="always")
+    def scan_down(X, j, qs, ex, pv, a, hi, lo, best_v, best_i):
+        """Improve (best_v, best_i) over the candidates i = hi, hi - 1, ..., lo, nearest
+        first. The power of a candidate is taken only if its distance passes the root-free
+        test against its own gap best_v - pv[a, i] (skipped: pv[a, i] + |x_i - x_j|^p
+        rounds to at most best_v)."""
+        for i in range(hi, lo - 1, -1):
+            q = qdist(X, i, j, norm)
+            if not qpow_le(q * qs * INFLATE, best_v - pv[a, i], ex):
+                v = pv[a, i] + qpow(q * qs, ex)
+                if v > best_v:
+                    best_v = v
+                    best_i = i
+        return best_v, best_i
+
     @jit(fastmath=FAST)
     def solve(X, j, qs, ex, pv, link, a, start, end, seed_i, chase, best_v, best_i, summ, front, stats):
         """Improve (best_v, best_i) to the max over the candidates i in [start, end) of
@@ -470,13 +485,7 @@ def _specialise(norm):
         while (end >> top) > 1:
             top += 1
         lo = max((end >> LMIN) << LMIN, start)  # those blocks tile [lo, end)
-        for i in range(min(end, done) - 1, lo - 1, -1):
-            q = qdist(X, i, j, norm)
-            if not qpow_le(q * qs * INFLATE, best_v - pv[a, i], ex):
-                v = pv[a, i] + qpow(q * qs, ex)
-                if v > best_v:
-                    best_v = v
-                    best_i = i
+        best_v, best_i = scan_down(X, j, qs, ex, pv, a, min(end, done) - 1, lo, best_v, best_i)
         nev += max(min(end, done) - lo, 0)
         # the larger ones level by level, breadth first: the frontier of a level (row cur of
         # `front`, in increasing order) is the decomposition's block of that level and the
@@ -508,20 +517,12 @@ def _specialise(norm):
             nbt += cnt
             cur = 1 - cur
             cnt = nxt
-        # the blocks of 2^LMIN points that failed, nearest first, point by point; the power
-        # of a candidate is taken only if its distance passes the root-free test against its
-        # own gap best_v - pv[i] (skipped: pv[i] + d^p rounds to at most best_v)
+        # the blocks of 2^LMIN points that failed, nearest first, point by point
         for k in range(cnt - 1, -1, -1):
             s = front[cur, k]
-            e = s + (1 << LMIN) - 1
-            for i in range(min(e, done - 1), s - 1, -1):
-                q = qdist(X, i, j, norm)
-                if not qpow_le(q * qs * INFLATE, best_v - pv[a, i], ex):
-                    v = pv[a, i] + qpow(q * qs, ex)
-                    if v > best_v:
-                        best_v = v
-                        best_i = i
-            nev += max(min(e, done - 1) - s + 1, 0)
+            e = min(s + (1 << LMIN) - 1, done - 1)
+            best_v, best_i = scan_down(X, j, qs, ex, pv, a, e, s, best_v, best_i)
+            nev += max(e - s + 1, 0)
         stats[0] += nev
         stats[1] += nbt
         return best_v, best_i
