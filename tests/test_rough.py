@@ -13,6 +13,8 @@ import streamrough as sr
 from streamrough import RoughRegimeWarning, _config
 from streamrough._kernels import rough as kernels
 
+JIT = os.environ.get("NUMBA_DISABLE_JIT", "0") != "1"  # kernels as plain Python: smaller sizes
+
 
 def level2_power(x, p, **kw):
     return sr.rough_pvar(x, p, **kw).level2_power
@@ -128,14 +130,16 @@ def test_bnb_equals_dp_where_the_expansion_bound_cancels(rng, lift):
     # the one-path block bound expands |Y + Z|^2 and may subtract (x_{m,b} . Z v < 0): circles
     # and spirals turn Z v against the block's increments; d = 1 (XX = x^2/2-like, no area),
     # float32 input, integer ties and 1-2 point paths as well; values must be identical
-    t = np.linspace(0.0, 12 * np.pi, 600)
+    # (a quarter of the points as plain Python: the O(N^2) DP reference took a minute per lift)
+    n = 600 if JIT else 150
+    t = np.linspace(0.0, 12 * np.pi, n)
     cases = [
         np.column_stack([np.cos(t), np.sin(t)]),
         np.column_stack([t * np.cos(t), t * np.sin(t), 0.1 * t]),
-        np.column_stack([np.cos(t), np.sin(t), np.cos(2 * t), -np.sin(3 * t)]) + rng.normal(0, 0.05, (600, 4)),
-        naive.sample_path(rng, 500, 1, "walk"),
-        naive.sample_path(rng, 400, 6, "walk").astype(np.float32),
-        np.cumsum(rng.integers(-1, 2, size=(400, 3)), axis=0).astype(float),
+        np.column_stack([np.cos(t), np.sin(t), np.cos(2 * t), -np.sin(3 * t)]) + rng.normal(0, 0.05, (n, 4)),
+        naive.sample_path(rng, 5 * n // 6, 1, "walk"),
+        naive.sample_path(rng, 2 * n // 3, 6, "walk").astype(np.float32),
+        np.cumsum(rng.integers(-1, 2, size=(2 * n // 3, 3)), axis=0).astype(float),
         np.zeros((1, 2)),
         np.array([[0.0, 0.0], [1.0, 2.0]]),
     ]
