@@ -93,18 +93,22 @@ def _row(s, l):
 
 
 @jit(fastmath=FAST)
-def qrows(A, i, B, k, norm):
-    """q(A[i], B[k]): the squared Euclidean distance, or the l1 / linf distance."""
+def qrows(A, i, B, k, n, norm):
+    """q(A[i, :n], B[k, :n]): the squared Euclidean distance, or the l1 / linf distance.
+
+    The length n is an argument because summary rows carry the box after the centre: two
+    centres are compared over their first d columns only.
+    """
     s = 0.0
     if norm == EUCLIDEAN:
-        for c in range(A.shape[1]):
+        for c in range(n):
             t = A[i, c] - B[k, c]
             s += t * t
     elif norm == L1:
-        for c in range(A.shape[1]):
+        for c in range(n):
             s += abs(A[i, c] - B[k, c])
     else:
-        for c in range(A.shape[1]):
+        for c in range(n):
             t = abs(A[i, c] - B[k, c])
             if t > s:
                 s = t
@@ -114,7 +118,7 @@ def qrows(A, i, B, k, norm):
 @jit(fastmath=FAST)
 def qdist(X, i, j, norm):
     """q(x_i, x_j) between two points of the path."""
-    return qrows(X, i, X, j, norm)
+    return qrows(X, i, X, j, X.shape[1], norm)
 
 
 @jit
@@ -234,23 +238,6 @@ def summary_cols(d):
 
 
 @jit(fastmath=FAST)
-def _centre_q(summ, a, b, d, norm):
-    """q between the centres of summary rows a and b."""
-    s = 0.0
-    if norm == EUCLIDEAN:
-        for c in range(d):
-            t = summ[a, c] - summ[b, c]
-            s += t * t
-    elif norm == L1:
-        for c in range(d):
-            s += abs(summ[a, c] - summ[b, c])
-    else:
-        for c in range(d):
-            s = max(s, abs(summ[a, c] - summ[b, c]))
-    return s
-
-
-@jit(fastmath=FAST)
 def build_summary(X, summ, s, l, norm):
     """Summary of the complete block [s, s + 2^l) (the summaries of its sub-blocks built):
     the midpoint of its bounding box, the radius of the ball about it that holds every point
@@ -286,7 +273,7 @@ def build_summary(X, summ, s, l, norm):
     r = 0.0
     if l <= RADIUS_SCAN:
         for k in range(s, s + (1 << l)):
-            r = max(r, qrows(X, k, summ, m, norm))
+            r = max(r, qrows(X, k, summ, m, d, norm))
         summ[m, d] = math.sqrt(r) if norm == EUCLIDEAN else r
         return
     stack = np.empty((2, STACK), np.int64)  # one block in 2^RADIUS_SCAN points: allocations are cheap here
@@ -303,14 +290,14 @@ def build_summary(X, summ, s, l, norm):
         l2 = stack[1, sp]
         if l2 == LMIN:
             for k in range(s2, s2 + (1 << LMIN)):
-                r = max(r, qrows(X, k, summ, m, norm))
+                r = max(r, qrows(X, k, summ, m, d, norm))
             continue
         # the halves, the one with the larger bound on top
         h = 1 << (l2 - 1)
         ma = _row(s2, l2 - 1)
         mb = _row(s2 + h, l2 - 1)
-        ua = ball_q(_centre_q(summ, ma, m, d, norm), summ[ma, d], norm)
-        ub = ball_q(_centre_q(summ, mb, m, d, norm), summ[mb, d], norm)
+        ua = ball_q(qrows(summ, ma, summ, m, d, norm), summ[ma, d], norm)
+        ub = ball_q(qrows(summ, mb, summ, m, d, norm), summ[mb, d], norm)
         if ua > ub:
             stack[0, sp] = s2 + h
             stack[1, sp] = l2 - 1
@@ -397,7 +384,7 @@ def _specialise(norm):
         ball bound, raised to the power p, is within the gap best_v - pv[e] at its last
         index e (sqs = sqrt(qs), exact: qs is a power of 4 under the Euclidean norm)."""
         m = _row(s, l)
-        qc = qrows(X, j, summ, m, norm)  # to the centre of block row m
+        qc = qrows(X, j, summ, m, X.shape[1], norm)  # to the centre of block row m
         r = summ[m, X.shape[1]]
         g = best_v - pv[a, s + (1 << l) - 1]
         if norm == EUCLIDEAN and (ex == 0.75 or ex == 1.0 or ex == 1.25 or ex == 1.5):
