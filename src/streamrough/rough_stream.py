@@ -226,7 +226,7 @@ class RoughStream(Stream):
         buffers = dict(
             _xs=np.zeros((cap, d)),
             _p2=np.zeros((cap, d * d)),
-            _summ=np.zeros((cap, summary_width(d))),
+            _summ=np.zeros((cap, summary_width(d, False))),
             _pv=np.zeros((len(self._qs), cap)),
             _link=np.zeros((len(self._qs), cap), dtype=np.int64),
             _state=np.zeros(1),
