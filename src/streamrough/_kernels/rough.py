@@ -391,7 +391,7 @@ def _box_dot(summ, row, lo, hi, v, d):
 
 
 @jit(**_HOT_HELPER)
-def _cross_w(summ, mid, a1, a2, work):
+def _cross_w(summ, mid, a1, a2, work, d):
     """A bound on ``<Y_m, W_m> + <Z, W_m>`` over the block at row ``mid`` (two paths; the
     terms of level2_step's expansion bound with ``W_m = y_{m,b} (x) e``):
     ``<Y_m, W_m> = h_m . e + (Delta x_{m,b} . y_{m,b}) (v . e)`` and
@@ -399,7 +399,6 @@ def _cross_w(summ, mid, a1, a2, work):
     Cauchy-Schwarz where that is smaller.  ``work`` as :func:`_level2_sq_zve` left it: the
     block-end data is read from there, not kept in level2_step's variables (with those,
     the one-path loop ran 3-5 % slower)."""
-    d = (work.shape[0] - 3) // 6
     hi = 4 * d
     ev = work[4 * d : 5 * d]
     ay = summ[mid, 2]
@@ -533,7 +532,7 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
             h = _box_dot(summ, mid, 3 + d, 3 + hi + d, zv, d)
             cross = a2 * n2 + max(min(h, a1 * nzv), -a1 * nzv)
             if has_y:
-                cross += _cross_w(summ, mid, a1, a2, work)
+                cross += _cross_w(summ, mid, a1, a2, work, d)
                 nw = summ[mid, 2] * work[6 * d]
                 size2 = size1 + n2 + nw
                 head = max(head + 2.0 * cross + n2 * n2 + nw * nw, 0.0) + sq_slack * size2 * size2
