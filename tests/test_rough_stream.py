@@ -48,6 +48,23 @@ def test_stream_rescales_its_summaries_when_the_scale_jumps(rng):
     np.testing.assert_allclose(st.level1, [r.level1 for r in off], rtol=1e-12, atol=1e-300)
 
 
+def test_stream_rescales_box_lows_and_highs_by_their_own_powers(rng):
+    # at large p the stream raises its scale after a growth of 2^(400 // p) only, so the old
+    # blocks still matter: the lows of the box of x_{m,b} are level 1 and the highs of the
+    # box of g level 3 (a wrong power shrank the box and pruned the best candidate)
+    for seed in range(6):
+        r = np.random.default_rng(seed)
+        x1 = np.cumsum(r.standard_normal((40, 2)), axis=0)
+        grow = np.geomspace(1.0, 2.0**14, 40)[:, None]
+        x = np.vstack([x1, x1[-1] + np.cumsum(r.standard_normal((40, 2)), axis=0) * grow])
+        with pytest.warns(RoughRegimeWarning):
+            st = sr.RoughStream([30.0, 40.0], convention="values")
+            for row in x:
+                st.push(row)
+            off = sr.rough_pvar(x, [30.0, 40.0])
+        np.testing.assert_allclose(st.level2, [v.level2 for v in off], rtol=1e-12, atol=0.0)
+
+
 def test_stream_against_brute_force_and_extend_equals_push(rng):
     w = rng.standard_normal((9, 2, 2))
     x = sr.weight_path(w)

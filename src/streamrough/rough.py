@@ -116,7 +116,7 @@ def _level2_bnb(p2, xs, ys, has_y, geometric, qs, abs_tol, pool, then):
             then()
         pv, link, _ = kernels.level2_pvar_bnb(p2, xs, ys, has_y, geometric, qs, abs_tol)
         return pv, link
-    summ = np.zeros((n, kernels.summary_width(xs.shape[1])))
+    summ = np.zeros((n, kernels.summary_width(xs.shape[1], has_y)))
     later = pool.submit(kernels.build_summaries, n0, n, p2, xs, ys, has_y, geometric, summ)
     if then is not None:
         then()

@@ -226,7 +226,7 @@ class RoughStream(Stream):
         buffers = dict(
             _xs=np.zeros((cap, d)),
             _p2=np.zeros((cap, d * d)),
-            _summ=np.zeros((cap, summary_width(d))),
+            _summ=np.zeros((cap, summary_width(d, False))),
             _pv=np.zeros((len(self._qs), cap)),
             _link=np.zeros((len(self._qs), cap), dtype=np.int64),
             _state=np.zeros(1),
@@ -312,9 +312,9 @@ class RoughStream(Stream):
         self._xs[:n] = np.ldexp(self._xs[:n], -k)
         self._p2[:n] = np.ldexp(self._p2[:n], -2 * k)
         self._state[0] = np.ldexp(self._state[0], -2 * k)
-        # summary columns (kernels.rough.summary_width): A1, A2, Ay (levels 1, 2, 1), the box
-        # of g (level 3), then the box of x_{m,b} (level 1)
-        powers = np.array([1, 2, 1] + [3] * (2 * d) + [1] * (2 * d))
+        # summary columns (kernels.rough.summary_width, one path): A1, A2, Ay (levels 1, 2, 1),
+        # the lows of the boxes of g (level 3) and of x_{m,b} (level 1), then their highs
+        powers = np.array([1, 2, 1] + ([3] * d + [1] * d) * 2)
         self._summ[:n] = np.ldexp(self._summ[:n], -k * powers)
         for i, p in enumerate(self._ps):  # |XX|^(p/2) scales like 2^(-k p)
             self._pv[i, :n] = _times_power_of_two(self._pv[i, :n], -k * float(p))

@@ -29,17 +29,21 @@ where ``A2 = max_m |Delta XX_{m,b}|``, ``A1 = max_m |Delta x_{m,b}|``, ``Ay = ma
 ``<Delta XX_{m,b}, Delta x_{m,b} (x) v> = g_m . v``) and ``box(g) . v`` the largest value of
 ``g . v`` over the coordinate box of the ``g_m``.  The Cauchy-Schwarz branch gives exactly the
 bound of math.md 4.1, ``A2 + |Delta XX_{b,j}| + A1 |x_{b,j}|``; the box branch is often
-tighter.  For a single path (no ``y``) the triangle inequality between
-``Y_m = XX_{m,b} + x_{m,b} (x) v`` and ``Z = XX_{b,j}`` is replaced, when that is smaller, by
-the expansion
+tighter.  The triangle inequality between ``Y_m = Delta XX_{m,b} + Delta x_{m,b} (x) v``,
+``Z = Delta XX_{b,j}`` (and ``W_m = y_{m,b} (x) e``, ``e = Delta x_{b,j}``) is replaced by
+the expansion of the square (docs/theory.md)
 
     |XX_{m,j}|^2 = |Y_m|^2 + 2 <XX_{m,b}, Z> + 2 x_{m,b} . Z v + |Z|^2
                 <= head + 2 (A2 |Z| + min(box(x) . Z v, A1 |Z v|)) + |Z|^2
 
-(``head`` the bound of ``|Y_m|^2`` above, ``box(x)`` the coordinate box of the ``x_{m,b}``;
-``Z v`` costs d^2 once per block end, each test O(d)): a third fewer Chen evaluations and
-block tests on Brownian paths.  The bounds cover the members ``m < b`` of a block; its end
-``b`` is always evaluated itself.
+for one path where that is smaller (``head`` the bound of ``|Y_m|^2`` above, ``box(x)`` the
+coordinate box of the ``x_{m,b}``; ``Z v`` costs d^2 once per block end, each test O(d)),
+and for two paths by ``|Y_m + Z + W_m|^2``, whose further cross terms
+``<Y_m, W_m> = h_m . e + (Delta x_{m,b} . y_{m,b}) (v . e)`` and ``<Z, W_m> = y_{m,b} . Z e``
+(``h_m = Delta XX_{m,b}^T y_{m,b}``) take the boxes of ``h_m`` and ``y_{m,b}`` and the
+interval of ``Delta x_{m,b} . y_{m,b}``: a third (one path) and a half to two thirds (two paths) fewer
+Chen evaluations on Brownian paths.  The bounds cover the members ``m < b`` of a block; its
+end ``b`` is always evaluated itself.
 
 Because the running values ``pv`` are non-decreasing (the weight is non-negative),
 ``pv[b] + ub^q`` bounds every candidate of the block, and the block is
@@ -192,7 +196,8 @@ def level2_sq(p2, xs, ys, has_y, geometric, m, j, work):
 @jit(**_HOT_HELPER)
 def _level2_sq_zv(p2, xs, m, j, work):
     """``|XX_{m,j}|^2`` for one path and ``m < j - 1``, bit for bit as :func:`_level2_sq`;
-    also leaves ``v = x_{m,j}`` in ``work[:d]`` and ``XX_{m,j} v`` in ``work[3d:4d]``."""
+    also leaves ``v = x_{m,j}`` in ``work[:d]`` and ``Z v`` in ``work[3d:4d]``
+    (``Z = XX_{m,j}``)."""
     d = xs.shape[1]
     for c in range(d):
         work[c] = xs[j, c] - xs[m, c]
@@ -210,11 +215,42 @@ def _level2_sq_zv(p2, xs, m, j, work):
 
 
 @jit(_nrt=False)
-def _diff_level1_sq(xs, ys, m, j):
+def _level2_sq_zve(p2, xs, ys, m, j, work):
+    """``|Delta XX_{m,j}|^2`` for two paths and ``m < j - 1``, bit for bit as
+    :func:`_level2_sq`; also leaves ``v = x_{m,j}`` in ``work[:d]``, ``Z v`` in
+    ``work[3d:4d]``, ``e = Delta x_{m,j}`` in ``work[4d:5d]`` and ``Z e`` in ``work[5d:6d]``
+    (``Z = Delta XX_{m,j}``), then ``|e|``, ``|Z e|`` and ``v . e`` in ``work[6d:6d+3]``.
+    Called, not inlined: one function with a branch on ``has_y`` in the inner loop slowed
+    the one-path loop by 3-10 %."""
+    d = xs.shape[1]
+    for c in range(d):
+        work[c] = xs[j, c] - xs[m, c]
+        work[d + c] = ys[j, c] - ys[m, c]
+        work[4 * d + c] = work[c] - work[d + c]
     s = 0.0
-    for c in range(xs.shape[1]):
-        e = (xs[j, c] - ys[j, c]) - (xs[m, c] - ys[m, c])
-        s += e * e
+    for r in range(d):
+        u = xs[m, r]
+        w = ys[m, r]
+        base = r * d
+        acc = 0.0
+        acc_e = 0.0
+        for c in range(d):
+            e = p2[j, base + c] - p2[m, base + c] - u * work[c] + w * work[d + c]
+            s += e * e
+            acc += e * work[c]
+            acc_e += e * work[4 * d + c]
+        work[3 * d + r] = acc
+        work[5 * d + r] = acc_e
+    nd = 0.0
+    nze = 0.0
+    ve = 0.0
+    for c in range(d):
+        nd += work[4 * d + c] * work[4 * d + c]
+        nze += work[5 * d + c] * work[5 * d + c]
+        ve += work[c] * work[4 * d + c]
+    work[6 * d] = math.sqrt(nd)
+    work[6 * d + 1] = math.sqrt(nze)
+    work[6 * d + 2] = ve
     return s
 
 
@@ -222,14 +258,33 @@ def _diff_level1_sq(xs, ys, m, j):
 def work_length(d):
     """Length of the float64 scratch array of :func:`level2_sq`, :func:`level2_step` and
     :func:`complete_blocks`."""
-    return 4 * d
+    return 6 * d + 3
 
 
 @jit
-def summary_width(d):
-    """Columns of a block summary row: A1, A2, Ay, the box of g (d lows, d highs), then the
-    box of ``Delta x_{m,b}`` (d lows, d highs)."""
-    return 3 + 4 * d
+def summary_vectors(has_y):
+    """Number of d-vectors whose coordinate box a block summary holds: ``g`` and
+    ``Delta x_{m,b}``, and with a second path also ``y_{m,b}`` and ``h``."""
+    return 4 if has_y else 2
+
+
+@jit
+def summary_width(d, has_y):
+    """Columns of a block summary row: A1, A2, Ay, the lows of the boxes of the
+    :func:`summary_vectors` (``g``, ``Delta x_{m,b}``[, ``y_{m,b}``, ``h``]; d each), their
+    highs in the same order, and with a second path the interval of ``Delta x_{m,b} . y_{m,b}``
+    (low, high)."""
+    k = summary_vectors(has_y)
+    return 3 + 2 * k * d + (2 if has_y else 0)
+
+
+@jit(**_HOT_HELPER)
+def _widen(summ, row, lo, hi, v, d):
+    """Widen the coordinate box ``summ[row, lo:lo+d]`` (lows) to ``summ[row, hi:hi+d]``
+    (highs) to hold ``v``."""
+    for c in range(d):
+        summ[row, lo + c] = min(summ[row, lo + c], v[c])
+        summ[row, hi + c] = max(summ[row, hi + c], v[c])
 
 
 @jit(_nrt=False)
@@ -237,16 +292,21 @@ def complete_blocks(j, p2, xs, ys, has_y, geometric, summ, work):
     """Summaries of every dyadic block (size >= 2) whose last index is ``j``.
 
     Row ``summ[mid]`` (``mid`` the block's midpoint) holds ``A1 = max_m |Delta x_{m,j}|``,
-    ``A2 = max_m |Delta XX_{m,j}|``, ``Ay = max_m |y_{m,j}|`` and the coordinate box (lows,
-    then highs) of ``g_m = Delta XX_{m,j}^T Delta x_{m,j}`` over the block's ``m < j``.
-    Call once per index, after ``xs[j]`` and ``p2[j]`` are set; amortised O(log N) Chen
-    evaluations per index.  ``work``: float64 scratch of length >= ``work_length(d)``.
+    ``A2 = max_m |Delta XX_{m,j}|``, ``Ay = max_m |y_{m,j}|`` and the coordinate boxes (all
+    lows, then all highs) over the block's ``m < j`` of ``g_m = Delta XX_{m,j}^T Delta x_{m,j}``
+    and ``Delta x_{m,j}``; with a second path also of ``y_{m,j}`` and
+    ``h_m = Delta XX_{m,j}^T y_{m,j}``, and the interval of ``Delta x_{m,j} . y_{m,j}``
+    (:func:`summary_width`).  Call once per index, after ``xs[j]`` and ``p2[j]`` are set;
+    amortised O(log N) Chen evaluations per index.  ``work``: float64 scratch of length
+    >= ``work_length(d)``.
     """
     d = xs.shape[1]
     g = work[:d]
     u = work[d : 2 * d]
     dx = work[2 * d : 3 * d]
     dy = work[3 * d : 4 * d]
+    h = work[4 * d : 5 * d]
+    hi = summary_vectors(has_y) * d  # offset of the highs from the lows
     size = 2
     while (j + 1) % size == 0:
         s = j + 1 - size
@@ -254,12 +314,15 @@ def complete_blocks(j, p2, xs, ys, has_y, geometric, summ, work):
         m1 = 0.0
         m2 = 0.0
         my = 0.0
-        for c in range(2 * d):
+        s_lo = np.inf
+        s_hi = -np.inf
+        for c in range(hi):
             summ[mid, 3 + c] = np.inf
-            summ[mid, 3 + 2 * d + c] = -np.inf
+            summ[mid, 3 + hi + c] = -np.inf
         for m in range(s, j):
             v1 = 0.0
             vy = 0.0
+            uy = 0.0
             for r in range(d):
                 dx[r] = xs[j, r] - xs[m, r]
                 u[r] = dx[r]
@@ -267,6 +330,8 @@ def complete_blocks(j, p2, xs, ys, has_y, geometric, summ, work):
                     dy[r] = ys[j, r] - ys[m, r]
                     u[r] -= dy[r]
                     vy += dy[r] * dy[r]
+                    uy += u[r] * dy[r]
+                    h[r] = 0.0
                 v1 += u[r] * u[r]
                 g[r] = 0.0
             v2 = 0.0
@@ -276,30 +341,76 @@ def complete_blocks(j, p2, xs, ys, has_y, geometric, summ, work):
                         e = _one_step_entry(xs, ys, has_y, geometric, m, r, c)
                         v2 += e * e
                         g[c] += e * u[r]
+                        if has_y:
+                            h[c] += e * dy[r]
             else:
                 for r in range(d):
                     base = r * d
                     xm = xs[m, r]
                     ym = ys[m, r]
                     ur = u[r]
-                    for c in range(d):
-                        e = p2[j, base + c] - p2[m, base + c] - xm * dx[c]
-                        if has_y:
-                            e += ym * dy[c]
-                        v2 += e * e
-                        g[c] += e * ur
+                    if has_y:
+                        yr = dy[r]
+                        for c in range(d):
+                            e = p2[j, base + c] - p2[m, base + c] - xm * dx[c] + ym * dy[c]
+                            v2 += e * e
+                            g[c] += e * ur
+                            h[c] += e * yr
+                    else:  # a loop of its own: the one-path loop was 5 % slower with h in it
+                        for c in range(d):
+                            e = p2[j, base + c] - p2[m, base + c] - xm * dx[c]
+                            v2 += e * e
+                            g[c] += e * ur
             m1 = max(m1, v1)
             m2 = max(m2, v2)
             my = max(my, vy)
-            for c in range(d):
-                summ[mid, 3 + c] = min(summ[mid, 3 + c], g[c])
-                summ[mid, 3 + 2 * d + c] = max(summ[mid, 3 + 2 * d + c], g[c])
-                summ[mid, 3 + d + c] = min(summ[mid, 3 + d + c], u[c])
-                summ[mid, 3 + 3 * d + c] = max(summ[mid, 3 + 3 * d + c], u[c])
+            _widen(summ, mid, 3, 3 + hi, g, d)
+            _widen(summ, mid, 3 + d, 3 + hi + d, u, d)
+            if has_y:
+                s_lo = min(s_lo, uy)
+                s_hi = max(s_hi, uy)
+                _widen(summ, mid, 3 + 2 * d, 3 + hi + 2 * d, dy, d)
+                _widen(summ, mid, 3 + 3 * d, 3 + hi + 3 * d, h, d)
         summ[mid, 0] = math.sqrt(m1)
         summ[mid, 1] = math.sqrt(m2)
         summ[mid, 2] = math.sqrt(my)
+        if has_y:
+            summ[mid, 3 + 2 * hi] = s_lo
+            summ[mid, 4 + 2 * hi] = s_hi
         size *= 2
+
+
+@jit(**_HOT_HELPER)
+def _box_dot(summ, row, lo, hi, v, d):
+    """The largest ``w . v`` over the coordinate box ``summ[row, lo:lo+d]`` (lows) to
+    ``summ[row, hi:hi+d]`` (highs)."""
+    t = 0.0
+    for c in range(d):
+        t += max(summ[row, lo + c] * v[c], summ[row, hi + c] * v[c])
+    return t
+
+
+@jit(**_HOT_HELPER)
+def _cross_w(summ, mid, a1, a2, work, d):
+    """A bound on ``<Y_m, W_m> + <Z, W_m>`` over the block at row ``mid`` (two paths; the
+    terms of level2_step's expansion bound with ``W_m = y_{m,b} (x) e``):
+    ``<Y_m, W_m> = h_m . e + (Delta x_{m,b} . y_{m,b}) (v . e)`` and
+    ``<Z, W_m> = y_{m,b} . Z e``, each by a coordinate box or interval of the summary, or by
+    Cauchy-Schwarz where that is smaller.  ``work`` as :func:`_level2_sq_zve` left it: the
+    block-end data is read from there, not kept in level2_step's variables (with those,
+    the one-path loop ran 3-5 % slower)."""
+    hi = 4 * d
+    ev = work[4 * d : 5 * d]
+    ay = summ[mid, 2]
+    nw = ay * work[6 * d]
+    nze = work[6 * d + 1]
+    ve = work[6 * d + 2]
+    yw = _box_dot(summ, mid, 3 + 3 * d, 3 + hi + 3 * d, ev, d)
+    yw = max(min(yw, a2 * nw), -a2 * nw)
+    uy = max(summ[mid, 3 + 2 * hi] * ve, summ[mid, 4 + 2 * hi] * ve)
+    yw += max(min(uy, a1 * ay * abs(ve)), -a1 * ay * abs(ve))
+    zw = _box_dot(summ, mid, 3 + 2 * d, 3 + hi + 2 * d, work[5 * d : 6 * d], d)
+    return yw + max(min(zw, ay * nze), -ay * nze)
 
 
 @jit(**_HOT_HELPER)
@@ -329,7 +440,8 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
     """
     d = xs.shape[1]
     vb = work[2 * d : 3 * d]  # x_{b,j} of the cached block end b
-    zv = work[3 * d : 4 * d]  # XX_{b,j} x_{b,j} there (one path)
+    zv = work[3 * d : 4 * d]  # Z v there, Z = Delta XX_{b,j}
+    hi = summary_vectors(has_y) * d  # offset of the summary's box highs from its lows
     sq_slack = _SQ_SLACK * d * d
     hq = 0.5 * q
     inv_q = 1.0 / q
@@ -350,7 +462,6 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
     cached_b = -1
     n1 = 0.0
     n2 = 0.0
-    nd = 0.0
     nzv = 0.0
     e = j - 1
     while e > 0:
@@ -378,25 +489,23 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
                 continue
             if b != cached_b:
                 # norms at the block end; the end point is itself a candidate, evaluated here
+                # (b < j - 1: a block ends before j - 1)
                 cached_b = b
                 if has_y:
-                    sq2 = _level2_sq(p2, xs, ys, has_y, geometric, b, j, work)
-                else:  # b < j - 1: a block ends before j - 1
+                    sq2 = _level2_sq_zve(p2, xs, ys, b, j, work)
+                else:
                     sq2 = _level2_sq_zv(p2, xs, b, j, work)
-                    nzv = 0.0
-                    for c in range(d):
-                        nzv += zv[c] * zv[c]
-                    nzv = math.sqrt(nzv)
                 evals += 1
                 n2 = math.sqrt(sq2)
-                # _level2_sq left x_{b,j} in work[:d] (b < j - 1): kept for the block tests
+                # x_{b,j} is in work[:d], overwritten by leaf evaluations: kept for the block tests
                 n1 = 0.0
+                nzv = 0.0
                 for c in range(d):
                     vb[c] = work[c]
                     n1 += work[c] * work[c]
+                    nzv += zv[c] * zv[c]
                 n1 = math.sqrt(n1)
-                if has_y:
-                    nd = math.sqrt(_diff_level1_sq(xs, ys, b, j))
+                nzv = math.sqrt(nzv)
                 if b != guess and not (n2 <= tau):
                     val = pv[b] + sq2**hq
                     if val > best:
@@ -407,33 +516,33 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
             # v = x_{b,j}; g_m . v bounded by the box of g, or by A1 A2 |v| (Cauchy-Schwarz)
             a1 = summ[mid, 0]
             a2 = summ[mid, 1]
-            gv = 0.0
-            for c in range(d):
-                gv += max(summ[mid, 3 + c] * vb[c], summ[mid, 3 + 2 * d + c] * vb[c])
+            gv = _box_dot(summ, mid, 3, 3 + hi, vb, d)
             gv = min(gv, a1 * a2 * n1)
             # head's terms may cancel: the slack covers their rounding (its root is a relative
             # 1e-6 d of a2 + a1 n1 at most, far below the pruning margins)
             size1 = a2 + a1 * n1
             head = max(a2 * a2 + 2.0 * gv + a1 * a1 * n1 * n1, 0.0) + sq_slack * size1 * size1
-            # the bound is (sqrt(head) + rest) * _INFLATE + abs_tol
+            # |Y_m + Z (+ W_m)|^2 with Y_m = Delta XX_{m,b} + Delta x_{m,b} (x) v, Z = Delta XX_{b,j}
+            # (and W_m = y_{m,b} (x) e, e = Delta x_{b,j}): the expansion of docs/theory.md,
+            # each cross term bounded by a coordinate box or by Cauchy-Schwarz; for one path
+            # the triangle inequality where that is smaller (for two paths it never was on
+            # Brownian paths: the same evaluations without it).  The bound is
+            # (sqrt(head) + rest) * _INFLATE + abs_tol.
+            # <Y_m, Z> = <Delta XX_{m,b}, Z> + Delta x_{m,b} . Z v
+            h = _box_dot(summ, mid, 3 + d, 3 + hi + d, zv, d)
+            cross = a2 * n2 + max(min(h, a1 * nzv), -a1 * nzv)
             if has_y:
-                rest = n2 + summ[mid, 2] * nd
+                cross += _cross_w(summ, mid, a1, a2, work, d)
+                nw = summ[mid, 2] * work[6 * d]
+                size2 = size1 + n2 + nw
+                head = max(head + 2.0 * cross + n2 * n2 + nw * nw, 0.0) + sq_slack * size2 * size2
+                rest = 0.0
+            elif cross < 0.0 or cross * cross < head * n2 * n2:  # cross < sqrt(head) n2
+                size2 = size1 + n2
+                head = max(head + 2.0 * cross + n2 * n2, 0.0) + sq_slack * size2 * size2
+                rest = 0.0
             else:
-                # one path: |Y_m + Z|^2 = |Y_m|^2 + 2 <Y_m, Z> + |Z|^2 with Y_m = XX_{m,b} +
-                # x_{m,b} (x) v, Z = XX_{b,j}, and <Y_m, Z> = <XX_{m,b}, Z> + x_{m,b} . Z v
-                # <= a2 n2 + (the box of x_{m,b}) . Z v, which is often far below the
-                # triangle inequality's sqrt(head) n2
-                h = 0.0
-                for c in range(d):
-                    h += max(summ[mid, 3 + d + c] * zv[c], summ[mid, 3 + 3 * d + c] * zv[c])
-                h = max(min(h, a1 * nzv), -a1 * nzv)
-                cross = a2 * n2 + h
-                if cross < 0.0 or cross * cross < head * n2 * n2:  # cross < sqrt(head) n2
-                    size2 = size1 + n2
-                    head = max(head + 2.0 * cross + n2 * n2, 0.0) + sq_slack * size2 * size2
-                    rest = 0.0
-                else:
-                    rest = n2
+                rest = n2
             if not _bound_exceeds(head, rest, tau, abs_tol):
                 continue
             gap = best - pv[b]
@@ -499,7 +608,7 @@ def level2_pvar_bnb(p2, xs, ys, has_y, geometric, qs, abs_tol):
     evals : int, total Chen evaluations (diagnostic).
     """
     n = xs.shape[0]
-    summ = np.zeros((n, summary_width(xs.shape[1])))
+    summ = np.zeros((n, summary_width(xs.shape[1], has_y)))
     build_summaries(0, n, p2, xs, ys, has_y, geometric, summ)
     pv = np.zeros((qs.shape[0], n))
     link = np.zeros((qs.shape[0], n), dtype=np.int64)
