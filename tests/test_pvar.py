@@ -242,6 +242,26 @@ def test_path_exponent_of_one_dimension_matches_the_general_route(rng):
             assert kernels.path_exponent(x, code) == kernels.path_exponent(wide, code)
 
 
+def test_path_exponent_of_unscaled_distances_matches_the_per_point_route(rng):
+    """path_exponent's one-pass route (coordinate differences within 2^+-250) equals the
+    maximum of the per-point diff_exponent, at powers of two, ties and either side of its range."""
+    from streamrough._kernels import pvar as kernels
+
+    taken = 0
+    for _ in range(1500):
+        n, d = int(rng.integers(1, 7)), int(rng.integers(2, 5))
+        x = rng.standard_normal((n, d)) * 2.0 ** rng.integers(-262, 262, size=(n, d)).astype(float)
+        if rng.random() < 0.3:
+            x[rng.random((n, d)) < 0.4] = 0.0  # zero differences, repeated points
+        if rng.random() < 0.2:
+            x = 2.0 ** rng.integers(-3, 3, size=(n, d)).astype(float)  # distances at powers of two
+        taken += kernels._plain_exponent(x, kernels.EUCLIDEAN) != kernels.NO_PLAIN
+        for code in kernels.NORM_CODES.values():
+            per_point = max([kernels.diff_exponent(x[k], x[0], code) for k in range(1, n)], default=kernels.NO_SCALE)
+            assert kernels.path_exponent(x, code) == per_point
+    assert 100 < taken < 1400, taken  # both routes exercised
+
+
 @pytest.mark.parametrize("norm", NORMS)
 def test_large_p_in_d_dimensions(norm):
     x = sr.brownian_path(300, 4, seed=8) * 1e100

@@ -212,12 +212,60 @@ def path_exponent(X, norm):
         for k in range(1, X.shape[0]):
             m = max(m, abs(X[k, 0] - x0))
         return NO_SCALE if m == 0.0 else math.frexp(m)[1]
+    e = _plain_exponent(X, norm)
+    if e != NO_PLAIN:
+        return e
     e = NO_SCALE
     for k in range(1, X.shape[0]):
         ek = diff_exponent(X[k], X[0], norm)
         if ek > e:
             e = ek
     return e
+
+
+NO_PLAIN = NO_SCALE - 1  # _plain_exponent's answer for a path outside its range
+PLAIN_LOW = 2.0**-250  # the smallest nonzero coordinate difference _plain_exponent takes
+PLAIN_HIGH = 2.0**250  # the bound on every coordinate difference _plain_exponent takes
+
+
+@jit
+def _plain_exponent(X, norm):
+    """``path_exponent`` of a d > 1 path without the per-point rescaling of ``diff_exponent``
+    (two libm calls per coordinate, most of the time of ``path_exponent``), or NO_PLAIN.
+
+    When every nonzero |x_kc - x_0c| lies in [PLAIN_LOW, PLAIN_HIGH), all the squares and
+    sums of ``diff_exponent`` are normal floats, in its rescaled units (2^-e', e' >= -249:
+    nonzero terms >= 2^-501, squares >= 2^-1002) and unscaled, so each of its roundings is
+    the unscaled one times an exact power of two (2^-2e' before, 2^-e' after the square
+    root): diff_exponent(x_k, x_0) = frexp exponent of the unscaled distance, in the same
+    order of operations. That exponent grows with the distance, so the maximum over k is the
+    one of the largest distance: one frexp in all.
+    """
+    n, d = X.shape
+    low = math.inf
+    high = 0.0
+    best = 0.0
+    for k in range(1, n):
+        r = 0.0
+        for c in range(d):
+            t = abs(X[k, c] - X[0, c])
+            low = min(low, t if t > 0.0 else math.inf)
+            high = max(high, t)
+            t = min(t, PLAIN_HIGH)  # the path is rejected then: no overflow (a warning as plain Python)
+            if norm == EUCLIDEAN:
+                r += t * t
+            elif norm == L1:
+                r += t
+            elif t > r:
+                r = t
+        best = max(best, r)
+    if not (PLAIN_LOW <= low and high < PLAIN_HIGH):
+        return NO_PLAIN
+    if best == 0.0:
+        return NO_SCALE
+    if norm == EUCLIDEAN:
+        best = math.sqrt(best)
+    return math.frexp(best)[1]
 
 
 @jit
