@@ -271,6 +271,33 @@ def test_large_p_in_d_dimensions(norm):
         assert math.isfinite(got) and got == pytest.approx(expected, rel=1e-11)
 
 
+@pytest.mark.parametrize("norm", NORMS)
+def test_reach_bounds_every_block_and_the_reach_test_matches_the_dp(norm, rng):
+    """p < 2 tests a block by its reach (the DP value at its last point bounds the block):
+    the stored reach covers every point's distance from the last point, and the values equal
+    the plain DP's bit for bit, on lattice paths (ties, repeated points) and Brownian ones."""
+    from streamrough._kernels import pvar as kernels
+
+    code = kernels.NORM_CODES[norm]
+    n = 300 if JIT else 90
+    lattice = np.cumsum(rng.integers(-1, 2, size=(n, 3)), axis=0).astype(float)
+    lattice[40:60] = lattice[40]  # a run of repeated points
+    for x in (lattice, sr.brownian_path(n, 4, seed=5)):
+        summ = np.zeros((kernels.summary_rows(n), kernels.summary_cols(x.shape[1])))
+        kernels.for_norm(code).build_summaries.serial(x, summ, 1)
+        for l in range(kernels.LMIN, 63):
+            if 1 << l > n:
+                break
+            for s in range(0, n - (1 << l) + 1, 1 << l):
+                e = s + (1 << l) - 1
+                far = max(kernels.qdist(x, k, e, code) for k in range(s, e + 1))
+                far = math.sqrt(far) if code == kernels.EUCLIDEAN else far
+                assert summ[kernels._row(s, l), kernels.reach_col(x.shape[1])] >= far
+        for p in (1.2, 1.5, 1.9):
+            bnb = sr.pvar(x, p, power=True, norm=norm, method="bnb", n_jobs=1)
+            assert bnb == sr.pvar(x, p, power=True, norm=norm, method="dp")
+
+
 # ---------------------------------------------------------------- batches
 
 
