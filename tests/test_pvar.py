@@ -242,6 +242,26 @@ def test_path_exponent_of_one_dimension_matches_the_general_route(rng):
             assert kernels.path_exponent(x, code) == kernels.path_exponent(wide, code)
 
 
+def test_path_exponent_of_unscaled_distances_matches_the_per_point_route(rng):
+    """path_exponent's one-pass route (coordinate differences within 2^+-250) equals the
+    maximum of the per-point diff_exponent, at powers of two, ties and either side of its range."""
+    from streamrough._kernels import pvar as kernels
+
+    taken = 0
+    for _ in range(1500):
+        n, d = int(rng.integers(1, 7)), int(rng.integers(2, 5))
+        x = rng.standard_normal((n, d)) * 2.0 ** rng.integers(-262, 262, size=(n, d)).astype(float)
+        if rng.random() < 0.3:
+            x[rng.random((n, d)) < 0.4] = 0.0  # zero differences, repeated points
+        if rng.random() < 0.2:
+            x = 2.0 ** rng.integers(-3, 3, size=(n, d)).astype(float)  # distances at powers of two
+        taken += kernels._plain_exponent(x, kernels.EUCLIDEAN) != kernels.NO_PLAIN
+        for code in kernels.NORM_CODES.values():
+            per_point = max([kernels.diff_exponent(x[k], x[0], code) for k in range(1, n)], default=kernels.NO_SCALE)
+            assert kernels.path_exponent(x, code) == per_point
+    assert 100 < taken < 1400, taken  # both routes exercised
+
+
 @pytest.mark.parametrize("norm", NORMS)
 def test_large_p_in_d_dimensions(norm):
     x = sr.brownian_path(300, 4, seed=8) * 1e100
@@ -249,6 +269,33 @@ def test_large_p_in_d_dimensions(norm):
         got = sr.pvar(x, p, norm=norm)
         expected = sr.pvar(x / 1e100, p, norm=norm) * 1e100
         assert math.isfinite(got) and got == pytest.approx(expected, rel=1e-11)
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_reach_bounds_every_block_and_the_reach_test_matches_the_dp(norm, rng):
+    """p < 2 tests a block by its reach (the DP value at its last point bounds the block):
+    the stored reach covers every point's distance from the last point, and the values equal
+    the plain DP's bit for bit, on lattice paths (ties, repeated points) and Brownian ones."""
+    from streamrough._kernels import pvar as kernels
+
+    code = kernels.NORM_CODES[norm]
+    n = 300 if JIT else 90
+    lattice = np.cumsum(rng.integers(-1, 2, size=(n, 3)), axis=0).astype(float)
+    lattice[40:60] = lattice[40]  # a run of repeated points
+    for x in (lattice, sr.brownian_path(n, 4, seed=5)):
+        summ = np.zeros((kernels.summary_rows(n), kernels.summary_cols(x.shape[1])))
+        kernels.for_norm(code).build_summaries.serial(x, summ, 1)
+        for l in range(kernels.LMIN, 63):
+            if 1 << l > n:
+                break
+            for s in range(0, n - (1 << l) + 1, 1 << l):
+                e = s + (1 << l) - 1
+                far = max(kernels.qdist(x, k, e, code) for k in range(s, e + 1))
+                far = math.sqrt(far) if code == kernels.EUCLIDEAN else far
+                assert summ[kernels._row(s, l), kernels.reach_col(x.shape[1])] >= far
+        for p in (1.2, 1.5, 1.9):
+            bnb = sr.pvar(x, p, power=True, norm=norm, method="bnb", n_jobs=1)
+            assert bnb == sr.pvar(x, p, power=True, norm=norm, method="dp")
 
 
 # ---------------------------------------------------------------- batches

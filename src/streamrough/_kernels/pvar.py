@@ -12,7 +12,9 @@ the midpoint of the block's bounding box; radius r: the largest distance of a bl
 from it), so that |x_k - x_j| <= r + |c - x_j| for every k in the block. A block is
 skipped when this bound is <= tau at its last index (tested in the power domain, without
 roots; for p = 1.5, 2, 2.5, 3 also without the square root of |c - x_j|^2), otherwise its
-halves are examined. The blocks are tested breadth first, level by level, so that the tests
+halves are examined. For p < 2 the test is by the block's reach instead (the DP value at its
+last index bounds all its candidates, see ``block_test`` and docs/theory.md), a far lower
+bound near j at small p. The blocks are tested breadth first, level by level, so that the tests
 of a level do not wait for each other's branches; the blocks of 2^LMIN points that fail
 are then scanned point by point, nearest first, as are the fewer than 2^LMIN candidates
 just before j. B starts from j - 1 and the previous optimal partition points (link chain
@@ -212,12 +214,60 @@ def path_exponent(X, norm):
         for k in range(1, X.shape[0]):
             m = max(m, abs(X[k, 0] - x0))
         return NO_SCALE if m == 0.0 else math.frexp(m)[1]
+    e = _plain_exponent(X, norm)
+    if e != NO_PLAIN:
+        return e
     e = NO_SCALE
     for k in range(1, X.shape[0]):
         ek = diff_exponent(X[k], X[0], norm)
         if ek > e:
             e = ek
     return e
+
+
+NO_PLAIN = NO_SCALE - 1  # _plain_exponent's answer for a path outside its range
+PLAIN_LOW = 2.0**-250  # the smallest nonzero coordinate difference _plain_exponent takes
+PLAIN_HIGH = 2.0**250  # the bound on every coordinate difference _plain_exponent takes
+
+
+@jit
+def _plain_exponent(X, norm):
+    """``path_exponent`` of a d > 1 path without the per-point rescaling of ``diff_exponent``
+    (two libm calls per coordinate, most of the time of ``path_exponent``), or NO_PLAIN.
+
+    When every nonzero |x_kc - x_0c| lies in [PLAIN_LOW, PLAIN_HIGH), all the squares and
+    sums of ``diff_exponent`` are normal floats, in its rescaled units (2^-e', e' >= -249:
+    nonzero terms >= 2^-501, squares >= 2^-1002) and unscaled, so each of its roundings is
+    the unscaled one times an exact power of two (2^-2e' before, 2^-e' after the square
+    root): diff_exponent(x_k, x_0) = frexp exponent of the unscaled distance, in the same
+    order of operations. That exponent grows with the distance, so the maximum over k is the
+    one of the largest distance: one frexp in all.
+    """
+    n, d = X.shape
+    low = math.inf
+    high = 0.0
+    best = 0.0
+    for k in range(1, n):
+        r = 0.0
+        for c in range(d):
+            t = abs(X[k, c] - X[0, c])
+            low = min(low, t if t > 0.0 else math.inf)
+            high = max(high, t)
+            t = min(t, PLAIN_HIGH)  # the path is rejected then: no overflow (a warning as plain Python)
+            if norm == EUCLIDEAN:
+                r += t * t
+            elif norm == L1:
+                r += t
+            elif t > r:
+                r = t
+        best = max(best, r)
+    if not (PLAIN_LOW <= low and high < PLAIN_HIGH):
+        return NO_PLAIN
+    if best == 0.0:
+        return NO_SCALE
+    if norm == EUCLIDEAN:
+        best = math.sqrt(best)
+    return math.frexp(best)[1]
 
 
 @jit
@@ -230,10 +280,23 @@ def ball_q(qc, r, norm):
 
 
 @jit
+def reach_q(reach, norm):
+    """A distance (a reach) in q units: its square (Euclidean) or itself."""
+    return reach * reach if norm == EUCLIDEAN else reach
+
+
+@jit
 def summary_cols(d):
     """Columns of a summary row: the ball's centre (0..d-1) and radius (d), then the block's
     bounding box, low corner (d+1..2d) and high corner (2d+1..3d), from which the parent's box
-    is merged without a pass over its points."""
+    is merged without a pass over its points, and its reach (``reach_col``)."""
+    return 3 * d + 2
+
+
+@jit
+def reach_col(d):
+    """The summary column of a block's reach: a bound on the distance of its points from its
+    last point, the radius of the link test (math.md 2.2)."""
     return 3 * d + 1
 
 
@@ -241,33 +304,44 @@ def summary_cols(d):
 def build_summary(X, summ, s, l, norm):
     """Summary of the complete block [s, s + 2^l) (the summaries of its sub-blocks built):
     the midpoint of its bounding box, the radius of the ball about it that holds every point
-    of the block, and the box.
+    of the block, the box, and the reach R >= max_k |x_k - x_e| about its last point e.
 
     A block of 2^LMIN points is read point by point. Above, the box is the union of the two
     halves' boxes, and the radius, max_k |x_k - c|, is found by branch and bound over the
     sub-blocks: a sub-block of centre c' and radius r' is skipped when r' + |c' - c|
     (inflated) cannot exceed the largest distance found so far, so the radius is the very
     maximum a full pass would find, at the cost of a few leaves instead of 2^l points.
+
+    The reach is exact for 2^LMIN points (a pass); above, the larger of the second half's
+    reach (the same last point) and r' + |c' - x_e| for the first half's ball (c', r'),
+    inflated: a bound, one distance per block.
     """
     d = X.shape[1]
     m = _row(s, l)
     lo = d + 1
     hi = 2 * d + 1
+    e = s + (1 << l) - 1
     if l == LMIN:
         for c in range(d):
             summ[m, lo + c] = X[s, c]
             summ[m, hi + c] = X[s, c]
+        reach = 0.0
         for k in range(s + 1, s + (1 << LMIN)):
             for c in range(d):
                 v = X[k, c]
                 summ[m, lo + c] = min(summ[m, lo + c], v)
                 summ[m, hi + c] = max(summ[m, hi + c], v)
+            reach = max(reach, qrows(X, k - 1, X, e, d, norm))
+        summ[m, reach_col(d)] = math.sqrt(reach) if norm == EUCLIDEAN else reach
     else:
         a = _row(s, l - 1)
         b = _row(s + (1 << (l - 1)), l - 1)
         for c in range(d):
             summ[m, lo + c] = min(summ[a, lo + c], summ[b, lo + c])
             summ[m, hi + c] = max(summ[a, hi + c], summ[b, hi + c])
+        qa = qrows(summ, a, X, e, d, norm)
+        ra = (summ[a, d] + (math.sqrt(qa) if norm == EUCLIDEAN else qa)) * INFLATE
+        summ[m, reach_col(d)] = max(summ[b, reach_col(d)], ra)
     for c in range(d):
         summ[m, c] = summ[m, lo + c] + 0.5 * (summ[m, hi + c] - summ[m, lo + c])
     r = 0.0
@@ -321,6 +395,14 @@ def front_width(cap):
     """Length of the rows of ``solve``'s frontier scratch for paths of up to `cap` points: a
     level's frontier holds at most one block per 2^LMIN points, and one more."""
     return (cap >> LMIN) + 2
+
+
+@jit
+def ends_block(j):
+    """True if j is the last point of a block of 2^LMIN points, so of a summary or more:
+    checked before ``complete_blocks`` is called, because a call with arrays costs atomic
+    reference counts, a large part of a step that builds nothing (7 of 8 steps)."""
+    return (j + 1) & ((1 << LMIN) - 1) == 0
 
 
 @jit
@@ -379,21 +461,19 @@ def _specialise(norm):
     """
 
     @jit(fastmath=FAST, inline="always")
-    def block_fails(X, j, qs, sqs, ex, pv, a, s, l, best_v, summ):
-        """1 if the block [s, s + 2^l) may hold a candidate above best_v, else 0: 0 when its
-        ball bound, raised to the power p, is within the gap best_v - pv[e] at its last
-        index e (sqs = sqrt(qs), exact: qs is a power of 4 under the Euclidean norm)."""
-        m = _row(s, l)
-        qc = qrows(X, j, summ, m, X.shape[1], norm)  # to the centre of block row m
-        r = summ[m, X.shape[1]]
-        g = best_v - pv[a, s + (1 << l) - 1]
+    def ball_fails(qc, r, g, qs, sqs, ex):
+        """0 if every point within r of a point at q = qc from x_j (q units, scaled by qs;
+        sqs = sqrt(qs), exact: qs is a power of 4 under the Euclidean norm) is at a distance
+        D from x_j with D^p <= g, else 1 (also when g <= 0)."""
         if norm == EUCLIDEAN and (ex == 0.75 or ex == 1.0 or ex == 1.25 or ex == 1.5):
             # p = 1.5, 2, 2.5, 3: (rs + D)^k <= G with k = 3, 2, 5, 3 and G = g^2, g, g^2, g
             # (rs = r sqrt(qs), D = sqrt(qn) in unit scale) without the square root of qn,
             # the hot spot of the test: (rs + D)^k = P(qn) + D Q(qn) with P, Q >= 0, so the
             # bound holds iff G - P >= 0 and qn Q^2 <= (G - P)^2. The slack (DEFLATE,
             # INFLATE) is far above the rounding of these sums of positive terms.
-            G = g * g if (ex == 0.75 or ex == 1.25) else g
+            # g |g|, not g^2: a gap g < 0 (a bound below pv[e], in the link test) then
+            # leaves this route (G < POW_SAFE) for qpow_le, which fails it
+            G = g * abs(g) if (ex == 0.75 or ex == 1.25) else g
             if POW_SAFE < G < 1.0 / POW_SAFE:
                 rs = r * sqs
                 qn = qc * qs
@@ -413,6 +493,43 @@ def _specialise(norm):
         below = qpow_le(ball_q(qc, r, norm) * qs, g, ex)
         return np.int64(1) - np.int64(below)
 
+    def block_test(by_reach):
+        """``block_fails`` with the reach test (by_reach) or the ball test, a compile-time
+        choice: the two tests in one body made the ball test 5-15 % slower (measured at p = 2
+        and 2.5), and so did the two bodies inlined into one ``solve``."""
+
+        @jit(fastmath=FAST, inline="always")
+        def block_fails(X, j, qs, sqs, ex, pv, a, s, l, best_v, summ):
+            """1 if the block [s, s + 2^l) may hold a candidate above best_v, else 0.
+
+            The ball test: 0 when the ball bound, raised to the power p, is within the gap
+            best_v - pv[e] at the block's last index e. The reach test (docs/theory.md; for
+            p < 2): pv[k] <= pv[e] - |x_k - x_e|^p for k in the block (the DP value at e), so
+            with the block's reach R and b = |x_e - x_j|, every candidate k is at most
+            pv[e] + (R + b)^p - R^p ((a + b)^p - a^p grows with a): 0 when (R + b)^p is within
+            the gap plus R^p. Near j this bound is far below the ball's, which fails there
+            for most blocks when p is small (p = 1.5, d = 10: 12 instead of 17 tests per
+            point; from p = 2 on it is the weaker one). R^p is deflated, and so is the gap,
+            by a relative 4e-12 of best_v: the DP's pv[e] satisfies the inequality up to its
+            rounding, a few ulp of pv[e] <= best_v.
+            """
+            m = _row(s, l)
+            e = s + (1 << l) - 1
+            g = best_v - pv[a, e]
+            d = X.shape[1]
+            if by_reach:
+                q = qrows(X, j, X, e, d, norm)
+                r = summ[m, reach_col(d)] * INFLATE
+                rs = r * sqs  # R in unit scale; for p = 1.5, R^p = Rs sqrt(Rs), one root
+                rp = rs * math.sqrt(rs) if norm == EUCLIDEAN and ex == 0.75 else qpow(reach_q(r, norm) * qs, ex)
+                g += rp * DEFLATE - abs(best_v) * (1.0 - DEFLATE)
+            else:
+                q = qrows(X, j, summ, m, d, norm)
+                r = summ[m, d]
+            return ball_fails(q, r, g, qs, sqs, ex)
+
+        return block_fails
+
     @jit(fastmath=FAST, inline="always")
     def scan_down(X, j, qs, ex, pv, a, hi, lo, best_v, best_i):
         """Improve (best_v, best_i) over the candidates i = hi, hi - 1, ..., lo, nearest
@@ -428,7 +545,90 @@ def _specialise(norm):
                     best_i = i
         return best_v, best_i
 
-    @jit(fastmath=FAST)
+    def solve_for(by_reach):
+        block_fails = block_test(by_reach)
+
+        @jit(fastmath=FAST, _nrt=False)
+        def solve_with(X, j, qs, ex, pv, link, a, start, end, seed_i, chase, best_v, best_i, summ, front, stats):
+            """The body of ``solve``, with the block test of ``block_test(by_reach)``."""
+            nev = 0
+            done = end  # the candidates done..end-1 have been tried (the chase of the seed end - 1)
+            if seed_i >= 0:
+                i = seed_i
+                v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
+                nev += 1
+                if v > best_v:
+                    best_v = v
+                    best_i = i
+                if i == done - 1:
+                    done = i
+                for _ in range(chase):
+                    if i == 0:
+                        break
+                    i = link[a, i]
+                    v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
+                    nev += 1
+                    if v > best_v:
+                        best_v = v
+                        best_i = i
+                    if i == done - 1:
+                        done = i
+            sqs = math.sqrt(qs) if norm == EUCLIDEAN else 1.0
+            nbt = 0
+            # the blocks of the binary decomposition of [start, end): those of fewer than 2^LMIN
+            # points (the nearest to j) are scanned first, point by point
+            top = 0  # the highest set bit of end
+            while (end >> top) > 1:
+                top += 1
+            lo = max((end >> LMIN) << LMIN, start)  # those blocks tile [lo, end)
+            best_v, best_i = scan_down(X, j, qs, ex, pv, a, min(end, done) - 1, lo, best_v, best_i)
+            nev += max(min(end, done) - lo, 0)
+            # the larger ones level by level, breadth first: the frontier of a level (row cur of
+            # `front`, in increasing order) is the decomposition's block of that level and the
+            # halves of the blocks of the level above that failed their test. The tests of a level
+            # are independent of each other (no branch on their outcome): they overlap in the CPU
+            cur = 0
+            cnt = 0
+            for l in range(top, LMIN - 1, -1):
+                if (end >> l) & 1:
+                    lo = (end >> (l + 1)) << (l + 1)
+                    if lo >= start:
+                        front[cur, cnt] = lo
+                        cnt += 1
+                nxt = 0
+                if l > LMIN:
+                    h = 1 << (l - 1)
+                    for k in range(cnt):
+                        s = front[cur, k]
+                        f = block_fails(X, j, qs, sqs, ex, pv, a, s, l, best_v, summ)
+                        front[1 - cur, nxt] = s
+                        front[1 - cur, nxt + 1] = s + h
+                        nxt += 2 * f
+                else:
+                    for k in range(cnt):
+                        s = front[cur, k]
+                        f = block_fails(X, j, qs, sqs, ex, pv, a, s, l, best_v, summ)
+                        front[1 - cur, nxt] = s
+                        nxt += f
+                nbt += cnt
+                cur = 1 - cur
+                cnt = nxt
+            # the blocks of 2^LMIN points that failed, nearest first, point by point
+            for k in range(cnt - 1, -1, -1):
+                s = front[cur, k]
+                e = min(s + (1 << LMIN) - 1, done - 1)
+                best_v, best_i = scan_down(X, j, qs, ex, pv, a, e, s, best_v, best_i)
+                nev += max(e - s + 1, 0)
+            stats[0] += nev
+            stats[1] += nbt
+            return best_v, best_i
+
+        return solve_with
+
+    solve_by_reach = solve_for(True)
+    solve_by_ball = solve_for(False)
+
+    @jit(fastmath=FAST, _nrt=False)
     def solve(X, j, qs, ex, pv, link, a, start, end, seed_i, chase, best_v, best_i, summ, front, stats):
         """Improve (best_v, best_i) to the max over the candidates i in [start, end) of
         pv[a, i] + |x_i - x_j|^p (p = ex, in q units), by branch and bound over the complete
@@ -442,79 +642,11 @@ def _specialise(norm):
         unchanged otherwise. stats[0] += distances, stats[1] += block tests. front: int64
         scratch of shape (2, front_width(n)) or wider (the breadth-first frontier).
         """
-        nev = 0
-        done = end  # the candidates done..end-1 have been tried (the chase of the seed end - 1)
-        if seed_i >= 0:
-            i = seed_i
-            v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
-            nev += 1
-            if v > best_v:
-                best_v = v
-                best_i = i
-            if i == done - 1:
-                done = i
-            for _ in range(chase):
-                if i == 0:
-                    break
-                i = link[a, i]
-                v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
-                nev += 1
-                if v > best_v:
-                    best_v = v
-                    best_i = i
-                if i == done - 1:
-                    done = i
-        sqs = math.sqrt(qs) if norm == EUCLIDEAN else 1.0
-        nbt = 0
-        # the blocks of the binary decomposition of [start, end): those of fewer than 2^LMIN
-        # points (the nearest to j) are scanned first, point by point
-        top = 0  # the highest set bit of end
-        while (end >> top) > 1:
-            top += 1
-        lo = max((end >> LMIN) << LMIN, start)  # those blocks tile [lo, end)
-        best_v, best_i = scan_down(X, j, qs, ex, pv, a, min(end, done) - 1, lo, best_v, best_i)
-        nev += max(min(end, done) - lo, 0)
-        # the larger ones level by level, breadth first: the frontier of a level (row cur of
-        # `front`, in increasing order) is the decomposition's block of that level and the
-        # halves of the blocks of the level above that failed their test. The tests of a level
-        # are independent of each other (no branch on their outcome): they overlap in the CPU
-        cur = 0
-        cnt = 0
-        for l in range(top, LMIN - 1, -1):
-            if (end >> l) & 1:
-                lo = (end >> (l + 1)) << (l + 1)
-                if lo >= start:
-                    front[cur, cnt] = lo
-                    cnt += 1
-            nxt = 0
-            if l > LMIN:
-                h = 1 << (l - 1)
-                for k in range(cnt):
-                    s = front[cur, k]
-                    f = block_fails(X, j, qs, sqs, ex, pv, a, s, l, best_v, summ)
-                    front[1 - cur, nxt] = s
-                    front[1 - cur, nxt + 1] = s + h
-                    nxt += 2 * f
-            else:
-                for k in range(cnt):
-                    s = front[cur, k]
-                    f = block_fails(X, j, qs, sqs, ex, pv, a, s, l, best_v, summ)
-                    front[1 - cur, nxt] = s
-                    nxt += f
-            nbt += cnt
-            cur = 1 - cur
-            cnt = nxt
-        # the blocks of 2^LMIN points that failed, nearest first, point by point
-        for k in range(cnt - 1, -1, -1):
-            s = front[cur, k]
-            e = min(s + (1 << LMIN) - 1, done - 1)
-            best_v, best_i = scan_down(X, j, qs, ex, pv, a, e, s, best_v, best_i)
-            nev += max(e - s + 1, 0)
-        stats[0] += nev
-        stats[1] += nbt
-        return best_v, best_i
+        if ex < (1.0 if norm == EUCLIDEAN else 2.0):  # p < 2: the reach test (``block_test``)
+            return solve_by_reach(X, j, qs, ex, pv, link, a, start, end, seed_i, chase, best_v, best_i, summ, front, stats)
+        return solve_by_ball(X, j, qs, ex, pv, link, a, start, end, seed_i, chase, best_v, best_i, summ, front, stats)
 
-    @jit(fastmath=FAST, inline="always")
+    @jit(fastmath=FAST, _nrt=False)
     def step(X, j, qs, ps, pv, link, summ, front, stats):
         """pv[:, j] and link[:, j] for every p, given rows 0..j-1 and the summaries of the
         complete blocks inside [0, j). stats[0] += distance evaluations, stats[1] += block tests."""
@@ -532,9 +664,7 @@ def _specialise(norm):
 
     @jit
     def complete_blocks(X, j, summ):
-        """Build the summaries of every block whose last point is j."""
-        if (j + 1) & ((1 << LMIN) - 1):
-            return
+        """Build the summaries of every block whose last point is j (see ``ends_block``)."""
         for l in range(LMIN, 63):
             size = 1 << l
             if (j + 1) & (size - 1):
@@ -548,7 +678,7 @@ def _specialise(norm):
         build = _needs_summaries(ps)
         for j in range(j0, j1):
             step(X, j, qs, ps, pv, link, summ, front, stats)
-            if build:
+            if build and ends_block(j):
                 complete_blocks(X, j, summ)
 
 
@@ -771,7 +901,7 @@ def _specialise(norm):
         for c in range(d):
             X[n, c] = math.ldexp(y[c] - x0[c], -e)  # exact, also where 2^-e is not a float64
         step(X, n, 1.0, ps, pv, link, summ, front, stats)
-        if _needs_summaries(ps):
+        if _needs_summaries(ps) and ends_block(n):
             complete_blocks(X, n, summ)
         istate[0] = n + 1
 
