@@ -51,6 +51,10 @@ UNROLL_FULL = 64
 UNROLL_MAX = 160
 #: steps whose outer products update the top level together (loop kernels)
 GROUP = 8
+#: steps per loop of the level n-1 update of the hybrid kernels (:func:`mid_lines`)
+MID_STEPS = 4
+#: the hybrid kernels update level n-1 per group, not per step, if its loops have fewer trips
+MID_GROUPED_BELOW = 16
 #: letters of the top level updated per pass of the grouped update: the pass keeps the GROUP
 #: vectors u_g of a few words and TOP_BLOCK running sums in registers, reading u once per
 #: TOP_BLOCK letters instead of once per letter (d = 10, depth 4: 2 -> 37 ms, 5 -> 33 ms,
@@ -203,17 +207,25 @@ def lower_lines(d: int, n: int, kind: str) -> list:
     return lines
 
 
+def grouped_mid(d: int, n: int) -> bool:
+    """Whether the hybrid kernel of ``(d, n)`` updates level n-1 once per group of steps
+    (:func:`mid_lines` over GROUP steps) rather than step by step: the per-step loops have
+    d^(n-2) trips, and below MID_GROUPED_BELOW LLVM runs them as scalar code (at 4 lanes its
+    vector body wants 12 trips or more)."""
+    return 1 < d ** (n - 2) < MID_GROUPED_BELOW
+
+
 def hybrid_step_lines(d: int, n: int, kind: str) -> list:
-    """One step of the hybrid ``path_into``: levels 1..n-2 on scalars ``s<j>`` (straight-line,
+    """One step g of the hybrid ``path_into``: levels 1..n-2 on scalars ``s<j>`` (straight-line,
     increment ``a<i>``), level n-1 in the reversed-word array ``rl``, and ``ug`` with level n
     of the step = ``r_n + ug (x) a`` (reversed-word).
 
     The chains are the fused ones of :func:`lower_lines`, straight-line below level n-1 (chain
-    k at level m in ``c<k>_<m>_<word>``); the chains of levels n - 1 and n at level n - 2 go to
-    the arrays vp and vq, from which level n-1 and ug, the bulk of the step (2 d^(n-1) of its
-    multiply-adds), are d vectorised loops over the words of level n-2 (trip count ``nw``, set
-    at run time by the template: with a literal one LLVM unrolled the iterated loops into
-    scalar code, 1.4x the geometric kernel at d = 5, depth 4). Iterated: ``ug = r_(n-1)``,
+    k at level m in ``c<k>_<m>_<word>``); the chains of levels n and n - 1 at level n - 2 are
+    stored in block g of vc (reversed-word, ``d^(n-2)`` numbers each), from which
+    :func:`mid_lines` computes level n-1 and ug, the bulk of the step (2 d^(n-1) of its
+    multiply-adds): right here on the view ``vg`` of the block, or for the whole group after
+    its last step (:func:`grouped_mid`). Iterated: the chain is ``s_(n-2)``, ``ug = r_(n-1)``,
     ``r_(n-1) += s_(n-2) (x) a``, then the scalar levels top down."""
     offs = level_offsets(d, n)
     p = d ** (n - 2)
@@ -231,26 +243,51 @@ def hybrid_step_lines(d: int, n: int, kind: str) -> list:
                     lines.append(f"{entry} += " + (f"a{i}" if m == 1 else f"c{m}_{m - 1}_{w} * a{i}"))
         for w in range(p if n > 2 else 0):
             rw = rev_digits(w, n - 2, d)
-            lines += [f"vq[{rw}] = c{n}_{n - 2}_{w}", f"vp[{rw}] = c{n - 1}_{n - 2}_{w}"]
-        new_u = "vq[w] * h{i} + e"
+            lines += [f"vc[g * {2 * p} + {rw}] = c{n}_{n - 2}_{w}", f"vc[g * {2 * p} + {p + rw}] = c{n - 1}_{n - 2}_{w}"]
     else:
-        lines += [f"vp[{rev_digits(w, n - 2, d)}] = s{offs[n - 2] + w}" for w in range(p if n > 2 else 0)]
-        new_u = "e"
-    for i in range(d):
-        if p == 1:  # depth 2: no loops of one trip
+        lines += [f"vc[g * {p} + {rev_digits(w, n - 2, d)}] = s{offs[n - 2] + w}" for w in range(p if n > 2 else 0)]
+    if p == 1:  # depth 2: no loops of one trip
+        for i in range(d):
             u_i = f"h{i} + rl[{i}]" if kind == "geometric" else f"rl[{i}]"
             lines += [f"ug[{i}] = {u_i}", f"rl[{i}] += a{i}"]
-            continue
-        lines += [
-            "for w in range(nw):",
-            f"    e = rl[{i * p} + w]",
-            f"    ug[{i * p} + w] = {new_u.format(i=i)}",
-            f"    rl[{i * p} + w] = e + vp[w] * a{i}",
-        ]
+    elif not grouped_mid(d, n):
+        block = 2 * p if kind == "geometric" else p
+        # a view: loops indexing vc from the run-time offset g * block are not vectorised
+        lines += [f"vg = vc[g * {block} : (g + 1) * {block}]"] + mid_lines(d, n, kind, 1)
     if kind == "iterated":
         for m in range(n - 2, 0, -1):
             for w in range(d ** (m - 1)):
                 lines += [f"s{offs[m] + w * d + i} += " + (f"a{i}" if m == 1 else f"s{offs[m - 1] + w} * a{i}") for i in range(d)]
+    return lines
+
+
+def mid_lines(d: int, n: int, kind: str, steps: int) -> list:
+    """Level n-1 (``rl``) and the top vectors u_g of `steps` steps (1: the current step, from
+    the view ``vg`` into ``ug``, increment ``a<i>``; GROUP: the group, from ``vc`` into ``u``,
+    increments ``ag``), from the chains stored by :func:`hybrid_step_lines`.
+
+    For each letter i, loops over the words w of level n-2 carry ``e = rl[i, w]`` through
+    MID_STEPS steps at a time: ``u_g[i, w] = vq_g[w] a_gi / 2 + e`` (iterated: ``e``), then
+    ``e += vp_g[w] a_gi`` (vq_g, vp_g: the chains of levels n and n-1). The same operations
+    whether step by step or grouped; with all GROUP steps in one loop LLVM needed more
+    run-time alias checks than it allows and left the loop scalar. A group's missing steps
+    get zero chains (and zero increments): they add nothing."""
+    p, size = d ** (n - 2), d ** (n - 1)
+    block = 2 * p if kind == "geometric" else p
+    one = steps == 1
+    u, vc = ("ug", "vg") if one else ("u", "vc")
+    lines = [] if one else [f"for w in range(ng * {block}, GROUP * {block}):", "    vc[w] = 0.0"]
+    for i in range(d):
+        for g0 in range(0, steps, MID_STEPS):
+            group = range(g0, min(steps, g0 + MID_STEPS))
+            lines += [f"b{g} = " + (f"a{i}" if one else f"ag[{g * d + i}]") for g in group]
+            if kind == "geometric":
+                lines += [f"q{g} = b{g} * 0.5" for g in group]
+            lines += ["for w in range(nw):", f"    e = rl[{i * p} + w]"]
+            for g in group:
+                new_u = f"{vc}[{g * block} + w] * q{g} + e" if kind == "geometric" else "e"
+                lines += [f"    {u}[{g * size + i * p} + w] = {new_u}", f"    e = e + {vc}[{g * block + block - p} + w] * b{g}"]
+            lines += [f"    rl[{i * p} + w] = e"]
     return lines
 
 
@@ -331,9 +368,9 @@ def path_into(x, t0, t1, s, buf):
     """s <- s (x) S(x[t0 .. t1]) for one path x (N, d); buf: scratch of SCRATCH numbers.
 
     Levels 1..N-2 stay in registers, level N-1 is a reversed-word copy rl (its update is
-    vectorised: hybrid_step_lines); for each step the vector u_g with level N += u_g (x) a_g
-    is stored, and every GROUP steps level N (a reversed-word copy) takes the sum of the
-    GROUP outer products in one vectorised pass."""
+    vectorised: mid_lines, step by step or per group); for each step the vector u_g with
+    level N += u_g (x) a_g is stored, and every GROUP steps level N (a reversed-word copy)
+    takes the sum of the GROUP outer products in one vectorised pass."""
     u = buf[: GROUP * NBUF]
     ag = buf[GROUP * NBUF : GROUP * NBUF + GROUP * D]
     r = buf[GROUP * NBUF + GROUP * D : GROUP * NBUF + GROUP * D + D * NBUF]
@@ -360,6 +397,7 @@ def path_into(x, t0, t1, s, buf):
             $step_group
         for g in range(ng * D, GROUP * D):
             ag[g] = 0.0
+        $mid
         $top
         t += ng
     $store_mid
@@ -529,6 +567,7 @@ def _unrolled(d: int, n: int, kind: str) -> str:
 
 def _hybrid(d: int, n: int, kind: str) -> str:
     low = level_offsets(d, n)[n]  # number of entries of levels 1..n-1
+    block = (2 if kind == "geometric" else 1) * d ** (n - 2)  # chains per step in vc
     return render(
         _HYBRID,
         load_low=[f"s{j} = s[{j}]" for j in range(low)],
@@ -543,7 +582,8 @@ def _hybrid(d: int, n: int, kind: str) -> str:
         load_mid=[f"s{j} = s[{j}]" for j in range(level_offsets(d, n)[n - 1])],
         store_mid=[f"s[{j}] = s{j}" for j in range(level_offsets(d, n)[n - 1])],
         step_group=hybrid_step_lines(d, n, kind),
-        chain_arrays=(["vq = np.empty(NBUF // D)"] if kind == "geometric" else []) + ["vp = np.empty(NBUF // D)"] if n > 2 else [],
+        chain_arrays=[f"vc = np.empty(GROUP * {block})"] if n > 2 else [],
+        mid=mid_lines(d, n, kind, GROUP) if grouped_mid(d, n) else [],
         top=top_lines(d, n, 0, "ag"),
         load_p=[f"p{i} = out[jp, base + {i}]" for i in range(d)],
         store_p=[f"out[j, base + {i}] = p{i} + v * a{i}" for i in range(d)],
