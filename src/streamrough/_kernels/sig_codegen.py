@@ -55,6 +55,8 @@ GROUP = 8
 MID_STEPS = 4
 #: the hybrid kernels update level n-1 per group, not per step, if its loops have fewer trips
 MID_GROUPED_BELOW = 16
+#: grouped, the words of level n-2 are padded to a multiple of this (vector lanes of AVX2)
+MID_PAD = 4
 #: letters of the top level updated per pass of the grouped update: the pass keeps the GROUP
 #: vectors u_g of a few words and TOP_BLOCK running sums in registers, reading u once per
 #: TOP_BLOCK letters instead of once per letter (d = 10, depth 4: 2 -> 37 ms, 5 -> 33 ms,
@@ -215,6 +217,14 @@ def grouped_mid(d: int, n: int) -> bool:
     return 1 < d ** (n - 2) < MID_GROUPED_BELOW
 
 
+def mid_words(d: int, n: int) -> int:
+    """Words of level n-2 per letter in the hybrid kernel's level n-1 copy ``rl`` and in the
+    chains ``vc``: d^(n-2), padded with zeros to a multiple of MID_PAD where grouped, so that
+    the grouped loops have no scalar remainder (10 trips at 4 lanes: half the time in it)."""
+    p = d ** (n - 2)
+    return -(-p // MID_PAD) * MID_PAD if grouped_mid(d, n) else p
+
+
 def hybrid_step_lines(d: int, n: int, kind: str) -> list:
     """One step g of the hybrid ``path_into``: levels 1..n-2 on scalars ``s<j>`` (straight-line,
     increment ``a<i>``), level n-1 in the reversed-word array ``rl``, and ``ug`` with level n
@@ -228,7 +238,7 @@ def hybrid_step_lines(d: int, n: int, kind: str) -> list:
     its last step (:func:`grouped_mid`). Iterated: the chain is ``s_(n-2)``, ``ug = r_(n-1)``,
     ``r_(n-1) += s_(n-2) (x) a``, then the scalar levels top down."""
     offs = level_offsets(d, n)
-    p = d ** (n - 2)
+    p, pw = d ** (n - 2), mid_words(d, n)
     lines = []
     if kind == "geometric":
         lines += [f"h{i} = a{i} * 0.5" for i in range(d)]
@@ -243,9 +253,9 @@ def hybrid_step_lines(d: int, n: int, kind: str) -> list:
                     lines.append(f"{entry} += " + (f"a{i}" if m == 1 else f"c{m}_{m - 1}_{w} * a{i}"))
         for w in range(p if n > 2 else 0):
             rw = rev_digits(w, n - 2, d)
-            lines += [f"vc[g * {2 * p} + {rw}] = c{n}_{n - 2}_{w}", f"vc[g * {2 * p} + {p + rw}] = c{n - 1}_{n - 2}_{w}"]
+            lines += [f"vc[g * {2 * pw} + {rw}] = c{n}_{n - 2}_{w}", f"vc[g * {2 * pw} + {pw + rw}] = c{n - 1}_{n - 2}_{w}"]
     else:
-        lines += [f"vc[g * {p} + {rev_digits(w, n - 2, d)}] = s{offs[n - 2] + w}" for w in range(p if n > 2 else 0)]
+        lines += [f"vc[g * {pw} + {rev_digits(w, n - 2, d)}] = s{offs[n - 2] + w}" for w in range(p if n > 2 else 0)]
     if p == 1:  # depth 2: no loops of one trip
         for i in range(d):
             u_i = f"h{i} + rl[{i}]" if kind == "geometric" else f"rl[{i}]"
@@ -271,9 +281,12 @@ def mid_lines(d: int, n: int, kind: str, steps: int) -> list:
     ``e += vp_g[w] a_gi`` (vq_g, vp_g: the chains of levels n and n-1). The same operations
     whether step by step or grouped; with all GROUP steps in one loop LLVM needed more
     run-time alias checks than it allows and left the loop scalar. A group's missing steps
-    get zero chains (and zero increments): they add nothing."""
-    p, size = d ** (n - 2), d ** (n - 1)
-    block = 2 * p if kind == "geometric" else p
+    get zero chains (and zero increments): they add nothing. Padded words (``mid_words``)
+    have zero chains and stay zero in rl; their u_g entries land on the next letter's first
+    words, written after, or (last letter) in the slack past u_g that no one reads."""
+    p, pw, size = d ** (n - 2), mid_words(d, n), d ** (n - 1)
+    block = 2 * pw if kind == "geometric" else pw
+    ustride = size + pw - p  # the padded loop of the last letter writes pw - p numbers past u_g
     one = steps == 1
     u, vc = ("ug", "vg") if one else ("u", "vc")
     lines = [] if one else [f"for w in range(ng * {block}, GROUP * {block}):", "    vc[w] = 0.0"]
@@ -283,24 +296,26 @@ def mid_lines(d: int, n: int, kind: str, steps: int) -> list:
             lines += [f"b{g} = " + (f"a{i}" if one else f"ag[{g * d + i}]") for g in group]
             if kind == "geometric":
                 lines += [f"q{g} = b{g} * 0.5" for g in group]
-            lines += ["for w in range(nw):", f"    e = rl[{i * p} + w]"]
+            lines += ["for w in range(nw):", f"    e = rl[{i * pw} + w]"]
             for g in group:
                 new_u = f"{vc}[{g * block} + w] * q{g} + e" if kind == "geometric" else "e"
-                lines += [f"    {u}[{g * size + i * p} + w] = {new_u}", f"    e = e + {vc}[{g * block + block - p} + w] * b{g}"]
-            lines += [f"    rl[{i * p} + w] = e"]
+                lines += [f"    {u}[{g * ustride + i * p} + w] = {new_u}", f"    e = e + {vc}[{g * block + block - pw} + w] * b{g}"]
+            lines += [f"    rl[{i * pw} + w] = e"]
     return lines
 
 
-def top_lines(d: int, n: int, r0: int, a: str) -> list:
+def top_lines(d: int, n: int, r0: int, a: str, ustride: int = 0) -> list:
     """The grouped top-level update ``r_n += sum_g u_g (x) a_g`` (r_n reversed-word at
-    ``r[r0:]``, u_g at ``u[g d^(n-1):]``, increments ``a[g d + i]``): per block of TOP_BLOCK
+    ``r[r0:]``, u_g at ``u[g ustride:]``, default ``ustride = d^(n-1)``, increments
+    ``a[g d + i]``): per block of TOP_BLOCK
     letters, one vectorised pass over the words holding the GROUP u_g in registers."""
     size = d ** (n - 1)
+    ustride = ustride or size
     lines = []
     for i0 in range(0, d, TOP_BLOCK):
         letters = range(i0, min(d, i0 + TOP_BLOCK))
         lines += [f"c{g}_{i} = {a}[{g * d + i}]" for i in letters for g in range(GROUP)]
-        lines += [f"for w in range({size}):"] + [f"    u{g} = u[{g * size} + w]" for g in range(GROUP)]
+        lines += [f"for w in range({size}):"] + [f"    u{g} = u[{g * ustride} + w]" for g in range(GROUP)]
         lines += [f"    r[{r0 + i * size} + w] += " + " + ".join(f"c{g}_{i} * u{g}" for g in range(GROUP)) for i in letters]
     return lines
 
@@ -348,6 +363,10 @@ def path_into(x, t0, t1, s, buf):
 '''
 
 _HYBRID = '''
+P = NBUF // D  # words of level N-2
+PW = ${pw}  # the same, padded (mid_words)
+USTRIDE = ${ustride}  # u_g at u[g USTRIDE:], NBUF numbers and the slack of the padding
+VC = ${vc}  # chains of one step in vc
 
 @jit(fastmath=FMA)
 def step(s, a, buf):
@@ -371,21 +390,23 @@ def path_into(x, t0, t1, s, buf):
     vectorised: mid_lines, step by step or per group); for each step the vector u_g with
     level N += u_g (x) a_g is stored, and every GROUP steps level N (a reversed-word copy)
     takes the sum of the GROUP outer products in one vectorised pass."""
-    u = buf[: GROUP * NBUF]
-    ag = buf[GROUP * NBUF : GROUP * NBUF + GROUP * D]
-    r = buf[GROUP * NBUF + GROUP * D : GROUP * NBUF + GROUP * D + D * NBUF]
-    rl = buf[GROUP * NBUF + GROUP * D + D * NBUF : GROUP * NBUF + GROUP * D + (D + 1) * NBUF]
-    # the trip count of the level N-1 loops (NBUF // D), known at run time only: LLVM fully
-    # unrolls short loops of a literal count into scalar code with every load after a store
-    # (the arrays may alias), which it then does not vectorise
+    u = np.zeros(GROUP * USTRIDE)
+    ag = buf[: GROUP * D]
+    r = buf[GROUP * D : GROUP * D + D * NBUF]
+    rl = buf[GROUP * D + D * NBUF : GROUP * D + D * NBUF + D * PW]  # level N-1, PW words per letter
+    vc = np.zeros(GROUP * VC)  # chains of each step: mid_lines
+    # the trip count of the level N-1 loops (PW), known at run time only (from the size of
+    # buf): LLVM fully unrolls short loops of a literal count into scalar code with every load
+    # after a store (the arrays may alias), and does not vectorise a loop of a known count
+    # below 16 that needs run-time alias checks
     nw = rl.shape[0] // D
-    $chain_arrays
-    for w in range(GROUP * NBUF):
-        u[w] = 0.0
+    for w in range(D * PW):
+        rl[w] = 0.0  # the padding
     for w in range(D * NBUF):
         r[rev(w, N, D)] = s[TOP + w]
     for w in range(NBUF):
-        rl[rev(w, N - 1, D)] = s[OFFS[N - 1] + w]
+        v = rev(w, N - 1, D)
+        rl[v // P * PW + v % P] = s[OFFS[N - 1] + w]
     $load_mid
     t = t0
     while t < t1:
@@ -393,7 +414,7 @@ def path_into(x, t0, t1, s, buf):
         for g in range(ng):
             $inc_g
             $store_ag
-            ug = u[g * NBUF : (g + 1) * NBUF]  # a view: see lower_step
+            ug = u[g * USTRIDE : g * USTRIDE + NBUF]  # a view: see lower_step
             $step_group
         for g in range(ng * D, GROUP * D):
             ag[g] = 0.0
@@ -404,7 +425,8 @@ def path_into(x, t0, t1, s, buf):
     for w in range(D * NBUF):
         s[TOP + w] = r[rev(w, N, D)]
     for w in range(NBUF):
-        s[OFFS[N - 1] + w] = rl[rev(w, N - 1, D)]
+        v = rev(w, N - 1, D)
+        s[OFFS[N - 1] + w] = rl[v // P * PW + v % P]
 
 
 @jit(fastmath=FMA)
@@ -567,7 +589,8 @@ def _unrolled(d: int, n: int, kind: str) -> str:
 
 def _hybrid(d: int, n: int, kind: str) -> str:
     low = level_offsets(d, n)[n]  # number of entries of levels 1..n-1
-    block = (2 if kind == "geometric" else 1) * d ** (n - 2)  # chains per step in vc
+    pw = mid_words(d, n)
+    ustride = d ** (n - 1) + pw - d ** (n - 2)
     return render(
         _HYBRID,
         load_low=[f"s{j} = s[{j}]" for j in range(low)],
@@ -582,9 +605,11 @@ def _hybrid(d: int, n: int, kind: str) -> str:
         load_mid=[f"s{j} = s[{j}]" for j in range(level_offsets(d, n)[n - 1])],
         store_mid=[f"s[{j}] = s{j}" for j in range(level_offsets(d, n)[n - 1])],
         step_group=hybrid_step_lines(d, n, kind),
-        chain_arrays=[f"vc = np.empty(GROUP * {block})"] if n > 2 else [],
+        pw=str(pw),
+        ustride=str(ustride),
+        vc=str((2 if kind == "geometric" else 1) * pw),
         mid=mid_lines(d, n, kind, GROUP) if grouped_mid(d, n) else [],
-        top=top_lines(d, n, 0, "ag"),
+        top=top_lines(d, n, 0, "ag", ustride),
         load_p=[f"p{i} = out[jp, base + {i}]" for i in range(d)],
         store_p=[f"out[j, base + {i}] = p{i} + v * a{i}" for i in range(d)],
     )
