@@ -390,11 +390,11 @@ def path_into(x, t0, t1, s, buf):
     vectorised: mid_lines, step by step or per group); for each step the vector u_g with
     level N += u_g (x) a_g is stored, and every GROUP steps level N (a reversed-word copy)
     takes the sum of the GROUP outer products in one vectorised pass."""
-    u = np.zeros(GROUP * USTRIDE)
+    u = np.zeros(GROUP * USTRIDE, buf.dtype)
     ag = buf[: GROUP * D]
     r = buf[GROUP * D : GROUP * D + D * NBUF]
     rl = buf[GROUP * D + D * NBUF : GROUP * D + D * NBUF + D * PW]  # level N-1, PW words per letter
-    vc = np.zeros(GROUP * VC)  # chains of each step: mid_lines
+    vc = np.zeros(GROUP * VC, buf.dtype)  # chains of each step: mid_lines
     # the trip count of the level N-1 loops (PW), known at run time only (from the size of
     # buf): LLVM fully unrolls short loops of a literal count into scalar code with every load
     # after a store (the arrays may alias), and does not vectorise a loop of a known count
