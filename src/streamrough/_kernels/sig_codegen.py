@@ -287,20 +287,26 @@ def mid_lines(d: int, n: int, kind: str, steps: int) -> list:
     p, pw, size = d ** (n - 2), mid_words(d, n), d ** (n - 1)
     block = 2 * pw if kind == "geometric" else pw
     ustride = size + pw - p  # the padded loop of the last letter writes pw - p numbers past u_g
-    one = steps == 1
-    u, vc = ("ug", "vg") if one else ("u", "vc")
-    lines = [] if one else [f"for w in range(ng * {block}, GROUP * {block}):", "    vc[w] = 0.0"]
-    for i in range(d):
+    if steps == 1:  # letters unrolled: increments a<i>, offsets literal
+        letters = [(f"a{i}", "rl", i * pw, "ug", i * p) for i in range(d)]
+        lines, vc, indent = [], "vg", ""
+    else:  # one loop over the letters, on views (fewer loops to compile: 2 instead of 2 d)
+        letters = [(f"ag[{{g}} * {d} + i]", "rli", 0, "ui", 0)]
+        lines = [f"for w in range(ng * {block}, GROUP * {block}):", "    vc[w] = 0.0", f"for i in range({d}):"]
+        lines += [f"    rli = rl[i * {pw} : (i + 1) * {pw}]", f"    ui = u[i * {p} :]"]
+        vc, indent = "vc", "    "
+    for b, rl, roff, u, uoff in letters:
         for g0 in range(0, steps, MID_STEPS):
             group = range(g0, min(steps, g0 + MID_STEPS))
-            lines += [f"b{g} = " + (f"a{i}" if one else f"ag[{g * d + i}]") for g in group]
+            body = [f"b{g} = " + b.format(g=g) for g in group]
             if kind == "geometric":
-                lines += [f"q{g} = b{g} * 0.5" for g in group]
-            lines += ["for w in range(nw):", f"    e = rl[{i * pw} + w]"]
+                body += [f"q{g} = b{g} * 0.5" for g in group]
+            body += ["for w in range(nw):", f"    e = {rl}[{roff} + w]"]
             for g in group:
                 new_u = f"{vc}[{g * block} + w] * q{g} + e" if kind == "geometric" else "e"
-                lines += [f"    {u}[{g * ustride + i * p} + w] = {new_u}", f"    e = e + {vc}[{g * block + block - pw} + w] * b{g}"]
-            lines += [f"    rl[{i * pw} + w] = e"]
+                body += [f"    {u}[{g * ustride + uoff} + w] = {new_u}", f"    e = e + {vc}[{g * block + block - pw} + w] * b{g}"]
+            body += [f"    {rl}[{roff} + w] = e"]
+            lines += [indent + line for line in body]
     return lines
 
 
