@@ -51,6 +51,12 @@ UNROLL_FULL = 64
 UNROLL_MAX = 160
 #: steps whose outer products update the top level together (loop kernels)
 GROUP = 8
+#: steps per loop of the level n-1 update of the hybrid kernels (:func:`mid_lines`)
+MID_STEPS = 4
+#: the hybrid kernels update level n-1 per group, not per step, if its loops have fewer trips
+MID_GROUPED_BELOW = 16
+#: grouped, the words of level n-2 are padded to a multiple of this (vector lanes of AVX2)
+MID_PAD = 4
 #: letters of the top level updated per pass of the grouped update: the pass keeps the GROUP
 #: vectors u_g of a few words and TOP_BLOCK running sums in registers, reading u once per
 #: TOP_BLOCK letters instead of once per letter (d = 10, depth 4: 2 -> 37 ms, 5 -> 33 ms,
@@ -203,18 +209,36 @@ def lower_lines(d: int, n: int, kind: str) -> list:
     return lines
 
 
+def grouped_mid(d: int, n: int) -> bool:
+    """Whether the hybrid kernel of ``(d, n)`` updates level n-1 once per group of steps
+    (:func:`mid_lines` over GROUP steps) rather than step by step: the per-step loops have
+    d^(n-2) trips, and below MID_GROUPED_BELOW LLVM runs them as scalar code (at 4 lanes its
+    vector body wants 12 trips or more)."""
+    return 1 < d ** (n - 2) < MID_GROUPED_BELOW
+
+
+def mid_words(d: int, n: int) -> int:
+    """Words of level n-2 per letter in the hybrid kernel's level n-1 copy ``rl`` and in the
+    chains ``vc``: d^(n-2), padded with zeros to a multiple of MID_PAD where grouped, so that
+    the grouped loops have no scalar remainder (10 trips at 4 lanes: half the time in it)."""
+    p = d ** (n - 2)
+    return -(-p // MID_PAD) * MID_PAD if grouped_mid(d, n) else p
+
+
 def hybrid_step_lines(d: int, n: int, kind: str) -> list:
-    """One step of the hybrid ``path_into``: levels 1..n-2 on scalars ``s<j>`` (straight-line,
+    """One step g of the hybrid ``path_into``: levels 1..n-2 on scalars ``s<j>`` (straight-line,
     increment ``a<i>``), level n-1 in the reversed-word array ``rl``, and ``ug`` with level n
     of the step = ``r_n + ug (x) a`` (reversed-word).
 
     The chains are the fused ones of :func:`lower_lines`, straight-line below level n-1 (chain
-    k at level m in ``c<k>_<m>_<word>``); the chains of levels n - 1 and n at level n - 2 go to
-    the arrays vp and vq, from which level n-1 and ug, the bulk of the step (2 d^(n-1) of its
-    multiply-adds), are d vectorised loops over the words of level n-2. Iterated: ``ug = r_(n-1)``,
+    k at level m in ``c<k>_<m>_<word>``); the chains of levels n and n - 1 at level n - 2 are
+    stored in block g of vc (reversed-word, ``d^(n-2)`` numbers each), from which
+    :func:`mid_lines` computes level n-1 and ug, the bulk of the step (2 d^(n-1) of its
+    multiply-adds): right here on the view ``vg`` of the block, or for the whole group after
+    its last step (:func:`grouped_mid`). Iterated: the chain is ``s_(n-2)``, ``ug = r_(n-1)``,
     ``r_(n-1) += s_(n-2) (x) a``, then the scalar levels top down."""
     offs = level_offsets(d, n)
-    p = d ** (n - 2)
+    p, pw = d ** (n - 2), mid_words(d, n)
     lines = []
     if kind == "geometric":
         lines += [f"h{i} = a{i} * 0.5" for i in range(d)]
@@ -229,22 +253,17 @@ def hybrid_step_lines(d: int, n: int, kind: str) -> list:
                     lines.append(f"{entry} += " + (f"a{i}" if m == 1 else f"c{m}_{m - 1}_{w} * a{i}"))
         for w in range(p if n > 2 else 0):
             rw = rev_digits(w, n - 2, d)
-            lines += [f"vq[{rw}] = c{n}_{n - 2}_{w}", f"vp[{rw}] = c{n - 1}_{n - 2}_{w}"]
-        new_u = "vq[w] * h{i} + e"
+            lines += [f"vc[g * {2 * pw} + {rw}] = c{n}_{n - 2}_{w}", f"vc[g * {2 * pw} + {pw + rw}] = c{n - 1}_{n - 2}_{w}"]
     else:
-        lines += [f"vp[{rev_digits(w, n - 2, d)}] = s{offs[n - 2] + w}" for w in range(p if n > 2 else 0)]
-        new_u = "e"
-    for i in range(d):
-        if p == 1:  # depth 2: no loops of one trip
+        lines += [f"vc[g * {pw} + {rev_digits(w, n - 2, d)}] = s{offs[n - 2] + w}" for w in range(p if n > 2 else 0)]
+    if p == 1:  # depth 2: no loops of one trip
+        for i in range(d):
             u_i = f"h{i} + rl[{i}]" if kind == "geometric" else f"rl[{i}]"
             lines += [f"ug[{i}] = {u_i}", f"rl[{i}] += a{i}"]
-            continue
-        lines += [
-            f"for w in range({p}):",
-            f"    e = rl[{i * p} + w]",
-            f"    ug[{i * p} + w] = {new_u.format(i=i)}",
-            f"    rl[{i * p} + w] = e + vp[w] * a{i}",
-        ]
+    elif not grouped_mid(d, n):
+        block = 2 * p if kind == "geometric" else p
+        # a view: loops indexing vc from the run-time offset g * block are not vectorised
+        lines += [f"vg = vc[g * {block} : (g + 1) * {block}]"] + mid_lines(d, n, kind, 1)
     if kind == "iterated":
         for m in range(n - 2, 0, -1):
             for w in range(d ** (m - 1)):
@@ -252,16 +271,57 @@ def hybrid_step_lines(d: int, n: int, kind: str) -> list:
     return lines
 
 
-def top_lines(d: int, n: int, r0: int, a: str) -> list:
+def mid_lines(d: int, n: int, kind: str, steps: int) -> list:
+    """Level n-1 (``rl``) and the top vectors u_g of `steps` steps (1: the current step, from
+    the view ``vg`` into ``ug``, increment ``a<i>``; GROUP: the group, from ``vc`` into ``u``,
+    increments ``ag``), from the chains stored by :func:`hybrid_step_lines`.
+
+    For each letter i, loops over the words w of level n-2 carry ``e = rl[i, w]`` through
+    MID_STEPS steps at a time: ``u_g[i, w] = vq_g[w] a_gi / 2 + e`` (iterated: ``e``), then
+    ``e += vp_g[w] a_gi`` (vq_g, vp_g: the chains of levels n and n-1). The same operations
+    whether step by step or grouped; with all GROUP steps in one loop LLVM needed more
+    run-time alias checks than it allows and left the loop scalar. A group's missing steps
+    get zero chains (and zero increments): they add nothing. Padded words (``mid_words``)
+    have zero chains and stay zero in rl; their u_g entries land on the next letter's first
+    words, written after, or (last letter) in the slack past u_g that no one reads."""
+    p, pw, size = d ** (n - 2), mid_words(d, n), d ** (n - 1)
+    block = 2 * pw if kind == "geometric" else pw
+    ustride = size + pw - p  # the padded loop of the last letter writes pw - p numbers past u_g
+    if steps == 1:  # letters unrolled: increments a<i>, offsets literal
+        letters = [(f"a{i}", "rl", i * pw, "ug", i * p) for i in range(d)]
+        lines, vc, indent = [], "vg", ""
+    else:  # one loop over the letters, on views (fewer loops to compile: 2 instead of 2 d)
+        letters = [(f"ag[{{g}} * {d} + i]", "rli", 0, "ui", 0)]
+        lines = [f"for w in range(ng * {block}, GROUP * {block}):", "    vc[w] = 0.0", f"for i in range({d}):"]
+        lines += [f"    rli = rl[i * {pw} : (i + 1) * {pw}]", f"    ui = u[i * {p} :]"]
+        vc, indent = "vc", "    "
+    for b, rl, roff, u, uoff in letters:
+        for g0 in range(0, steps, MID_STEPS):
+            group = range(g0, min(steps, g0 + MID_STEPS))
+            body = [f"b{g} = " + b.format(g=g) for g in group]
+            if kind == "geometric":
+                body += [f"q{g} = b{g} * 0.5" for g in group]
+            body += ["for w in range(nw):", f"    e = {rl}[{roff} + w]"]
+            for g in group:
+                new_u = f"{vc}[{g * block} + w] * q{g} + e" if kind == "geometric" else "e"
+                body += [f"    {u}[{g * ustride + uoff} + w] = {new_u}", f"    e = e + {vc}[{g * block + block - pw} + w] * b{g}"]
+            body += [f"    {rl}[{roff} + w] = e"]
+            lines += [indent + line for line in body]
+    return lines
+
+
+def top_lines(d: int, n: int, r0: int, a: str, ustride: int = 0) -> list:
     """The grouped top-level update ``r_n += sum_g u_g (x) a_g`` (r_n reversed-word at
-    ``r[r0:]``, u_g at ``u[g d^(n-1):]``, increments ``a[g d + i]``): per block of TOP_BLOCK
+    ``r[r0:]``, u_g at ``u[g ustride:]``, default ``ustride = d^(n-1)``, increments
+    ``a[g d + i]``): per block of TOP_BLOCK
     letters, one vectorised pass over the words holding the GROUP u_g in registers."""
     size = d ** (n - 1)
+    ustride = ustride or size
     lines = []
     for i0 in range(0, d, TOP_BLOCK):
         letters = range(i0, min(d, i0 + TOP_BLOCK))
         lines += [f"c{g}_{i} = {a}[{g * d + i}]" for i in letters for g in range(GROUP)]
-        lines += [f"for w in range({size}):"] + [f"    u{g} = u[{g * size} + w]" for g in range(GROUP)]
+        lines += [f"for w in range({size}):"] + [f"    u{g} = u[{g * ustride} + w]" for g in range(GROUP)]
         lines += [f"    r[{r0 + i * size} + w] += " + " + ".join(f"c{g}_{i} * u{g}" for g in range(GROUP)) for i in letters]
     return lines
 
@@ -309,6 +369,10 @@ def path_into(x, t0, t1, s, buf):
 '''
 
 _HYBRID = '''
+P = NBUF // D  # words of level N-2
+PW = ${pw}  # the same, padded (mid_words)
+USTRIDE = ${ustride}  # u_g at u[g USTRIDE:], NBUF numbers and the slack of the padding
+VC = ${vc}  # chains of one step in vc
 
 @jit(fastmath=FMA)
 def step(s, a, buf):
@@ -329,20 +393,26 @@ def path_into(x, t0, t1, s, buf):
     """s <- s (x) S(x[t0 .. t1]) for one path x (N, d); buf: scratch of SCRATCH numbers.
 
     Levels 1..N-2 stay in registers, level N-1 is a reversed-word copy rl (its update is
-    vectorised: hybrid_step_lines); for each step the vector u_g with level N += u_g (x) a_g
-    is stored, and every GROUP steps level N (a reversed-word copy) takes the sum of the
-    GROUP outer products in one vectorised pass."""
-    u = buf[: GROUP * NBUF]
-    ag = buf[GROUP * NBUF : GROUP * NBUF + GROUP * D]
-    r = buf[GROUP * NBUF + GROUP * D : GROUP * NBUF + GROUP * D + D * NBUF]
-    rl = buf[GROUP * NBUF + GROUP * D + D * NBUF : GROUP * NBUF + GROUP * D + (D + 1) * NBUF]
-    $chain_arrays
-    for w in range(GROUP * NBUF):
-        u[w] = 0.0
+    vectorised: mid_lines, step by step or per group); for each step the vector u_g with
+    level N += u_g (x) a_g is stored, and every GROUP steps level N (a reversed-word copy)
+    takes the sum of the GROUP outer products in one vectorised pass."""
+    u = np.zeros(GROUP * USTRIDE, buf.dtype)
+    ag = buf[: GROUP * D]
+    r = buf[GROUP * D : GROUP * D + D * NBUF]
+    rl = buf[GROUP * D + D * NBUF : GROUP * D + D * NBUF + D * PW]  # level N-1, PW words per letter
+    vc = np.zeros(GROUP * VC, buf.dtype)  # chains of each step: mid_lines
+    # the trip count of the level N-1 loops (PW), known at run time only (from the size of
+    # buf): LLVM fully unrolls short loops of a literal count into scalar code with every load
+    # after a store (the arrays may alias), and does not vectorise a loop of a known count
+    # below 16 that needs run-time alias checks
+    nw = rl.shape[0] // D
+    for w in range(D * PW):
+        rl[w] = 0.0  # the padding
     for w in range(D * NBUF):
         r[rev(w, N, D)] = s[TOP + w]
     for w in range(NBUF):
-        rl[rev(w, N - 1, D)] = s[OFFS[N - 1] + w]
+        v = rev(w, N - 1, D)
+        rl[v // P * PW + v % P] = s[OFFS[N - 1] + w]
     $load_mid
     t = t0
     while t < t1:
@@ -350,17 +420,19 @@ def path_into(x, t0, t1, s, buf):
         for g in range(ng):
             $inc_g
             $store_ag
-            ug = u[g * NBUF : (g + 1) * NBUF]  # a view: see lower_step
+            ug = u[g * USTRIDE : g * USTRIDE + NBUF]  # a view: see lower_step
             $step_group
         for g in range(ng * D, GROUP * D):
             ag[g] = 0.0
+        $mid
         $top
         t += ng
     $store_mid
     for w in range(D * NBUF):
         s[TOP + w] = r[rev(w, N, D)]
     for w in range(NBUF):
-        s[OFFS[N - 1] + w] = rl[rev(w, N - 1, D)]
+        v = rev(w, N - 1, D)
+        s[OFFS[N - 1] + w] = rl[v // P * PW + v % P]
 
 
 @jit(fastmath=FMA)
@@ -523,6 +595,8 @@ def _unrolled(d: int, n: int, kind: str) -> str:
 
 def _hybrid(d: int, n: int, kind: str) -> str:
     low = level_offsets(d, n)[n]  # number of entries of levels 1..n-1
+    pw = mid_words(d, n)
+    ustride = d ** (n - 1) + pw - d ** (n - 2)
     return render(
         _HYBRID,
         load_low=[f"s{j} = s[{j}]" for j in range(low)],
@@ -537,8 +611,11 @@ def _hybrid(d: int, n: int, kind: str) -> str:
         load_mid=[f"s{j} = s[{j}]" for j in range(level_offsets(d, n)[n - 1])],
         store_mid=[f"s[{j}] = s{j}" for j in range(level_offsets(d, n)[n - 1])],
         step_group=hybrid_step_lines(d, n, kind),
-        chain_arrays=(["vq = np.empty(NBUF // D)"] if kind == "geometric" else []) + ["vp = np.empty(NBUF // D)"] if n > 2 else [],
-        top=top_lines(d, n, 0, "ag"),
+        pw=str(pw),
+        ustride=str(ustride),
+        vc=str((2 if kind == "geometric" else 1) * pw),
+        mid=mid_lines(d, n, kind, GROUP) if grouped_mid(d, n) else [],
+        top=top_lines(d, n, 0, "ag", ustride),
         load_p=[f"p{i} = out[jp, base + {i}]" for i in range(d)],
         store_p=[f"out[j, base + {i}] = p{i} + v * a{i}" for i in range(d)],
     )
