@@ -178,6 +178,17 @@ NO_SCALE = -(1 << 30)  # the exponent reported for a constant path
 
 
 @jit
+def _accumulate(r, t, norm):
+    """r with one more coordinate difference t >= 0: r + t^2 (Euclidean, the square of the
+    distance so far), r + t (l1) or max(r, t) (linf)."""
+    if norm == EUCLIDEAN:
+        return r + t * t
+    if norm == L1:
+        return r + t
+    return max(r, t)
+
+
+@jit
 def diff_exponent(a, b, norm):
     """e with 2^(e-1) <= |a - b| < 2^e (NO_SCALE if a == b), without overflow or underflow."""
     m = 0.0
@@ -191,12 +202,7 @@ def diff_exponent(a, b, norm):
     r = 0.0
     for c in range(a.shape[0]):
         t = math.ldexp(abs(a[c] - b[c]), -em)  # not a product with 2^-em: that overflows for subnormal m
-        if norm == EUCLIDEAN:
-            r += t * t
-        elif norm == L1:
-            r += t
-        elif t > r:
-            r = t
+        r = _accumulate(r, t, norm)
     if norm == EUCLIDEAN:
         r = math.sqrt(r)
     return math.frexp(r)[1] + em
@@ -254,12 +260,7 @@ def _plain_exponent(X, norm):
             low = min(low, t if t > 0.0 else math.inf)
             high = max(high, t)
             t = min(t, PLAIN_HIGH)  # the path is rejected then: no overflow (a warning as plain Python)
-            if norm == EUCLIDEAN:
-                r += t * t
-            elif norm == L1:
-                r += t
-            elif t > r:
-                r = t
+            r = _accumulate(r, t, norm)
         best = max(best, r)
     if not (PLAIN_LOW <= low and high < PLAIN_HIGH):
         return NO_PLAIN
@@ -558,18 +559,8 @@ def _specialise(norm):
             nev = 0
             done = end  # the candidates done..end-1 have been tried (the chase of the seed end - 1)
             if seed_i >= 0:
-                i = seed_i
-                v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
-                nev += 1
-                if v > best_v:
-                    best_v = v
-                    best_i = i
-                if i == done - 1:
-                    done = i
-                for _ in range(chase):
-                    if i == 0:
-                        break
-                    i = link[a, i]
+                i = seed_i  # the seed, then up to `chase` points of its link chain
+                for _ in range(chase + 1):
                     v = pv[a, i] + qpow(qdist(X, i, j, norm) * qs, ex)
                     nev += 1
                     if v > best_v:
@@ -577,6 +568,9 @@ def _specialise(norm):
                         best_i = i
                     if i == done - 1:
                         done = i
+                    if i == 0:
+                        break
+                    i = link[a, i]
             sqs = math.sqrt(qs) if norm == EUCLIDEAN else 1.0
             nbt = 0
             # the blocks of the binary decomposition of [start, end): those of fewer than 2^LMIN
