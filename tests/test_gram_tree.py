@@ -48,10 +48,12 @@ def _reference(G, h):
     return sq1, sq2
 
 
-def _tree(G, h, small_half=_config.GRAM_TREE_SMALL_HALF, strip=_config.GRAM_TREE_STRIP, jobs=1):
+def _tree(G, h, small_half=_config.GRAM_TREE_SMALL_HALF, strip=_config.GRAM_TREE_STRIP, jobs=1, features=None):
     n = G.shape[0]
     sq1, sq2 = np.zeros((n + 1, n + 1)), np.zeros((n + 1, n + 1))
-    tree_interval_norms(G, h, sq1, sq2, small_half=small_half, strip=strip, jobs=jobs)
+    # feature_ratio 0: with features, every node above small_half goes through them
+    tree_interval_norms(G, h, sq1, sq2, small_half=small_half, strip=strip, jobs=jobs, features=features,
+                        feature_ratio=0.0)
     return sq1, sq2
 
 
@@ -83,6 +85,19 @@ def test_every_interval_matches_the_recursion(rng, lift, kind, d):
     for n in SIZES:
         G = _gram(_layers(rng, kind, n, d))
         _assert_close(_tree(G, H[lift]), _reference(G, H[lift]), G)
+
+
+@pytest.mark.parametrize("lift", sorted(H))
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_nodes_through_the_layers_match_the_recursion(rng, lift, kind, dtype):
+    """The cubic part through the layers (_feature_products) at every node above half-width 1,
+    with strips that cut the nodes unevenly, on every kind of path, d = 1 and 5."""
+    for n in SIZES:
+        for d in (1, 5):
+            a = _layers(rng, kind, n, d, dtype)
+            G = _gram(a)
+            _assert_close(_tree(G, H[lift], small_half=1, strip=3, features=a), _reference(G, H[lift]), G)
 
 
 @pytest.mark.parametrize("lift", sorted(H))
@@ -130,6 +145,7 @@ def test_pvar_values_match_the_reference_route(rng, monkeypatch, lift, conventio
     g = sr.layer_gram(w)
     monkeypatch.setattr(_config, "GRAM_TREE_MIN_N", 2)
     tree = sr.gram_rough_pvar(g, p, lift=lift, convention=convention, return_partition=True)
+    monkeypatch.setattr(_config, "GRAM_TREE_FEATURE_RATIO", 0)  # rough_pvar: big nodes through the layers
     routed = sr.rough_pvar(w, p, lift=lift, convention=convention, route="gram")
     monkeypatch.setattr(_config, "GRAM_TREE_MIN_N", n + 1)
     ref = sr.gram_rough_pvar(g, p, lift=lift, convention=convention, return_partition=True)
