@@ -1,5 +1,6 @@
 """The dyadic-tree route of the Gram interval norms against the running recursion and naive tensors."""
 
+import math
 import os
 
 import numpy as np
@@ -225,3 +226,21 @@ def test_log_lower_takes_the_log_of_every_lower_entry(rng, monkeypatch, rows):
     with np.errstate(divide="ignore"):
         for k in range(2):
             np.testing.assert_array_equal(logs[k][lower], np.log(sq[k][lower]))
+
+
+def test_dp_exp_is_exp_to_an_ulp(rng):
+    """The DP's vectorised exp against math.exp: random arguments over the whole range, the
+    reduction's boundaries, the cut-offs of its fallback and log 0 = -inf (weight 0)."""
+    from streamrough._kernels.gram import _exp_row
+
+    ln2_half = np.log(2.0) / 2
+    special = [0.0, -0.0, -np.inf, 1e-300, ln2_half, -ln2_half, 700.0, -700.0, np.nextafter(700.0, 800.0),
+               np.nextafter(-700.0, -800.0), 709.0, -745.0, -800.0]
+    x = np.concatenate([rng.uniform(-760.0, 709.0, 2000 if JIT else 200), rng.uniform(-1.0, 1.0, 200), special])
+    for e in (1.0, 0.55):
+        out, scratch = np.empty_like(x), np.empty_like(x)
+        _exp_row(e, x / e, x.size, out, scratch)
+        ref = np.array([math.exp(e * v) for v in (x / e)])
+        assert np.array_equal(out == 0.0, ref == 0.0)
+        nonzero = ref > 0
+        assert np.all(np.abs(out[nonzero] - ref[nonzero]) <= 2 * np.spacing(ref[nonzero]))
