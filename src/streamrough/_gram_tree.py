@@ -12,6 +12,12 @@ one level are built in one Numba launch (``level_tables``) and the products run 
 numpy's matmul in strips of ``strip`` starts (or ends), skipping the zero triangles strip by
 strip.
 
+When the increments themselves are at hand (``rough_pvar`` on layers of D entries), nodes of
+half-width w >= ``feature_ratio`` * D replace the two products by products over the layers
+(``_feature_products``: about 3 w^2 D multiply-adds instead of w^3; at L = 4096, D = 256 the
+top node costs 3.2e9 instead of 8.6e9, at L = 16,384 the tree as a whole about 1e11 instead of
+7e11).
+
 Threads: ``level_tables`` is a twin (``launch``: serial for jobs = 1), parallel over the
 nodes of a level and over two halves of each node's work, so that the single top node also
 uses two threads; the other Numba kernels are serial. The products use the BLAS library's

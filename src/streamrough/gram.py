@@ -5,7 +5,8 @@ interval (m = 64: 16.8 million). None is ever built here: level 1 and level 2 of
 interval are functions of the L x L Gram matrix of the layers, so the cost is one GEMM
 (O(L^2 D), chunked over the feature axis), the squared level-2 norms of all intervals (for
 one path: a dyadic tree, O(L^2) scalar work and ~L^3 / 6 multiply-adds in BLAS matrix
-products, see ``streamrough._gram_tree``; for the difference of two paths: an O(L^3) running
+products, see ``streamrough._gram_tree``, or ~3 w^2 D at its nodes of half-width w >= 6 D when
+``rough_pvar`` passes the layers; for the difference of two paths: an O(L^3) running
 recursion), and the exact dynamic programme (math.md 2.1) in O(L^2) per exponent, in O(L^2)
 memory throughout.
 
