@@ -1,5 +1,6 @@
 """The dyadic-tree route of the Gram interval norms against the running recursion and naive tensors."""
 
+import math
 import os
 
 import numpy as np
@@ -48,10 +49,12 @@ def _reference(G, h):
     return sq1, sq2
 
 
-def _tree(G, h, small_half=_config.GRAM_TREE_SMALL_HALF, strip=_config.GRAM_TREE_STRIP, jobs=1):
+def _tree(G, h, small_half=_config.GRAM_TREE_SMALL_HALF, strip=_config.GRAM_TREE_STRIP, jobs=1, features=None):
     n = G.shape[0]
     sq1, sq2 = np.zeros((n + 1, n + 1)), np.zeros((n + 1, n + 1))
-    tree_interval_norms(G, h, sq1, sq2, small_half=small_half, strip=strip, jobs=jobs)
+    # feature_ratio 0: with features, every node above small_half goes through them
+    tree_interval_norms(G, h, sq1, sq2, small_half=small_half, strip=strip, jobs=jobs, features=features,
+                        feature_ratio=0.0)
     return sq1, sq2
 
 
@@ -83,6 +86,19 @@ def test_every_interval_matches_the_recursion(rng, lift, kind, d):
     for n in SIZES:
         G = _gram(_layers(rng, kind, n, d))
         _assert_close(_tree(G, H[lift]), _reference(G, H[lift]), G)
+
+
+@pytest.mark.parametrize("lift", sorted(H))
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_nodes_through_the_layers_match_the_recursion(rng, lift, kind, dtype):
+    """The cubic part through the layers (_feature_products) at every node above half-width 1,
+    with strips that cut the nodes unevenly, on every kind of path, d = 1 and 5."""
+    for n in SIZES:
+        for d in (1, 5):
+            a = _layers(rng, kind, n, d, dtype)
+            G = _gram(a)
+            _assert_close(_tree(G, H[lift], small_half=1, strip=3, features=a), _reference(G, H[lift]), G)
 
 
 @pytest.mark.parametrize("lift", sorted(H))
@@ -130,6 +146,7 @@ def test_pvar_values_match_the_reference_route(rng, monkeypatch, lift, conventio
     g = sr.layer_gram(w)
     monkeypatch.setattr(_config, "GRAM_TREE_MIN_N", 2)
     tree = sr.gram_rough_pvar(g, p, lift=lift, convention=convention, return_partition=True)
+    monkeypatch.setattr(_config, "GRAM_TREE_FEATURE_RATIO", 0)  # rough_pvar: big nodes through the layers
     routed = sr.rough_pvar(w, p, lift=lift, convention=convention, route="gram")
     monkeypatch.setattr(_config, "GRAM_TREE_MIN_N", n + 1)
     ref = sr.gram_rough_pvar(g, p, lift=lift, convention=convention, return_partition=True)
@@ -209,3 +226,21 @@ def test_log_lower_takes_the_log_of_every_lower_entry(rng, monkeypatch, rows):
     with np.errstate(divide="ignore"):
         for k in range(2):
             np.testing.assert_array_equal(logs[k][lower], np.log(sq[k][lower]))
+
+
+def test_dp_exp_is_exp_to_an_ulp(rng):
+    """The DP's vectorised exp against math.exp: random arguments over the whole range, the
+    reduction's boundaries, the cut-offs of its fallback and log 0 = -inf (weight 0)."""
+    from streamrough._kernels.gram import _exp_row
+
+    ln2_half = np.log(2.0) / 2
+    special = [0.0, -0.0, -np.inf, 1e-300, ln2_half, -ln2_half, 700.0, -700.0, np.nextafter(700.0, 800.0),
+               np.nextafter(-700.0, -800.0), 709.0, -745.0, -800.0]
+    x = np.concatenate([rng.uniform(-760.0, 709.0, 2000 if JIT else 200), rng.uniform(-1.0, 1.0, 200), special])
+    for e in (1.0, 0.55):
+        out, scratch = np.empty_like(x), np.empty_like(x)
+        _exp_row(e, x / e, x.size, out, scratch)
+        ref = np.array([math.exp(e * v) for v in (x / e)])
+        assert np.array_equal(out == 0.0, ref == 0.0)
+        nonzero = ref > 0
+        assert np.all(np.abs(out[nonzero] - ref[nonzero]) <= 2 * np.spacing(ref[nonzero]))

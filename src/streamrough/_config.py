@@ -81,6 +81,10 @@ GRAM_TREE_SMALL_HALF = 64
 #: Tree route: the BLAS products run in strips of this many starts (or ends); narrower strips
 #: skip more of the zero triangles, wider ones run BLAS closer to its peak.
 GRAM_TREE_STRIP = 256
+#: Tree route, when the layers themselves are at hand (rough_pvar's Gram route): nodes of
+#: half-width w >= this times the layer size D take their cubic part through the layers
+#: (about 3 w^2 D multiply-adds instead of w^3).
+GRAM_TREE_FEATURE_RATIO = 6
 #: Gram route DP: the logs of the squared norms are taken in row blocks of this many end points
 #: (only the lower triangles; the block's own diagonal sliver is wasted work, numpy calls per
 #: block cost microseconds).

@@ -5,7 +5,8 @@ interval (m = 64: 16.8 million). None is ever built here: level 1 and level 2 of
 interval are functions of the L x L Gram matrix of the layers, so the cost is one GEMM
 (O(L^2 D), chunked over the feature axis), the squared level-2 norms of all intervals (for
 one path: a dyadic tree, O(L^2) scalar work and ~L^3 / 6 multiply-adds in BLAS matrix
-products, see ``streamrough._gram_tree``; for the difference of two paths: an O(L^3) running
+products, see ``streamrough._gram_tree``, or ~3 w^2 D at its nodes of half-width w >= 6 D when
+``rough_pvar`` passes the layers; for the difference of two paths: an O(L^3) running
 recursion), and the exact dynamic programme (math.md 2.1) in O(L^2) per exponent, in O(L^2)
 memory throughout.
 
@@ -200,7 +201,7 @@ def _point_distances_sq(k: np.ndarray, out: np.ndarray) -> None:
 # p-variation of the level-1 and level-2 norm matrices
 
 
-def _interval_norms(F, E, h: float, n_points: int, jobs: int):
+def _interval_norms(F, E, h: float, n_points: int, jobs: int, features=None):
     """Squared level-1 and level-2 norms of every interval (lower triangles of ``sq[0]``, ``sq[1]``).
 
     One path (one channel, ``F = E = G[None, None]``) of at least ``GRAM_TREE_MIN_N``
@@ -209,7 +210,9 @@ def _interval_norms(F, E, h: float, n_points: int, jobs: int):
     difference of :func:`gram_rough_distance`, the running recursion of
     ``_kernels.gram.interval_norms_sq`` (~n^3 / 3 scalar multiply-adds, parallel over starts).
     Both give the same values up to rounding. One (2, n_points, n_points) array, so that the
-    DPs of both levels run in one launch (:func:`_pvar_of_squares`).
+    DPs of both levels run in one launch (:func:`_pvar_of_squares`). `features`: the
+    increments (n, D) of one path, if known; the tree route then runs its large nodes through
+    them when that is cheaper (``GRAM_TREE_FEATURE_RATIO``).
     """
     sq = np.zeros((2, n_points, n_points))
     sq1, sq2 = sq
@@ -217,7 +220,8 @@ def _interval_norms(F, E, h: float, n_points: int, jobs: int):
         from ._gram_tree import tree_interval_norms
 
         tree_interval_norms(F[0, 0], h, sq1, sq2, small_half=_config.GRAM_TREE_SMALL_HALF,
-                            strip=_config.GRAM_TREE_STRIP, jobs=jobs)
+                            strip=_config.GRAM_TREE_STRIP, jobs=jobs, features=features,
+                            feature_ratio=_config.GRAM_TREE_FEATURE_RATIO)
     else:
         from ._kernels import gram as kernels
 
@@ -349,13 +353,14 @@ def gram_rough_pvar(gram, p, *, lift="iterated", convention="increments", return
                             n_jobs=n_jobs)
 
 
-def _gram_rough_pvar(g: np.ndarray, p, *, lift, convention, return_partition, n_jobs):
+def _gram_rough_pvar(g: np.ndarray, p, *, lift, convention, return_partition, n_jobs, features=None):
     """:func:`gram_rough_pvar` of a Gram matrix that needs no checks: float64, C-contiguous,
     finite, exactly symmetric, non-negative diagonal. ``rough_pvar``'s Gram route builds it so:
     :func:`layer_gram` of one layer sequence (its chunks checked for NaN/inf; syrk makes the
     result exactly symmetric) scaled to at most unit size (its entries cannot overflow). The
     checks of :func:`_as_gram` are several full passes over the L x L entries (measured: a
-    sixth of such a call at L = 4096)."""
+    sixth of such a call at L = 4096). `features`: with ``convention="increments"``, optionally
+    the (L, D) layers whose Gram `g` is (:func:`_interval_norms`)."""
     p_values, scalar = as_p_values(p)
     h = _check_lift_convention(lift, convention)
     jobs = resolve_n_jobs(n_jobs)
@@ -365,7 +370,7 @@ def _gram_rough_pvar(g: np.ndarray, p, *, lift, convention, return_partition, n_
     else:
         inc = _second_difference(g)
         n_points = g.shape[0]
-    sq = _interval_norms(inc[None, None], inc[None, None], h, n_points, jobs)
+    sq = _interval_norms(inc[None, None], inc[None, None], h, n_points, jobs, features)
     if convention == "values":
         _point_distances_sq(g, sq[0])
     return _result(sq, p_values, scalar, return_partition, lift, convention, jobs, distance=False)

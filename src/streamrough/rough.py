@@ -453,7 +453,9 @@ def _gram_levels(path, weights, convention, ps, lift, jobs):
     k = _unit_exponent(path)
     layers, conv = _scaled_layers(path, weights, convention, k)
     # layer_gram of checked layers is a valid Gram matrix: the internal entry skips its checks
-    res = _gram_rough_pvar(layer_gram(layers), ps, lift=lift, convention=conv, return_partition=True, n_jobs=jobs)
+    features = layers.reshape(layers.shape[0], -1) if conv == "increments" else None
+    res = _gram_rough_pvar(layer_gram(layers), ps, lift=lift, convention=conv, return_partition=True, n_jobs=jobs,
+                           features=features)
     return _gram_levels_of(res, ps, k)
 
 
