@@ -19,11 +19,13 @@ of a level do not wait for each other's branches; the blocks of 2^LMIN points th
 are then scanned point by point, nearest first, as are the fewer than 2^LMIN candidates
 just before j. B starts from j - 1 and the previous optimal partition points (link chain
 of j - 1), which are the winner about 90% of the time on diffusive data, so the scan is
-mostly a proof of optimality. A summary depends on the points only, so it is built once,
-when its last point arrives (its box merged from its halves' boxes, its radius by a pass
-over its points or, for large blocks, by branch and bound over its sub-blocks): the
-offline computation is the online step run for j = 1..N-1 (``bnb_advance``), and the
-streaming class runs the same step.
+mostly a proof of optimality. For p >= 2 a block whose test failed at one of the last few
+points is split without a test (``defer_hinted``): the blocks holding the previous
+partition's points fail at every level, point after point. A summary depends on the points
+only, so it is built once, when its last point arrives (its box merged from its halves'
+boxes, its radius by a pass over its points or, for large blocks, by branch and bound over
+its sub-blocks): the offline computation is the online step run for j = 1..N-1
+(``bnb_advance``), and the streaming class runs the same step.
 
 Units. Distances are handled as "q": q = |x_i - x_j|^2 for the Euclidean norm (no square
 root in the hot loop) and q = |x_i - x_j| for l1 / linf, so that a term of the sum is
@@ -73,6 +75,8 @@ NO_SEED = np.int64(-1)  # no seed candidate, no best index yet
 NO_PARTITION = np.bool_(False)  # pvar_power_1d's want_partition, not a literal (see above)
 RADIUS_SCAN = 8  # blocks of up to 2**RADIUS_SCAN points get their radius by a plain pass (measured: below, the branch and bound over sub-blocks costs more than the pass)
 STACK = 128  # depth of build_summary's DFS stack (2 entries per level suffice)
+HINT_SPAN = 16  # a block whose ball test failed at one of the last HINT_SPAN points is split untested (``defer_hinted``)
+NO_HINT = -(1 << 62)  # the hint of a block never tested (j - NO_HINT exceeds HINT_SPAN for any j >= 0)
 STREAM_STATE = 8  # length of the streaming int64 state (see stream_push)
 SAFE_EXPONENT = 400  # |log2 scale| below which the raw path is used without a copy
 FAST = {"reassoc", "contract"}  # lets LLVM vectorise the short reductions over coordinates
@@ -392,10 +396,55 @@ def build_summary(X, summ, s, l, norm):
 
 
 @jit
-def front_width(cap):
-    """Length of the rows of ``solve``'s frontier scratch for paths of up to `cap` points: a
-    level's frontier holds at most one block per 2^LMIN points, and one more."""
-    return (cap >> LMIN) + 2
+def new_fronts(parts, cap, k):
+    """`parts` scratches of ``solve`` for paths of up to `cap` points and k values of p,
+    int64 of shape (parts, 2 + k, w), one per thread.
+
+    Rows 0 and 1: the breadth-first frontier of two levels (a level's frontier holds at most
+    one block per 2^LMIN points, and one more). Row 2 + a, for the a-th p: for each summary
+    row, the last point j whose ball test of that block failed (NO_HINT: none yet), read by
+    ``defer_hinted``. The hints carry over from one point to the next, so one scratch serves
+    a whole run of every p; they only steer the work, never the values, and being per p the
+    work of a p does not depend on the others run with it.
+    """
+    fronts = np.empty((parts, 2 + k, summary_rows(cap) + 2), np.int64)
+    fronts[:, 2:, :] = NO_HINT
+    return fronts
+
+
+@jit
+def new_front(cap, k):
+    """One scratch of ``new_fronts``: int64 of shape (2 + k, w)."""
+    return new_fronts(1, cap, k)[0]
+
+
+@jit(inline="always")
+def defer_hinted(front, a, cur, cnt, l, j):
+    """Split, untested, the blocks of level l > LMIN in frontier row `cur` whose ball test
+    for the a-th p failed at one of the last HINT_SPAN points before j: their halves open
+    row 1 - cur (the next level). The others are compacted to the front of row `cur`, to be
+    tested.
+
+    Returns (blocks left to test, entries of row 1 - cur). A split block is treated as one
+    that failed its test, which only costs work, so the values never depend on the hints.
+    Why it pays: at p >= 2 the blocks holding the current competitors (the points of the
+    previous optimal partition) fail at every level, point after point (about 4 paths from a
+    top block to a leaf on Brownian paths, d = 10); without the hint each of their tests is
+    lost work. The split is branch free: a branch on the hint mispredicted often enough to
+    cost what it saved.
+    """
+    h = 1 << (l - 1)
+    nt = 0
+    nxt = 0
+    for k in range(cnt):
+        s = front[cur, k]
+        skip = np.int64(j - front[2 + a, _row(s, l)] <= HINT_SPAN)
+        front[1 - cur, nxt] = s
+        front[1 - cur, nxt + 1] = s + h
+        nxt += 2 * skip
+        front[cur, nt] = s  # nt <= k: never overwrites an entry still to be read
+        nt += 1 - skip
+    return nt, nxt
 
 
 @jit
@@ -548,6 +597,7 @@ def _specialise(norm):
 
     def solve_for(by_reach):
         block_fails = block_test(by_reach)
+        hinted = not by_reach  # the reach test is cheap and passes often: hints did not pay there
 
         # _nrt=False (Numba's own option, underscore-named; also on solve and step): these
         # bodies allocate nothing, and compiled without the runtime their array arguments
@@ -582,9 +632,10 @@ def _specialise(norm):
             best_v, best_i = scan_down(X, j, qs, ex, pv, a, min(end, done) - 1, lo, best_v, best_i)
             nev += max(min(end, done) - lo, 0)
             # the larger ones level by level, breadth first: the frontier of a level (row cur of
-            # `front`, in increasing order) is the decomposition's block of that level and the
-            # halves of the blocks of the level above that failed their test. The tests of a level
-            # are independent of each other (no branch on their outcome): they overlap in the CPU
+            # `front`) is the decomposition's block of that level and the halves of the blocks of
+            # the level above that failed their test or, in the ball bodies, were split untested
+            # by their hint (``defer_hinted``). The tests of a level are independent of each
+            # other (no branch on their outcome): they overlap in the CPU
             cur = 0
             cnt = 0
             for l in range(top, LMIN - 1, -1):
@@ -596,9 +647,14 @@ def _specialise(norm):
                 nxt = 0
                 if l > LMIN:
                     h = 1 << (l - 1)
+                    if hinted:
+                        cnt, nxt = defer_hinted(front, a, cur, cnt, l, j)
                     for k in range(cnt):
                         s = front[cur, k]
                         f = block_fails(X, j, qs, sqs, ex, pv, a, s, l, best_v, summ)
+                        if hinted:
+                            m = _row(s, l)
+                            front[2 + a, m] = j if f else front[2 + a, m]
                         front[1 - cur, nxt] = s
                         front[1 - cur, nxt + 1] = s + h
                         nxt += 2 * f
@@ -611,7 +667,8 @@ def _specialise(norm):
                 nbt += cnt
                 cur = 1 - cur
                 cnt = nxt
-            # the blocks of 2^LMIN points that failed, nearest first, point by point
+            # the blocks of 2^LMIN points that failed, roughly nearest first (the frontier is in
+            # increasing order but for the split blocks' halves, which lead), point by point
             for k in range(cnt - 1, -1, -1):
                 s = front[cur, k]
                 e = min(s + (1 << LMIN) - 1, done - 1)
@@ -637,8 +694,9 @@ def _specialise(norm):
 
         best_v must be the value of a real candidate (or -1), or a lower bound of the final
         maximum: the result is then that maximum if it exceeds best_v, and (best_v, best_i)
-        unchanged otherwise. stats[0] += distances, stats[1] += block tests. front: int64
-        scratch of shape (2, front_width(n)) or wider (the breadth-first frontier).
+        unchanged otherwise. stats[0] += distances, stats[1] += block tests. front: the
+        scratch of ``new_front(n, k)`` (k > a) or a wider one: the breadth-first frontier and
+        the hints of ``defer_hinted``, one scratch per thread.
         """
         if ex < (1.0 if norm == EUCLIDEAN else 2.0):  # p < 2: the reach test (``block_test``)
             return solve_by_reach(X, j, qs, ex, pv, link, a, start, end, seed_i, chase, best_v, best_i, summ, front, stats)
@@ -672,7 +730,7 @@ def _specialise(norm):
     @jit
     def bnb_advance(X, j0, j1, qs, ps, pv, link, summ, stats):
         """Run ``step`` for j = j0..j1-1 (j0 >= 1; pv[:, 0] = 0 and link[:, 0] = 0 set by the caller)."""
-        front = np.empty((2, front_width(j1)), np.int64)
+        front = new_front(j1, ps.shape[0])
         build = _needs_summaries(ps)
         for j in range(j0, j1):
             step(X, j, qs, ps, pv, link, summ, front, stats)
@@ -701,8 +759,8 @@ def _specialise(norm):
         k = ps.shape[0]
         counts = np.zeros((parts, 2), np.int64)
         for t in prange(parts):
-            front = np.empty((2, front_width(n)), np.int64)
             for r in range(t, k, parts):
+                front = new_front(n, 1)  # fresh hints for each p: the same work as a serial run
                 a = order[r]
                 psa = ps[a : a + 1]
                 pva = pv[a : a + 1]
@@ -731,7 +789,7 @@ def _specialise(norm):
         n = X.shape[0]
         ex = exponent(p, norm)
         size = 1 << lb
-        fronts = np.empty((parts, 2, front_width(n)), np.int64)
+        fronts = new_fronts(parts, n, 1)
         counts = np.zeros((parts, 2), np.int64)
         out_v = np.empty(size)
         out_i = np.empty(size, np.int64)
@@ -909,7 +967,7 @@ def _specialise(norm):
         """Append one point (capacity checked by the caller). Returns False if y is not finite.
 
         istate = [n, e, has_scale, T, distance evaluations, block tests, -, -]; front: the
-        scratch of ``solve``, of shape (2, front_width(capacity)).
+        scratch of ``solve``, ``new_front(capacity, ps.size)``.
         """
         if not _finite(y):
             return False
