@@ -294,15 +294,36 @@ def reach_q(reach, norm):
 def summary_cols(d):
     """Columns of a summary row: the ball's centre (0..d-1) and radius (d), then the block's
     bounding box, low corner (d+1..2d) and high corner (2d+1..3d), from which the parent's box
-    is merged without a pass over its points, and its reach (``reach_col``)."""
+    is merged without a pass over its points, and the root of its reach (``reach_col``)."""
     return 3 * d + 2
 
 
 @jit
 def reach_col(d):
-    """The summary column of a block's reach: a bound on the distance of its points from its
-    last point, the radius of the link test (math.md 2.2)."""
+    """The summary column of the root of a block's reach R (R: a bound on the distance of its
+    points from its last point, the radius of the link test, math.md 2.2), stored by
+    ``root_up`` and read back by ``reach_of``: the root makes R^1.5, the reach test's term
+    at p = 1.5, a product instead of a root per test."""
     return 3 * d + 1
+
+
+ROOT_UP = 1.0 + 2.0**-50  # (1 + 2^-50)^2 (1 - 2^-53)^5 > 1: see root_up
+
+
+@jit
+def root_up(R):
+    """rho with fl(rho * rho) >= R (the reach column's form of R >= 0): the root, the product
+    with ROOT_UP and the square each lose at most a relative 2^-53 (5 such factors on the
+    square), less than the square of ROOT_UP adds. (A subnormal square may fall short by
+    less than 2^-1074, like every squared distance in these kernels.)"""
+    return math.sqrt(R) * ROOT_UP
+
+
+@jit
+def reach_of(summ, m, d):
+    """The reach bound R of summary row m (rho^2 >= the R stored, so a bound as well)."""
+    rho = summ[m, reach_col(d)]
+    return rho * rho
 
 
 @jit(fastmath=FAST)
@@ -337,7 +358,7 @@ def build_summary(X, summ, s, l, norm):
                 summ[m, lo + c] = min(summ[m, lo + c], v)
                 summ[m, hi + c] = max(summ[m, hi + c], v)
             reach = max(reach, qrows(X, k - 1, X, e, d, norm))
-        summ[m, reach_col(d)] = math.sqrt(reach) if norm == EUCLIDEAN else reach
+        summ[m, reach_col(d)] = root_up(math.sqrt(reach) if norm == EUCLIDEAN else reach)
     else:
         a = _row(s, l - 1)
         b = _row(s + (1 << (l - 1)), l - 1)
@@ -346,7 +367,7 @@ def build_summary(X, summ, s, l, norm):
             summ[m, hi + c] = max(summ[a, hi + c], summ[b, hi + c])
         qa = qrows(summ, a, X, e, d, norm)
         ra = (summ[a, d] + (math.sqrt(qa) if norm == EUCLIDEAN else qa)) * INFLATE
-        summ[m, reach_col(d)] = max(summ[b, reach_col(d)], ra)
+        summ[m, reach_col(d)] = root_up(max(reach_of(summ, b, d), ra))
     for c in range(d):
         summ[m, c] = summ[m, lo + c] + 0.5 * (summ[m, hi + c] - summ[m, lo + c])
     r = 0.0
@@ -481,12 +502,15 @@ def follow_links(link, end):
 
 @jit
 def _rescale(X, n, pv, summ, ps, k):
+    d = X.shape[1]
     for i in range(n):
-        for c in range(X.shape[1]):
+        for c in range(d):
             X[i, c] = math.ldexp(X[i, c], -k)
     for m in range(summ.shape[0]):
+        R = reach_of(summ, m, d)
         for c in range(summ.shape[1]):
             summ[m, c] = math.ldexp(summ[m, c], -k)
+        summ[m, reach_col(d)] = root_up(math.ldexp(R, -k))  # a root: scaled by 2^(-k/2), not exact for odd k
     for a in range(ps.shape[0]):
         g = 2.0 ** (-k * ps[a])
         for i in range(n):
@@ -549,7 +573,7 @@ def _specialise(norm):
         and 2.5), and so did the two bodies inlined into one ``solve``."""
 
         @jit(fastmath=FAST, inline="always")
-        def block_fails(X, j, qs, sqs, ex, pv, a, s, l, best_v, summ):
+        def block_fails(X, j, qs, sqs, rscale, ex, pv, a, s, l, best_v, summ):
             """1 if the block [s, s + 2^l) may hold a candidate above best_v, else 0.
 
             The ball test: 0 when the ball bound, raised to the power p, is within the gap
@@ -561,7 +585,10 @@ def _specialise(norm):
             for most blocks when p is small (p = 1.5, d = 10: 12 instead of 17 tests per
             point; from p = 2 on it is the weaker one). R^p is deflated, and so is the gap,
             by a relative 4e-12 of best_v: the DP's pv[e] satisfies the inequality up to its
-            rounding, a few ulp of pv[e] <= best_v.
+            rounding, a few ulp of pv[e] <= best_v. At p = 1.5, R^p = R rho (rho: the
+            stored root of R) times rscale = s sqrt(s INFLATE) for the distance scale s (sqs,
+            or qs for l1 / linf): no root per test; its few roundings are far below the
+            deflation.
             """
             m = _row(s, l)
             e = s + (1 << l) - 1
@@ -569,9 +596,11 @@ def _specialise(norm):
             d = X.shape[1]
             if by_reach:
                 q = qrows(X, j, X, e, d, norm)
-                r = summ[m, reach_col(d)] * INFLATE
-                rs = r * sqs  # R in unit scale; for p = 1.5, R^p = Rs sqrt(Rs), one root
-                rp = rs * math.sqrt(rs) if norm == EUCLIDEAN and ex == 0.75 else qpow(reach_q(r, norm) * qs, ex)
+                r = reach_of(summ, m, d) * INFLATE
+                if ex == (0.75 if norm == EUCLIDEAN else 1.5):  # p = 1.5
+                    rp = r * summ[m, reach_col(d)] * rscale
+                else:
+                    rp = qpow(reach_q(r, norm) * qs, ex)
                 g += rp * DEFLATE - abs(best_v) * (1.0 - DEFLATE)
             else:
                 q = qrows(X, j, summ, m, d, norm)
@@ -622,6 +651,8 @@ def _specialise(norm):
                         break
                     i = link[a, i]
             sqs = math.sqrt(qs) if norm == EUCLIDEAN else 1.0
+            scale = sqs if norm == EUCLIDEAN else qs  # of distances: unit distance = raw * scale
+            rscale = scale * math.sqrt(scale * INFLATE)  # see block_fails
             nbt = 0
             # the blocks of the binary decomposition of [start, end): those of fewer than 2^LMIN
             # points (the nearest to j) are scanned first, point by point
@@ -651,7 +682,7 @@ def _specialise(norm):
                         cnt, nxt = defer_hinted(front, a, cur, cnt, l, j)
                     for k in range(cnt):
                         s = front[cur, k]
-                        f = block_fails(X, j, qs, sqs, ex, pv, a, s, l, best_v, summ)
+                        f = block_fails(X, j, qs, sqs, rscale, ex, pv, a, s, l, best_v, summ)
                         if hinted:
                             m = _row(s, l)
                             front[2 + a, m] = j if f else front[2 + a, m]
@@ -661,7 +692,7 @@ def _specialise(norm):
                 else:
                     for k in range(cnt):
                         s = front[cur, k]
-                        f = block_fails(X, j, qs, sqs, ex, pv, a, s, l, best_v, summ)
+                        f = block_fails(X, j, qs, sqs, rscale, ex, pv, a, s, l, best_v, summ)
                         front[1 - cur, nxt] = s
                         nxt += f
                 nbt += cnt
