@@ -271,6 +271,20 @@ def test_large_p_in_d_dimensions(norm):
         assert math.isfinite(got) and got == pytest.approx(expected, rel=1e-11)
 
 
+def test_root_up_squares_back_to_at_least_its_argument(rng):
+    """The reach column holds rho = root_up(R), read back as rho * rho: never below R, so the
+    reach stays a bound (normal floats of every magnitude, squares of floats, 0)."""
+    from streamrough._kernels import pvar as kernels
+
+    values = np.concatenate(
+        [rng.random(2000) * 2.0 ** rng.integers(-900, 900, 2000), np.square(rng.random(500)), [0.0, 1.0, 2.0, 0.5]]
+    )
+    for R in values:
+        rho = kernels.root_up(R)
+        assert rho * rho >= R
+        assert rho * rho <= R * (1.0 + 1e-14)  # and barely above: the tests keep their strength
+
+
 @pytest.mark.parametrize("norm", NORMS)
 def test_reach_bounds_every_block_and_the_reach_test_matches_the_dp(norm, rng):
     """p < 2 tests a block by its reach (the DP value at its last point bounds the block):
@@ -292,7 +306,7 @@ def test_reach_bounds_every_block_and_the_reach_test_matches_the_dp(norm, rng):
                 e = s + (1 << l) - 1
                 far = max(kernels.qdist(x, k, e, code) for k in range(s, e + 1))
                 far = math.sqrt(far) if code == kernels.EUCLIDEAN else far
-                assert summ[kernels._row(s, l), kernels.reach_col(x.shape[1])] >= far
+                assert kernels.reach_of(summ, kernels._row(s, l), x.shape[1]) >= far
         for p in (1.2, 1.5, 1.9):
             bnb = sr.pvar(x, p, power=True, norm=norm, method="bnb", n_jobs=1)
             assert bnb == sr.pvar(x, p, power=True, norm=norm, method="dp")

@@ -90,7 +90,7 @@ class PVarStream(Stream):
         self._push = specialised.stream_push
         self._extend = specialised.stream_extend
         if self._d is not None:
-            self._front = np.empty((2, kernels.front_width(self._cap)), np.int64)  # scratch, not state
+            self._front = kernels.new_front(self._cap, self._ps.size)  # scratch, not state
             self._state = (self._X, self._pv, self._link, self._summ, self._x0, self._ps, self._istate, self._front)
 
     def _allocate(self, d):
@@ -113,7 +113,7 @@ class PVarStream(Stream):
             summ[: self._summ.shape[0]] = self._summ
         self._X, self._pv, self._link, self._summ = X, pv, link, summ
         self._cap = cap
-        self._front = np.empty((2, self._kernels.front_width(cap)), np.int64)  # the kernels' scratch
+        self._front = self._kernels.new_front(cap, k)  # the kernels' scratch
         # the kernel arguments after the point, bound once: the push path stays one call
         self._state = (X, pv, link, summ, self._x0, self._ps, self._istate, self._front)
 

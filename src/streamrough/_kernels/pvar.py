@@ -19,11 +19,13 @@ of a level do not wait for each other's branches; the blocks of 2^LMIN points th
 are then scanned point by point, nearest first, as are the fewer than 2^LMIN candidates
 just before j. B starts from j - 1 and the previous optimal partition points (link chain
 of j - 1), which are the winner about 90% of the time on diffusive data, so the scan is
-mostly a proof of optimality. A summary depends on the points only, so it is built once,
-when its last point arrives (its box merged from its halves' boxes, its radius by a pass
-over its points or, for large blocks, by branch and bound over its sub-blocks): the
-offline computation is the online step run for j = 1..N-1 (``bnb_advance``), and the
-streaming class runs the same step.
+mostly a proof of optimality. For p >= 2 a block whose test failed at one of the last few
+points is split without a test (``defer_hinted``): the blocks holding the previous
+partition's points fail at every level, point after point. A summary depends on the points
+only, so it is built once, when its last point arrives (its box merged from its halves'
+boxes, its radius by a pass over its points or, for large blocks, by branch and bound over
+its sub-blocks): the offline computation is the online step run for j = 1..N-1
+(``bnb_advance``), and the streaming class runs the same step.
 
 Units. Distances are handled as "q": q = |x_i - x_j|^2 for the Euclidean norm (no square
 root in the hot loop) and q = |x_i - x_j| for l1 / linf, so that a term of the sum is
@@ -73,6 +75,8 @@ NO_SEED = np.int64(-1)  # no seed candidate, no best index yet
 NO_PARTITION = np.bool_(False)  # pvar_power_1d's want_partition, not a literal (see above)
 RADIUS_SCAN = 8  # blocks of up to 2**RADIUS_SCAN points get their radius by a plain pass (measured: below, the branch and bound over sub-blocks costs more than the pass)
 STACK = 128  # depth of build_summary's DFS stack (2 entries per level suffice)
+HINT_SPAN = 16  # a block whose ball test failed at one of the last HINT_SPAN points is split untested (``defer_hinted``)
+NO_HINT = -(1 << 62)  # the hint of a block never tested (j - NO_HINT exceeds HINT_SPAN for any j >= 0)
 STREAM_STATE = 8  # length of the streaming int64 state (see stream_push)
 SAFE_EXPONENT = 400  # |log2 scale| below which the raw path is used without a copy
 FAST = {"reassoc", "contract"}  # lets LLVM vectorise the short reductions over coordinates
@@ -290,15 +294,36 @@ def reach_q(reach, norm):
 def summary_cols(d):
     """Columns of a summary row: the ball's centre (0..d-1) and radius (d), then the block's
     bounding box, low corner (d+1..2d) and high corner (2d+1..3d), from which the parent's box
-    is merged without a pass over its points, and its reach (``reach_col``)."""
+    is merged without a pass over its points, and the root of its reach (``reach_col``)."""
     return 3 * d + 2
 
 
 @jit
 def reach_col(d):
-    """The summary column of a block's reach: a bound on the distance of its points from its
-    last point, the radius of the link test (math.md 2.2)."""
+    """The summary column of the root of a block's reach R (R: a bound on the distance of its
+    points from its last point, the radius of the link test, math.md 2.2), stored by
+    ``root_up`` and read back by ``reach_of``: the root makes R^1.5, the reach test's term
+    at p = 1.5, a product instead of a root per test."""
     return 3 * d + 1
+
+
+ROOT_UP = 1.0 + 2.0**-50  # (1 + 2^-50)^2 (1 - 2^-53)^5 > 1: see root_up
+
+
+@jit
+def root_up(R):
+    """rho with fl(rho * rho) >= R (the reach column's form of R >= 0): the root, the product
+    with ROOT_UP and the square each lose at most a relative 2^-53 (5 such factors on the
+    square), less than the square of ROOT_UP adds. (A subnormal square may fall short by
+    less than 2^-1074, like every squared distance in these kernels.)"""
+    return math.sqrt(R) * ROOT_UP
+
+
+@jit
+def reach_of(summ, m, d):
+    """The reach bound R of summary row m (rho^2 >= the R stored, so a bound as well)."""
+    rho = summ[m, reach_col(d)]
+    return rho * rho
 
 
 @jit(fastmath=FAST)
@@ -333,7 +358,7 @@ def build_summary(X, summ, s, l, norm):
                 summ[m, lo + c] = min(summ[m, lo + c], v)
                 summ[m, hi + c] = max(summ[m, hi + c], v)
             reach = max(reach, qrows(X, k - 1, X, e, d, norm))
-        summ[m, reach_col(d)] = math.sqrt(reach) if norm == EUCLIDEAN else reach
+        summ[m, reach_col(d)] = root_up(math.sqrt(reach) if norm == EUCLIDEAN else reach)
     else:
         a = _row(s, l - 1)
         b = _row(s + (1 << (l - 1)), l - 1)
@@ -342,7 +367,7 @@ def build_summary(X, summ, s, l, norm):
             summ[m, hi + c] = max(summ[a, hi + c], summ[b, hi + c])
         qa = qrows(summ, a, X, e, d, norm)
         ra = (summ[a, d] + (math.sqrt(qa) if norm == EUCLIDEAN else qa)) * INFLATE
-        summ[m, reach_col(d)] = max(summ[b, reach_col(d)], ra)
+        summ[m, reach_col(d)] = root_up(max(reach_of(summ, b, d), ra))
     for c in range(d):
         summ[m, c] = summ[m, lo + c] + 0.5 * (summ[m, hi + c] - summ[m, lo + c])
     r = 0.0
@@ -392,10 +417,55 @@ def build_summary(X, summ, s, l, norm):
 
 
 @jit
-def front_width(cap):
-    """Length of the rows of ``solve``'s frontier scratch for paths of up to `cap` points: a
-    level's frontier holds at most one block per 2^LMIN points, and one more."""
-    return (cap >> LMIN) + 2
+def new_fronts(parts, cap, k):
+    """`parts` scratches of ``solve`` for paths of up to `cap` points and k values of p,
+    int64 of shape (parts, 2 + k, w), one per thread.
+
+    Rows 0 and 1: the breadth-first frontier of two levels (a level's frontier holds at most
+    one block per 2^LMIN points, and one more). Row 2 + a, for the a-th p: for each summary
+    row, the last point j whose ball test of that block failed (NO_HINT: none yet), read by
+    ``defer_hinted``. The hints carry over from one point to the next, so one scratch serves
+    a whole run of every p; they only steer the work, never the values, and being per p the
+    work of a p does not depend on the others run with it.
+    """
+    fronts = np.empty((parts, 2 + k, summary_rows(cap) + 2), np.int64)
+    fronts[:, 2:, :] = NO_HINT
+    return fronts
+
+
+@jit
+def new_front(cap, k):
+    """One scratch of ``new_fronts``: int64 of shape (2 + k, w)."""
+    return new_fronts(1, cap, k)[0]
+
+
+@jit(inline="always")
+def defer_hinted(front, a, cur, cnt, l, j):
+    """Split, untested, the blocks of level l > LMIN in frontier row `cur` whose ball test
+    for the a-th p failed at one of the last HINT_SPAN points before j: their halves open
+    row 1 - cur (the next level). The others are compacted to the front of row `cur`, to be
+    tested.
+
+    Returns (blocks left to test, entries of row 1 - cur). A split block is treated as one
+    that failed its test, which only costs work, so the values never depend on the hints.
+    Why it pays: at p >= 2 the blocks holding the current competitors (the points of the
+    previous optimal partition) fail at every level, point after point (about 4 paths from a
+    top block to a leaf on Brownian paths, d = 10); without the hint each of their tests is
+    lost work. The split is branch free: a branch on the hint mispredicted often enough to
+    cost what it saved.
+    """
+    h = 1 << (l - 1)
+    nt = 0
+    nxt = 0
+    for k in range(cnt):
+        s = front[cur, k]
+        skip = np.int64(j - front[2 + a, _row(s, l)] <= HINT_SPAN)
+        front[1 - cur, nxt] = s
+        front[1 - cur, nxt + 1] = s + h
+        nxt += 2 * skip
+        front[cur, nt] = s  # nt <= k: never overwrites an entry still to be read
+        nt += 1 - skip
+    return nt, nxt
 
 
 @jit
@@ -432,12 +502,15 @@ def follow_links(link, end):
 
 @jit
 def _rescale(X, n, pv, summ, ps, k):
+    d = X.shape[1]
     for i in range(n):
-        for c in range(X.shape[1]):
+        for c in range(d):
             X[i, c] = math.ldexp(X[i, c], -k)
     for m in range(summ.shape[0]):
+        R = reach_of(summ, m, d)
         for c in range(summ.shape[1]):
             summ[m, c] = math.ldexp(summ[m, c], -k)
+        summ[m, reach_col(d)] = root_up(math.ldexp(R, -k))  # a root: scaled by 2^(-k/2), not exact for odd k
     for a in range(ps.shape[0]):
         g = 2.0 ** (-k * ps[a])
         for i in range(n):
@@ -500,7 +573,7 @@ def _specialise(norm):
         and 2.5), and so did the two bodies inlined into one ``solve``."""
 
         @jit(fastmath=FAST, inline="always")
-        def block_fails(X, j, qs, sqs, ex, pv, a, s, l, best_v, summ):
+        def block_fails(X, j, qs, sqs, rscale, ex, pv, a, s, l, best_v, summ):
             """1 if the block [s, s + 2^l) may hold a candidate above best_v, else 0.
 
             The ball test: 0 when the ball bound, raised to the power p, is within the gap
@@ -512,7 +585,10 @@ def _specialise(norm):
             for most blocks when p is small (p = 1.5, d = 10: 12 instead of 17 tests per
             point; from p = 2 on it is the weaker one). R^p is deflated, and so is the gap,
             by a relative 4e-12 of best_v: the DP's pv[e] satisfies the inequality up to its
-            rounding, a few ulp of pv[e] <= best_v.
+            rounding, a few ulp of pv[e] <= best_v. At p = 1.5, R^p = R rho (rho: the
+            stored root of R) times rscale = s sqrt(s INFLATE) for the distance scale s (sqs,
+            or qs for l1 / linf): no root per test; its few roundings are far below the
+            deflation.
             """
             m = _row(s, l)
             e = s + (1 << l) - 1
@@ -520,9 +596,11 @@ def _specialise(norm):
             d = X.shape[1]
             if by_reach:
                 q = qrows(X, j, X, e, d, norm)
-                r = summ[m, reach_col(d)] * INFLATE
-                rs = r * sqs  # R in unit scale; for p = 1.5, R^p = Rs sqrt(Rs), one root
-                rp = rs * math.sqrt(rs) if norm == EUCLIDEAN and ex == 0.75 else qpow(reach_q(r, norm) * qs, ex)
+                r = reach_of(summ, m, d) * INFLATE
+                if ex == (0.75 if norm == EUCLIDEAN else 1.5):  # p = 1.5
+                    rp = r * summ[m, reach_col(d)] * rscale
+                else:
+                    rp = qpow(reach_q(r, norm) * qs, ex)
                 g += rp * DEFLATE - abs(best_v) * (1.0 - DEFLATE)
             else:
                 q = qrows(X, j, summ, m, d, norm)
@@ -548,6 +626,7 @@ def _specialise(norm):
 
     def solve_for(by_reach):
         block_fails = block_test(by_reach)
+        hinted = not by_reach  # the reach test is cheap and passes often: hints did not pay there
 
         # _nrt=False (Numba's own option, underscore-named; also on solve and step): these
         # bodies allocate nothing, and compiled without the runtime their array arguments
@@ -572,6 +651,8 @@ def _specialise(norm):
                         break
                     i = link[a, i]
             sqs = math.sqrt(qs) if norm == EUCLIDEAN else 1.0
+            scale = sqs if norm == EUCLIDEAN else qs  # of distances: unit distance = raw * scale
+            rscale = scale * math.sqrt(scale * INFLATE)  # see block_fails
             nbt = 0
             # the blocks of the binary decomposition of [start, end): those of fewer than 2^LMIN
             # points (the nearest to j) are scanned first, point by point
@@ -582,9 +663,10 @@ def _specialise(norm):
             best_v, best_i = scan_down(X, j, qs, ex, pv, a, min(end, done) - 1, lo, best_v, best_i)
             nev += max(min(end, done) - lo, 0)
             # the larger ones level by level, breadth first: the frontier of a level (row cur of
-            # `front`, in increasing order) is the decomposition's block of that level and the
-            # halves of the blocks of the level above that failed their test. The tests of a level
-            # are independent of each other (no branch on their outcome): they overlap in the CPU
+            # `front`) is the decomposition's block of that level and the halves of the blocks of
+            # the level above that failed their test or, in the ball bodies, were split untested
+            # by their hint (``defer_hinted``). The tests of a level are independent of each
+            # other (no branch on their outcome): they overlap in the CPU
             cur = 0
             cnt = 0
             for l in range(top, LMIN - 1, -1):
@@ -596,22 +678,28 @@ def _specialise(norm):
                 nxt = 0
                 if l > LMIN:
                     h = 1 << (l - 1)
+                    if hinted:
+                        cnt, nxt = defer_hinted(front, a, cur, cnt, l, j)
                     for k in range(cnt):
                         s = front[cur, k]
-                        f = block_fails(X, j, qs, sqs, ex, pv, a, s, l, best_v, summ)
+                        f = block_fails(X, j, qs, sqs, rscale, ex, pv, a, s, l, best_v, summ)
+                        if hinted:
+                            m = _row(s, l)
+                            front[2 + a, m] = j if f else front[2 + a, m]
                         front[1 - cur, nxt] = s
                         front[1 - cur, nxt + 1] = s + h
                         nxt += 2 * f
                 else:
                     for k in range(cnt):
                         s = front[cur, k]
-                        f = block_fails(X, j, qs, sqs, ex, pv, a, s, l, best_v, summ)
+                        f = block_fails(X, j, qs, sqs, rscale, ex, pv, a, s, l, best_v, summ)
                         front[1 - cur, nxt] = s
                         nxt += f
                 nbt += cnt
                 cur = 1 - cur
                 cnt = nxt
-            # the blocks of 2^LMIN points that failed, nearest first, point by point
+            # the blocks of 2^LMIN points that failed, roughly nearest first (the frontier is in
+            # increasing order but for the split blocks' halves, which lead), point by point
             for k in range(cnt - 1, -1, -1):
                 s = front[cur, k]
                 e = min(s + (1 << LMIN) - 1, done - 1)
@@ -637,8 +725,9 @@ def _specialise(norm):
 
         best_v must be the value of a real candidate (or -1), or a lower bound of the final
         maximum: the result is then that maximum if it exceeds best_v, and (best_v, best_i)
-        unchanged otherwise. stats[0] += distances, stats[1] += block tests. front: int64
-        scratch of shape (2, front_width(n)) or wider (the breadth-first frontier).
+        unchanged otherwise. stats[0] += distances, stats[1] += block tests. front: the
+        scratch of ``new_front(n, k)`` (k > a) or a wider one: the breadth-first frontier and
+        the hints of ``defer_hinted``, one scratch per thread.
         """
         if ex < (1.0 if norm == EUCLIDEAN else 2.0):  # p < 2: the reach test (``block_test``)
             return solve_by_reach(X, j, qs, ex, pv, link, a, start, end, seed_i, chase, best_v, best_i, summ, front, stats)
@@ -672,7 +761,7 @@ def _specialise(norm):
     @jit
     def bnb_advance(X, j0, j1, qs, ps, pv, link, summ, stats):
         """Run ``step`` for j = j0..j1-1 (j0 >= 1; pv[:, 0] = 0 and link[:, 0] = 0 set by the caller)."""
-        front = np.empty((2, front_width(j1)), np.int64)
+        front = new_front(j1, ps.shape[0])
         build = _needs_summaries(ps)
         for j in range(j0, j1):
             step(X, j, qs, ps, pv, link, summ, front, stats)
@@ -701,8 +790,8 @@ def _specialise(norm):
         k = ps.shape[0]
         counts = np.zeros((parts, 2), np.int64)
         for t in prange(parts):
-            front = np.empty((2, front_width(n)), np.int64)
             for r in range(t, k, parts):
+                front = new_front(n, 1)  # fresh hints for each p: the same work as a serial run
                 a = order[r]
                 psa = ps[a : a + 1]
                 pva = pv[a : a + 1]
@@ -731,7 +820,7 @@ def _specialise(norm):
         n = X.shape[0]
         ex = exponent(p, norm)
         size = 1 << lb
-        fronts = np.empty((parts, 2, front_width(n)), np.int64)
+        fronts = new_fronts(parts, n, 1)
         counts = np.zeros((parts, 2), np.int64)
         out_v = np.empty(size)
         out_i = np.empty(size, np.int64)
@@ -909,7 +998,7 @@ def _specialise(norm):
         """Append one point (capacity checked by the caller). Returns False if y is not finite.
 
         istate = [n, e, has_scale, T, distance evaluations, block tests, -, -]; front: the
-        scratch of ``solve``, of shape (2, front_width(capacity)).
+        scratch of ``solve``, ``new_front(capacity, ps.size)``.
         """
         if not _finite(y):
             return False

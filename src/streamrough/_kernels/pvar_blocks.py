@@ -25,7 +25,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ._jit import jit
-from .pvar import NO_SCALE, NO_SEED, ZERO, diff_exponent, exponent, for_norm as _pvar_for_norm, front_width, qdist, qpow, summary_cols, summary_rows
+from .pvar import NO_SCALE, NO_SEED, ZERO, diff_exponent, exponent, for_norm as _pvar_for_norm, new_front, qdist, qpow, summary_cols, summary_rows
 
 
 def _specialise(norm):
@@ -44,7 +44,7 @@ def _specialise(norm):
         for j in range(n_old):
             complete_blocks(X, j, summ)
         link = np.zeros((1, n), np.int64)
-        front = np.empty((2, front_width(n)), np.int64)
+        front = new_front(n, 1)
         for j in range(n_old, n):
             f = floor[j - n_old]
             v, i = solve(X, j, qs, ex, pv, link, ZERO, ZERO, n_old, NO_SEED, ZERO, f, NO_SEED, summ, front, stats)
@@ -70,7 +70,7 @@ def _specialise(norm):
                 stats[0] += 1
             return
         summ = np.zeros((summary_rows(n), summary_cols(X.shape[1])))
-        front = np.empty((2, front_width(n)), np.int64)
+        front = new_front(n, 1)
         complete_blocks(X, 0, summ)
         for j in range(1, n):
             v, i = solve(X, j, qs, ex, pv, link, ZERO, ZERO, j, j - 1, ZERO, start_v[j - 1], start_i[j - 1], summ, front, stats)
