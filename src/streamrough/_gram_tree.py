@@ -42,6 +42,7 @@ import contextlib
 
 import numpy as np
 
+from . import _config
 from ._parallel import launch
 
 
@@ -55,7 +56,7 @@ def _blas_threads(jobs: int):
 
 
 def tree_interval_norms(G: np.ndarray, h: float, sq1: np.ndarray, sq2: np.ndarray, *, small_half: int, strip: int,
-                        jobs: int, features=None, feature_ratio: float = 4.0) -> None:
+                        jobs: int, features=None, feature_ratio: float = _config.GRAM_TREE_FEATURE_RATIO) -> None:
     """Fill ``sq1[t, s] = |X_{s,t}|^2`` and ``sq2[t, s] = |Gamma_{s,t}|^2`` for all s < t.
 
     Parameters
@@ -75,9 +76,9 @@ def tree_interval_norms(G: np.ndarray, h: float, sq1: np.ndarray, sq2: np.ndarra
     features : array, shape (n, D), optional
         The increments themselves (``G = features @ features.T``). Nodes of half-width
         ``w >= feature_ratio * D`` then take their cubic part through the features
-        (:func:`_feature_products`: about 4 w^2 D multiply-adds instead of w^3).
+        (:func:`_feature_products`: about 3 w^2 D multiply-adds instead of w^3).
     feature_ratio : float
-        See `features`.
+        See `features` (0: every node above the small ones goes through the features).
 
     Examples
     --------
