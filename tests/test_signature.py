@@ -121,6 +121,7 @@ def test_batch_axes(lift, rng):
 def test_batch_lanes_kernel(lift, dtype, rng):
     """Batches of small signatures run LANES paths side by side (one per SIMD lane); the
     paths past the last full block of LANES take the one-path kernel."""
+    from streamrough._kernels.sig_codegen import LANE_GROUP
     from streamrough._kernels.signature import LANE_STEPS, LANES
 
     rtol = 1e-12 if dtype == np.float64 else 2e-5
@@ -134,8 +135,9 @@ def test_batch_lanes_kernel(lift, dtype, rng):
             assert s.dtype == dtype
             for b in (0, LANES - 1, LANES):
                 assert_sig_close(s[b], naive.sig_brute(x[b].astype(np.float64), depth, lift), d, depth, rtol=rtol)
-    # more steps than one block of transposed increments; a batch of exactly 2 LANES
-    x = rng.standard_normal((2 * LANES, LANE_STEPS + 8, 10)).astype(dtype)
+    # more steps than one block of transposed increments, the second ending on a partial
+    # group of top-level updates; a batch of exactly 2 LANES
+    x = rng.standard_normal((2 * LANES, LANE_STEPS + LANE_GROUP + 4, 10)).astype(dtype)
     s = sr.signature(x, 2, lift=lift)
     for b in (0, 2 * LANES - 1):
         assert_sig_close(s[b], naive.sig_brute(x[b].astype(np.float64), 2, lift), 10, 2, rtol=rtol)

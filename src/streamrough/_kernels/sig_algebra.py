@@ -180,7 +180,7 @@ def algebra(d: int, n: int) -> SimpleNamespace:
 def loop_kernels(d: int, n: int, kind: str) -> SimpleNamespace:
     """One step and one path as plain loops, any ``(d, n)`` (memoised): ``step(s, a, buf)``
     (``s <- s (x) exp(a)`` or ``s (x) (1 + a)``) and ``path_into(x, t0, t1, s, buf)``
-    (``s <- s (x) S(x[t0 .. t1])``); ``buf`` holds at least ``d^(n-1) + d`` numbers.
+    (``s <- s (x) S(x[t0 .. t1])``); ``buf`` holds at least ``SCRATCH = d^(n-1) + d`` numbers.
 
     Geometric: level ``k`` (top down) gets ``v (x) a`` with the Horner chain
     ``v = ((...((a/k + s_1) (x) a/(k-1) + s_2) ...) + s_(k-1))``; iterated: ``v = s_(k-1)``.
@@ -240,4 +240,4 @@ def loop_kernels(d: int, n: int, kind: str) -> SimpleNamespace:
                 a[i] = x[t + 1, i] - x[t, i]
             step(s, a, buf)
 
-    return SimpleNamespace(step=step, path_into=path_into)
+    return SimpleNamespace(step=step, path_into=path_into, SCRATCH=nbuf + d)

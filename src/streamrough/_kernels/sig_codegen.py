@@ -65,8 +65,12 @@ TOP_BLOCK = 5
 #: paths of a batch computed side by side, one per SIMD lane (signatures up to LANE_MAX)
 LANES = 16
 LANE_MAX = 160
-#: steps whose points the lanes kernel transposes at a time
-LANE_STEPS = 32
+#: steps whose increments the lanes kernel transposes at a time (16 x 10 x 16 numbers at
+#: d = 10: with the state, about L1's size; 32 was slower at d = 10)
+LANE_STEPS = 16
+#: steps whose outer products update the top level of the lanes kernel together (divides
+#: LANE_STEPS): one load and store of the top level per LANE_GROUP steps, not per step
+LANE_GROUP = 8
 #: longer generated sources are not compiled: the plain loop kernels are used instead
 MAX_SOURCE_LINES = 4000
 
@@ -344,10 +348,13 @@ NCHAIN = ${nchain}
 GROUP = ${group}
 LANES = ${lanes}
 LANE_STEPS = ${lane_steps}
+LANE_GROUP = ${lane_group}
 FMA = {"contract"}  # fused multiply-add: rounding at least as good, NaN/inf semantics kept
 '''
 
 _UNROLLED = '''
+SCRATCH = 0  # buf unused
+
 
 @jit(fastmath=FMA)
 def step(s, a, buf):
@@ -373,6 +380,10 @@ P = NBUF // D  # words of level N-2
 PW = ${pw}  # the same, padded (mid_words)
 USTRIDE = ${ustride}  # u_g at u[g USTRIDE:], NBUF numbers and the slack of the padding
 VC = ${vc}  # chains of one step in vc
+# path_into's scratch buf: ag, r, rl (step and prefixes use NBUF numbers of it)
+O_R = GROUP * D
+O_RL = O_R + D * NBUF
+SCRATCH = O_RL + D * PW
 
 @jit(fastmath=FMA)
 def step(s, a, buf):
@@ -396,10 +407,12 @@ def path_into(x, t0, t1, s, buf):
     vectorised: mid_lines, step by step or per group); for each step the vector u_g with
     level N += u_g (x) a_g is stored, and every GROUP steps level N (a reversed-word copy)
     takes the sum of the GROUP outer products in one vectorised pass."""
+    # u and vc are arrays of their own, not views of buf: LLVM then knows they alias nothing
+    # and vectorises the loops over them (carved out of buf, d = 10, depth 3 took 2.8x longer)
     u = np.zeros(GROUP * USTRIDE, buf.dtype)
-    ag = buf[: GROUP * D]
-    r = buf[GROUP * D : GROUP * D + D * NBUF]
-    rl = buf[GROUP * D + D * NBUF : GROUP * D + D * NBUF + D * PW]  # level N-1, PW words per letter
+    ag = buf[:O_R]
+    r = buf[O_R:O_RL]
+    rl = buf[O_RL:SCRATCH]  # level N-1, PW words per letter
     vc = np.zeros(GROUP * VC, buf.dtype)  # chains of each step: mid_lines
     # the trip count of the level N-1 loops (PW), known at run time only (from the size of
     # buf): LLVM fully unrolls short loops of a literal count into scalar code with every load
@@ -461,6 +474,8 @@ def prefixes(x, stride, out, buf):
 '''
 
 _LOOPS = '''
+SCRATCH = LENGTH + GROUP * D + NCHAIN + GROUP * NBUF  # path_into's (prefixes: less)
+
 
 @jit(fastmath=FMA)
 def lower_step(r, a, ao, v, ug):
@@ -539,15 +554,18 @@ def prefixes(x, stride, out, buf):
 _LANES = '''
 
 @jit(fastmath=FMA)
-def lanes_into(x, out, o0, st, pt, inc, vv):
+def lanes_into(x, out, o0, st, pt, vv):
     """out[o0 + l] <- out[o0 + l] (x) S(x[l]) for the paths l < LANES of x (LANES, N, d),
-    side by side; scratch st: LENGTH * LANES numbers, pt: (LANE_STEPS + 1) * D * LANES,
-    inc: D * LANES, vv: NBUF * LANES.
+    side by side; scratch st: LENGTH * LANES numbers, pt: LANE_STEPS * D * LANES,
+    vv: LANE_GROUP * NBUF * LANES.
 
-    The points of LANE_STEPS steps are first transposed into pt (point, letter, lane), so
+    The increments of LANE_STEPS steps are first transposed into pt (step, letter, lane), so
     that the lane loop reads them contiguously. With a run-time trip count (lanes == LANES,
     from the size of st) and arrays indexed from 0 the lane loop is vectorised (a literal or
-    bounded count gets it unrolled, an offset index needs wraparound checks)."""
+    bounded count gets it unrolled, an offset index needs wraparound checks). Step q of a
+    group of LANE_GROUP steps stores its top vectors in block q of vv; after the group's last
+    step the top level takes the sum of the outer products of the group (a group cut short
+    by the end of the path gets zero increments and top vectors, which add nothing)."""
     lanes = st.shape[0] // LENGTH
     for j in range(LENGTH):
         for l in range(lanes):
@@ -555,16 +573,25 @@ def lanes_into(x, out, o0, st, pt, inc, vv):
     for t0 in range(0, x.shape[1] - 1, LANE_STEPS):
         m = min(LANE_STEPS, x.shape[1] - 1 - t0)
         for l in range(lanes):
-            for g in range(m + 1):
-                for i in range(D):
-                    pt[(g * D + i) * LANES + l] = x[l, t0 + g, i]
+            $first
+            for g in range(m):
+                $diff
+        for j in range(m * D * LANES, -(-m // LANE_GROUP) * LANE_GROUP * D * LANES):
+            pt[j] = 0.0
         for g in range(m):
             o = g * D * LANES
+            q = g % LANE_GROUP
+            ov = q * NBUF * LANES
             for l in range(lanes):
                 $inc
-                $store_inc
                 $step
-            $top
+            if q == LANE_GROUP - 1 or g == m - 1:
+                for j in range((q + 1) * NBUF * LANES, LANE_GROUP * NBUF * LANES):
+                    vv[j] = 0.0
+                # the group's increments as a view: indexed from a run-time offset into pt,
+                # the lane loop is not vectorised
+                pg = pt[(g - q) * D * LANES :]
+                $top
     for j in range(LENGTH):
         for l in range(lanes):
             out[o0 + l, j] = st[j * LANES + l]
@@ -576,7 +603,7 @@ _LANES_TOP = """
 for w in range(NBUF):
     o2 = TOP * LANES + w * D * LANES
     for l in range(lanes):
-        v = vv[w * LANES + l]
+        $load_v
         $axpy
 """
 
@@ -629,13 +656,19 @@ def _lanes(d: int, n: int, kind: str) -> str:
     state = lambda j: f"st[{j * LANES} + l]"  # noqa: E731
     top = []
     if n > 1:
-        axpy = [f"st[o2 + {i * LANES} + l] += v * inc[{i * LANES} + l]" for i in range(d)]
-        top = render(_LANES_TOP, axpy=axpy).strip("\n").splitlines()
+        nbuf = d ** (n - 1)
+        load_v = [f"v{q} = vv[{q * nbuf * LANES} + w * LANES + l]" for q in range(LANE_GROUP)]
+        terms = lambda i: " + ".join(f"v{q} * pg[{(q * d + i) * LANES} + l]" for q in range(LANE_GROUP))  # noqa: E731
+        axpy = [f"st[o2 + {i * LANES} + l] += {terms(i)}" for i in range(d)]
+        top = render(_LANES_TOP, load_v=load_v, axpy=axpy).strip("\n").splitlines()
     return render(
         _LANES,
-        inc=[f"a{i} = pt[o + {(d + i) * LANES} + l] - pt[o + {i * LANES} + l]" for i in range(d)],
-        store_inc=[f"inc[{i * LANES} + l] = a{i}" for i in range(d)],
-        step=step_lines(d, n, kind, state, lambda w, v: f"vv[{w * LANES} + l] = {v}"),
+        inc=[f"a{i} = pt[o + {i * LANES} + l]" for i in range(d)],
+        first=[f"p{i} = x[l, t0, {i}]" for i in range(d)],
+        diff=[f"c{i} = x[l, t0 + g + 1, {i}]" for i in range(d)]
+        + [f"pt[g * {d * LANES} + {i * LANES} + l] = c{i} - p{i}" for i in range(d)]
+        + [f"p{i} = c{i}" for i in range(d)],
+        step=step_lines(d, n, kind, state, lambda w, v: f"vv[ov + {w * LANES} + l] = {v}"),
         top=top or ["pass"],
     )
 
@@ -656,6 +689,7 @@ def generate_source(d: int, n: int, kind: str) -> str | None:
             group=str(GROUP),
             lanes=str(LANES),
             lane_steps=str(LANE_STEPS),
+            lane_group=str(LANE_GROUP),
         )
     ]
     if offs[n + 1] <= UNROLL_FULL:

@@ -28,7 +28,7 @@ from numba import get_num_threads
 
 from ._jit import jit
 from .sig_algebra import KINDS, algebra, bound, level_offsets, loop_kernels, twins
-from .sig_codegen import GROUP, LANE_STEPS, LANES, chain_offsets, generated_module
+from .sig_codegen import LANE_GROUP, LANE_STEPS, LANES, generated_module
 from .sig_tree import tree
 
 __all__ = ["KINDS", "LANES", "LANE_STEPS", "LANE_MIN_STEPS", "batch_sig_twins", "kernels"]
@@ -98,9 +98,8 @@ def _whole_path(path_into, lanes_into, mul_into, d: int, length: int, nbuf: int)
             parts,
             np.int64(0),
             np.empty(length * LANES, dtype=out.dtype),
-            np.empty((LANE_STEPS + 1) * d * LANES, dtype=out.dtype),
-            np.empty(d * LANES, dtype=out.dtype),
-            np.empty(nbuf * LANES, dtype=out.dtype),
+            np.empty(LANE_STEPS * d * LANES, dtype=out.dtype),
+            np.empty(LANE_GROUP * nbuf * LANES, dtype=out.dtype),
         )
         for piece in range(LANES):
             mul_into(out, parts[piece])
@@ -138,11 +137,10 @@ def _batch_drivers(k: SimpleNamespace) -> dict:
                 blocks = 0
             for c in loop(blocks):
                 st = np.empty(length * LANES, dtype=out.dtype)
-                pt = np.empty((LANE_STEPS + 1) * d * LANES, dtype=out.dtype)
-                inc = np.empty(d * LANES, dtype=out.dtype)
-                vv = np.empty(nbuf * LANES, dtype=out.dtype)
+                pt = np.empty(LANE_STEPS * d * LANES, dtype=out.dtype)
+                vv = np.empty(LANE_GROUP * nbuf * LANES, dtype=out.dtype)
                 block = np.lib.stride_tricks.as_strided(x[c * LANES :], shape=(LANES,) + x.shape[1:], strides=x.strides)
-                lanes_into(block, out, c * LANES, st, pt, inc, vv)
+                lanes_into(block, out, c * LANES, st, pt, vv)
             for b in loop(blocks * LANES, x.shape[0]):
                 buf = np.empty(scratch, dtype=out.dtype)
                 whole(x[b], out[b], buf)
@@ -274,10 +272,7 @@ def kernels(d: int, n: int, kind: str) -> SimpleNamespace:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     offs = level_offsets(d, n)
     length, nbuf = offs[n + 1], max(d ** (n - 1), 1)
-    # scratch: the largest of the generated kernels' (state copy, GROUP increments, chains,
-    # GROUP top vectors) and the plain loop kernels' (less)
-    scratch = length + GROUP * d + chain_offsets(d, n)[1] + GROUP * nbuf
-    k = SimpleNamespace(D=d, N=n, LENGTH=length, NBUF=nbuf, SCRATCH=scratch)
+    k = SimpleNamespace(D=d, N=n, LENGTH=length, NBUF=nbuf)
     k.SPLIT_POINTS = LANES * LANE_MIN_STEPS + 1  # points of a path split into LANES pieces
     k.__dict__.update(vars(algebra(d, n)))
     generated = generated_module(d, n, kind)
@@ -286,6 +281,10 @@ def kernels(d: int, n: int, kind: str) -> SimpleNamespace:
     k.path_into = getattr(generated, "path_into", loops.path_into)
     k.prefixes = getattr(generated, "prefixes", None) or _prefixes_by_rows(k.path_into, length)
     k.lanes_into = getattr(generated, "lanes_into", None)
+    # scratch: exactly what the kernels bound above use (the batched drivers allocate it
+    # per path)
+    plain = k.step is loops.step or k.path_into is loops.path_into
+    k.SCRATCH = max(getattr(generated, "SCRATCH", 0), loops.SCRATCH if plain else 0)
     k.whole_path_into = _whole_path(k.path_into, k.lanes_into, k.mul_into, d, length, nbuf)
     k.__dict__.update(_batch_drivers(k))
     k.batch_sig_for = functools.partial(batch_sig_twins, k)
