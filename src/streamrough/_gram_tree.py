@@ -73,8 +73,9 @@ def tree_interval_norms(G: np.ndarray, h: float, sq1: np.ndarray, sq2: np.ndarra
         Width of the strips of starts (ends) of the products.
     jobs : int >= 1
         Threads the BLAS products may use (see the module notes).
-    features : array, shape (n, D), optional
-        The increments themselves (``G = features @ features.T``). Nodes of half-width
+    features : float64 array, shape (n, D), optional
+        The increments themselves (``G = features @ features.T``), converted to float64 here
+        once if they are not already (the nodes then slice it without copies). Nodes of half-width
         ``w >= feature_ratio * D`` then take their cubic part through the features
         (:func:`_feature_products`: about 3 w^2 D multiply-adds instead of w^3).
     feature_ratio : float
@@ -92,6 +93,8 @@ def tree_interval_norms(G: np.ndarray, h: float, sq1: np.ndarray, sq2: np.ndarra
     from ._kernels import gram_tree as kernels
 
     n = G.shape[0]
+    if features is not None:
+        features = np.asarray(features, dtype=np.float64)
     kernels.level1_and_leaves(G, h, sq1, sq2)
     kernels.small_nodes(G, h, sq1, sq2, small_half)
     w = 1
@@ -145,7 +148,7 @@ def _products(alpha, gam, pt, dd, out, strip: int, scratch: np.ndarray) -> None:
 
 
 def _feature_products(a, h: float, lo: int, m: int, hi: int, alpha, dd, out, strip: int, scratch: np.ndarray) -> None:
-    """The same update of `out` as :func:`_products`, through the increments ``a`` (n, D).
+    """The same update of `out` as :func:`_products`, through the increments ``a`` (n, D, float64).
 
     ``2 T5 = sum_j alpha[s, j] <a_j, V_t> = <r_s, V_t>`` with ``r_s = sum_j alpha[s, j] a_j``,
     and ``2 T6 = 2 <B_t, U_s (x) V_t> = <U_s, 2 q_t>`` with
@@ -155,8 +158,8 @@ def _feature_products(a, h: float, lo: int, m: int, hi: int, alpha, dd, out, str
     triangular products that build r and q (w^2 D / 2 each): about 3 w^2 D multiply-adds,
     fewer when the layers are narrower than w / 3. U and V are anchored at m, like the tables.
     """
-    left = np.asarray(a[lo:m], dtype=np.float64)
-    right = np.asarray(a[m:hi], dtype=np.float64)
+    left = a[lo:m]
+    right = a[m:hi]
     dim = left.shape[1]
     nl = m - lo
     nr = right.shape[0]

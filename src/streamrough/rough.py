@@ -438,8 +438,10 @@ def _gram_levels_of(res, ps, k):
 
 
 def _scaled_layers(path, weights, convention, k):
+    """The layers times 2^-k as one new float64 array (exact in float64; the Gram tree slices
+    it per node without converting)."""
     layers, conv = _layers(path, weights, convention)
-    return np.ldexp(layers, -k), conv
+    return np.ldexp(layers, -k, dtype=np.float64), conv
 
 
 def _gram_levels(path, weights, convention, ps, lift, jobs):
