@@ -179,9 +179,9 @@ def test_level_tables_twins_equal_node_by_node_tables(rng, n, w):
     for k, m in enumerate(range(w, n, 2 * w)):
         hi = min(m + w, n)
         nr = hi - m
-        alpha, gam, pt, dd = (np.zeros((w, w)) for _ in range(4))
-        kernels.node_tables(G, 0.5, m - w, m, hi, base1, sq2, alpha, gam[:, :nr], pt[:nr], dd[:nr, :nr])
-        for q, table in enumerate((alpha, gam[:, :nr], pt[:nr], dd[:nr, :nr])):
+        alpha, gamt, pt, dd = (np.zeros((w, w)) for _ in range(4))
+        kernels.node_tables(G, 0.5, m - w, m, hi, base1, sq2, alpha, gamt[:nr], pt[:nr], dd[:nr, :nr])
+        for q, table in enumerate((alpha, gamt[:nr], pt[:nr], dd[:nr, :nr])):
             block = out[2][1][q, k * w * w : (k + 1) * w * w].reshape(w, w)[: table.shape[0], : table.shape[1]]
             np.testing.assert_array_equal(block, table)
     np.testing.assert_array_equal(out[2][0], sq2)

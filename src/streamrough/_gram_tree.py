@@ -113,17 +113,17 @@ def tree_interval_norms(G: np.ndarray, h: float, sq1: np.ndarray, sq2: np.ndarra
             for k, m in enumerate(range(w, n, 2 * w)):
                 hi = min(m + w, n)
                 nr = hi - m
-                alpha, gam, pt, dd = (t[k * w * w : (k + 1) * w * w].reshape(w, w) for t in tables)
+                alpha, gamt, pt, dd = (t[k * w * w : (k + 1) * w * w].reshape(w, w) for t in tables)
                 out = sq2[m + 1 : hi + 1, m - w : m]
                 if by_features:
                     _feature_products(features, h, m - w, m, hi, alpha, dd[:nr, :nr], out, strip, scratch)
                 else:
-                    _products(alpha, gam[:, :nr], pt[:nr], dd[:nr, :nr], out, strip, scratch)
+                    _products(alpha, gamt[:nr], pt[:nr], dd[:nr, :nr], out, strip, scratch)
             w *= 2
 
 
-def _products(alpha, gam, pt, dd, out, strip: int, scratch: np.ndarray) -> None:
-    """``out[t, s] = max(out[t, s] + (pt @ alpha.T)[t, s] + (dd @ gam.T)[t, s], 0)``.
+def _products(alpha, gamt, pt, dd, out, strip: int, scratch: np.ndarray) -> None:
+    """``out[t, s] = max(out[t, s] + (pt @ alpha.T)[t, s] + (dd @ gamt)[t, s], 0)``.
 
     ``alpha[s, j]`` vanishes for j < s and ``dd[t, l]`` for l > t, so the first product runs
     by column strips of `strip` starts (a strip from start ``a`` needs only the columns j >= a
@@ -132,7 +132,7 @@ def _products(alpha, gam, pt, dd, out, strip: int, scratch: np.ndarray) -> None:
     w = 2048). `scratch` holds one strip.
     """
     nl = alpha.shape[0]
-    nr = gam.shape[1]
+    nr = gamt.shape[0]
     for a in range(0, nl, strip):
         b = min(a + strip, nl)
         part = scratch[: nr * (b - a)].reshape(nr, b - a)
@@ -141,7 +141,7 @@ def _products(alpha, gam, pt, dd, out, strip: int, scratch: np.ndarray) -> None:
     for c in range(0, nr, strip):
         d = min(c + strip, nr)
         part = scratch[: (d - c) * nl].reshape(d - c, nl)
-        np.matmul(dd[c:d, :d], gam[:, :d].T, out=part)
+        np.matmul(dd[c:d, :d], gamt[:d], out=part)
         rows = out[c:d]
         rows += part
         np.maximum(rows, 0.0, out=rows)  # rows c:d are final: clamp them while they are in cache
