@@ -95,7 +95,7 @@ def tree_interval_norms(G: np.ndarray, h: float, sq1: np.ndarray, sq2: np.ndarra
     n = G.shape[0]
     if features is not None:
         features = np.asarray(features, dtype=np.float64)
-    kernels.level1_and_leaves(G, h, sq1, sq2)
+    kernels.leaves(G, h, sq1, sq2)
     kernels.small_nodes(G, h, sq1, sq2, small_half)
     w = 1
     while w <= small_half:
