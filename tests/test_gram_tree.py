@@ -179,9 +179,9 @@ def test_level_tables_twins_equal_node_by_node_tables(rng, n, w):
     for k, m in enumerate(range(w, n, 2 * w)):
         hi = min(m + w, n)
         nr = hi - m
-        alpha, gam, pt, dd = (np.zeros((w, w)) for _ in range(4))
-        kernels.node_tables(G, 0.5, m - w, m, hi, base1, sq2, alpha, gam[:, :nr], pt[:nr], dd[:nr, :nr])
-        for q, table in enumerate((alpha, gam[:, :nr], pt[:nr], dd[:nr, :nr])):
+        alpha, gamt, pt, dd = (np.zeros((w, w)) for _ in range(4))
+        kernels.node_tables(G, 0.5, m - w, m, hi, base1, sq2, alpha, gamt[:nr], pt[:nr], dd[:nr, :nr])
+        for q, table in enumerate((alpha, gamt[:nr], pt[:nr], dd[:nr, :nr])):
             block = out[2][1][q, k * w * w : (k + 1) * w * w].reshape(w, w)[: table.shape[0], : table.shape[1]]
             np.testing.assert_array_equal(block, table)
     np.testing.assert_array_equal(out[2][0], sq2)
@@ -189,43 +189,57 @@ def test_level_tables_twins_equal_node_by_node_tables(rng, n, w):
     np.testing.assert_array_equal(out[1][1], out[2][1])
 
 
-def test_dp_log_weights_twins_equal_the_naive_dp(rng):
-    """Several matrices and exponents in one launch: each DP equals the naive one; the twins
-    agree exactly (values and links)."""
+def _scan_dp(squares, e):
+    """The plain DP over squares ** e with the kernel's omega = exp(e log x) (math.log, then
+    _exp_row): every start of every end, the first maximiser. Returns (value, links)."""
+    from streamrough._kernels.gram import _exp_row
+
+    n = squares.shape[0]
+    pv = np.zeros(n)
+    links = np.zeros(n, dtype=np.int64)
+    for j in range(1, n):
+        logs = np.array([math.log(x) if x > 0 else -math.inf for x in squares[j, :j]])
+        omega, scratch = np.empty(j), np.empty(j)
+        _exp_row(e, logs, j, omega, scratch)
+        cands = pv[:j] + omega
+        links[j] = int(np.argmax(cands))
+        pv[j] = cands[links[j]]
+    return pv[-1], links
+
+
+def _dp_inputs(rng, n):
+    """Squared-norm matrices that exercise the pruned DP: random, zero blocks and zero weights
+    (log -inf), many exact ties, a real level-2 matrix (zero on the first subdiagonal)."""
+    random = rng.random((n, n)) ** 2
+    zeros = random * (rng.random((n, n)) < 0.5)
+    zeros[:, 16:32] = 0.0  # a whole block of starts with zero weight
+    ties = (rng.integers(0, 3, (n, n)) * 0.5) ** 2
+    a = np.cumsum(rng.standard_normal((n - 1, 3)), axis=0) if n > 1 else np.zeros((0, 3))
+    sq1, sq2 = np.zeros((n, n)), np.zeros((n, n))
+    if n > 1:
+        reference_kernels.interval_norms_sq.serial(*(_gram(a)[None, None],) * 2, 0.0, sq1, sq2, 8, 16)
+    return [random, zeros, ties, sq2]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 17, 70] if JIT else [1, 2, 3, 40])
+def test_dp_squares_equals_the_plain_dp(rng, n):
+    """Several matrices and exponents in one launch: values and links equal the plain DP's
+    exactly (the skipped blocks never hold a maximiser), and the twins agree."""
     from streamrough._kernels import gram as kernels
     from streamrough._parallel import launch
 
-    n = 30 if JIT else 9
-    squares = rng.random((2, n, n)) ** 2
-    squares[1, 5, 2] = 0.0  # a zero weight: log -inf, omega 0
-    exponents = np.array([[0.5, 1.1, 1.4], [0.3, 0.7, 1.0]])
-    logs = squares.copy()
-    gram_module._log_lower(logs)
-    result = {}
+    squares = np.array(_dp_inputs(rng, n))
+    exponents = np.array([[0.3, 0.55, 1.4]] * 2 + [[0.5, 1.0, 2.0]] * 2)
     for jobs in (1, 2):
         values = np.zeros(exponents.shape)
         links = np.zeros(exponents.shape + (n,), dtype=np.int64)
-        launch(kernels.dp_log_weights, jobs, logs, exponents, values, links)
-        result[jobs] = values, links
-    np.testing.assert_array_equal(result[1][0], result[2][0])
-    np.testing.assert_array_equal(result[1][1], result[2][1])
-    for k in range(2):
-        for a, e in enumerate(exponents[k]):
-            value, _ = naive.weight_matrix_dp(squares[k].T ** e)
-            np.testing.assert_allclose(result[2][0][k, a], value, rtol=1e-12)
-
-
-@pytest.mark.parametrize("rows", [1, 3, 64])
-def test_log_lower_takes_the_log_of_every_lower_entry(rng, monkeypatch, rows):
-    monkeypatch.setattr(_config, "GRAM_LOG_ROWS", rows)
-    sq = rng.random((2, 11, 11))
-    sq[0, 4, 1] = 0.0
-    logs = sq.copy()
-    gram_module._log_lower(logs)
-    lower = np.tril_indices(11, -1)
-    with np.errstate(divide="ignore"):
-        for k in range(2):
-            np.testing.assert_array_equal(logs[k][lower], np.log(sq[k][lower]))
+        launch(kernels.dp_squares, jobs, squares, exponents, values, links)
+        for k in range(squares.shape[0]):
+            for a, e in enumerate(exponents[k]):
+                value, link = _scan_dp(squares[k], e)
+                assert values[k, a] == value
+                np.testing.assert_array_equal(links[k, a], link)
+                np.testing.assert_allclose(value, naive.weight_matrix_dp(squares[k].T ** e)[0], rtol=1e-12)
 
 
 def test_dp_exp_is_exp_to_an_ulp(rng):

@@ -85,10 +85,6 @@ GRAM_TREE_STRIP = 256
 #: half-width w >= this times the layer size D take their cubic part through the layers
 #: (about 3 w^2 D multiply-adds instead of w^3).
 GRAM_TREE_FEATURE_RATIO = 6
-#: Gram route DP: the logs of the squared norms are taken in row blocks of this many end points
-#: (only the lower triangles; the block's own diagonal sliver is wasted work, numpy calls per
-#: block cost microseconds).
-GRAM_LOG_ROWS = 64
 
 # ----------------------------------------------------------------------------- rough paths
 

@@ -73,8 +73,9 @@ def tree_interval_norms(G: np.ndarray, h: float, sq1: np.ndarray, sq2: np.ndarra
         Width of the strips of starts (ends) of the products.
     jobs : int >= 1
         Threads the BLAS products may use (see the module notes).
-    features : array, shape (n, D), optional
-        The increments themselves (``G = features @ features.T``). Nodes of half-width
+    features : float64 array, shape (n, D), optional
+        The increments themselves (``G = features @ features.T``), converted to float64 here
+        once if they are not already (the nodes then slice it without copies). Nodes of half-width
         ``w >= feature_ratio * D`` then take their cubic part through the features
         (:func:`_feature_products`: about 3 w^2 D multiply-adds instead of w^3).
     feature_ratio : float
@@ -92,7 +93,9 @@ def tree_interval_norms(G: np.ndarray, h: float, sq1: np.ndarray, sq2: np.ndarra
     from ._kernels import gram_tree as kernels
 
     n = G.shape[0]
-    kernels.level1_and_leaves(G, h, sq1, sq2)
+    if features is not None:
+        features = np.asarray(features, dtype=np.float64)
+    kernels.leaves(G, h, sq1, sq2)
     kernels.small_nodes(G, h, sq1, sq2, small_half)
     w = 1
     while w <= small_half:
@@ -110,17 +113,17 @@ def tree_interval_norms(G: np.ndarray, h: float, sq1: np.ndarray, sq2: np.ndarra
             for k, m in enumerate(range(w, n, 2 * w)):
                 hi = min(m + w, n)
                 nr = hi - m
-                alpha, gam, pt, dd = (t[k * w * w : (k + 1) * w * w].reshape(w, w) for t in tables)
+                alpha, gamt, pt, dd = (t[k * w * w : (k + 1) * w * w].reshape(w, w) for t in tables)
                 out = sq2[m + 1 : hi + 1, m - w : m]
                 if by_features:
                     _feature_products(features, h, m - w, m, hi, alpha, dd[:nr, :nr], out, strip, scratch)
                 else:
-                    _products(alpha, gam[:, :nr], pt[:nr], dd[:nr, :nr], out, strip, scratch)
+                    _products(alpha, gamt[:nr], pt[:nr], dd[:nr, :nr], out, strip, scratch)
             w *= 2
 
 
-def _products(alpha, gam, pt, dd, out, strip: int, scratch: np.ndarray) -> None:
-    """``out[t, s] = max(out[t, s] + (pt @ alpha.T)[t, s] + (dd @ gam.T)[t, s], 0)``.
+def _products(alpha, gamt, pt, dd, out, strip: int, scratch: np.ndarray) -> None:
+    """``out[t, s] = max(out[t, s] + (pt @ alpha.T)[t, s] + (dd @ gamt)[t, s], 0)``.
 
     ``alpha[s, j]`` vanishes for j < s and ``dd[t, l]`` for l > t, so the first product runs
     by column strips of `strip` starts (a strip from start ``a`` needs only the columns j >= a
@@ -129,7 +132,7 @@ def _products(alpha, gam, pt, dd, out, strip: int, scratch: np.ndarray) -> None:
     w = 2048). `scratch` holds one strip.
     """
     nl = alpha.shape[0]
-    nr = gam.shape[1]
+    nr = gamt.shape[0]
     for a in range(0, nl, strip):
         b = min(a + strip, nl)
         part = scratch[: nr * (b - a)].reshape(nr, b - a)
@@ -138,14 +141,14 @@ def _products(alpha, gam, pt, dd, out, strip: int, scratch: np.ndarray) -> None:
     for c in range(0, nr, strip):
         d = min(c + strip, nr)
         part = scratch[: (d - c) * nl].reshape(d - c, nl)
-        np.matmul(dd[c:d, :d], gam[:, :d].T, out=part)
+        np.matmul(dd[c:d, :d], gamt[:d], out=part)
         rows = out[c:d]
         rows += part
         np.maximum(rows, 0.0, out=rows)  # rows c:d are final: clamp them while they are in cache
 
 
 def _feature_products(a, h: float, lo: int, m: int, hi: int, alpha, dd, out, strip: int, scratch: np.ndarray) -> None:
-    """The same update of `out` as :func:`_products`, through the increments ``a`` (n, D).
+    """The same update of `out` as :func:`_products`, through the increments ``a`` (n, D, float64).
 
     ``2 T5 = sum_j alpha[s, j] <a_j, V_t> = <r_s, V_t>`` with ``r_s = sum_j alpha[s, j] a_j``,
     and ``2 T6 = 2 <B_t, U_s (x) V_t> = <U_s, 2 q_t>`` with
@@ -155,8 +158,8 @@ def _feature_products(a, h: float, lo: int, m: int, hi: int, alpha, dd, out, str
     triangular products that build r and q (w^2 D / 2 each): about 3 w^2 D multiply-adds,
     fewer when the layers are narrower than w / 3. U and V are anchored at m, like the tables.
     """
-    left = np.asarray(a[lo:m], dtype=np.float64)
-    right = np.asarray(a[m:hi], dtype=np.float64)
+    left = a[lo:m]
+    right = a[m:hi]
     dim = left.shape[1]
     nl = m - lo
     nr = right.shape[0]

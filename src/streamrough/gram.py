@@ -229,40 +229,20 @@ def _interval_norms(F, E, h: float, n_points: int, jobs: int, features=None):
     return sq
 
 
-def _log_lower(sq: np.ndarray) -> None:
-    """``sq[k, t, s] = log sq[k, t, s]`` for s < t (log 0 = -inf: the weight 0, as it should).
-
-    Only the strictly lower triangles are read by the DP: row blocks of ``GRAM_LOG_ROWS`` ends
-    take the log of their columns left of the block's last end, which skips all of the upper
-    triangles but a sliver along the diagonal (numpy's vectorised log: a Numba loop over the
-    lower triangles, which calls the scalar log, took 2.5x as long on two threads as numpy
-    over the full matrices on one).
-    """
-    n = sq.shape[1]
-    rows = _config.GRAM_LOG_ROWS
-    with np.errstate(divide="ignore"):
-        for k in range(sq.shape[0]):
-            for t0 in range(1, n, rows):
-                t1 = min(t0 + rows, n)
-                block = sq[k, t0:t1, : t1 - 1]
-                np.log(block, out=block)
-
-
 def _pvar_of_squares(sq: np.ndarray, exponents: np.ndarray, want_partitions: bool, jobs: int):
     """Max over partitions of sum sq[k](t_i, t_{i+1}) ** e for each e in ``exponents[k]``.
 
-    `sq` (shape (K, n, n), lower triangles) is overwritten with its log. All K * P DPs run in
-    one launch, so that with K = 2 levels and P exponents the threads share 2P equal tasks.
-    Returns values of shape (K, P) and, if wanted, partitions ``parts[k][a]``.
+    `sq` (shape (K, n, n), lower triangles) is only read. All K * P DPs run in one launch, the
+    K matrices on parallel threads and the P exponents of one matrix together (they share its
+    rows' block maxima and logs, ``_kernels.gram.dp_squares``). Returns values of shape
+    (K, P) and, if wanted, partitions ``parts[k][a]``.
     """
     from ._kernels import gram as kernels
     from ._kernels.pvar import follow_links
 
-    _log_lower(sq)
-    n_dp = exponents.shape[0] * exponents.shape[1]
     values = np.zeros(exponents.shape)
     links = np.zeros(exponents.shape + (sq.shape[1],), dtype=np.int64)
-    launch(kernels.dp_log_weights, min(jobs, n_dp), sq, exponents, values, links)
+    launch(kernels.dp_squares, min(jobs, exponents.shape[0]), sq, exponents, values, links)
     parts = [[follow_links(row, row.shape[0] - 1) for row in level] for level in links] if want_partitions else None
     return values, parts
 

@@ -68,8 +68,16 @@ def _chen_prefix(path, geometric, k):
 def _unit_exponent(*paths):
     """k with 2^-k max|x_k - x_0| in [0.5, 1): scaling by 2^-k is exact, and keeps |XX|^(p/2)
     clear of overflow and underflow for large p (V_{p/2}(XX) scales like 2^(-k p))."""
-    size = max(float(np.abs(p - p[0]).max()) for p in paths)
+    size = max(_largest_excursion(p) for p in paths)
     return 0 if size == 0.0 else int(np.frexp(size)[1])
+
+
+def _largest_excursion(path) -> float:
+    """max_k |x_k - x_0| over all coordinates, as computed entrywise in float64, from the
+    coordinates' maxima and minima: x -> fl(x - c) is monotone, so the largest entry of
+    fl(x_k - x_0) is fl(max_k x_k - x_0) (likewise the smallest), without an N x d temporary."""
+    start = path[0]
+    return float(max(np.max(path.max(axis=0) - start), np.max(start - path.min(axis=0))))
 
 
 def _times_power_of_two(v, e):
@@ -438,8 +446,10 @@ def _gram_levels_of(res, ps, k):
 
 
 def _scaled_layers(path, weights, convention, k):
+    """The layers times 2^-k as one new float64 array (exact in float64; the Gram tree slices
+    it per node without converting)."""
     layers, conv = _layers(path, weights, convention)
-    return np.ldexp(layers, -k), conv
+    return np.ldexp(layers, -k, dtype=np.float64), conv
 
 
 def _gram_levels(path, weights, convention, ps, lift, jobs):
