@@ -582,6 +582,20 @@ def test_loop_kernels_against_explicit(lift, d, depth, rng):
     np.testing.assert_allclose(naive.tensor_mul_brute(p, inv, d, depth), np.zeros(length), atol=1e-12)
 
 
+@pytest.mark.parametrize("d,k", [(1, 3), (2, 1), (2, 4), (3, 3), (5, 2), (4, 4)])
+def test_reversed_index_against_digit_reversal(d, k):
+    """reversed_index (no divisions) against the base-d digits of each word reversed, with the
+    plain and a padded block per last letter."""
+    from streamrough._kernels.sig_algebra import reversed_index
+
+    words = list(itertools.product(range(d), repeat=k))  # standard order: last letter fastest
+    for last in (d ** (k - 1), d ** (k - 1) + 3):
+        weights = [d**j for j in range(k - 1)] + [last]
+        idx = np.full(d**k, -1, dtype=np.int64)
+        reversed_index(idx, k, d, last)
+        assert idx.tolist() == [sum(i * wj for i, wj in zip(word, weights)) for word in words]
+
+
 def test_generated_variants_cover_the_size_classes():
     """Which kernels are generated: straight-line, straight-line + top-level loop, loops on a
     reversed-word copy; lanes kernels for short signatures; none for depth 1 of many letters."""

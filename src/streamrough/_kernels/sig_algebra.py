@@ -58,30 +58,51 @@ def twins(make):
 
 
 @jit
-def rev(w, k, d):
-    """Index of word ``w`` of length ``k`` (base-``d`` digits) with its letters reversed."""
-    r = 0
-    for _ in range(k):
-        r = r * d + w % d
-        w //= d
-    return r
+def reversed_index(idx, k, d, last):
+    """idx[w] <- index of word ``w = (i_1 ... i_k)`` (base-``d`` digits, ``d^k`` words) in the
+    reversed-word layout ``i_1 + i_2 d + ... + i_(k-1) d^(k-2) + i_k last`` (``last = d^(k-1)``:
+    the plain layout; larger: each last letter's block padded to `last` numbers).
+
+    Built letter by letter, ``idx[q d + i] = idx[q] + i weight_j`` for the words ``q i`` of
+    j + 1 letters, without divisions: reversing the base-d digits of each word (k integer
+    divisions a word) took about 8 us per path at d = 5, depth 4 (the copies in and out of
+    path_into), 6 % of a B = 32, L = 1000 signature. In place from the highest prefix q
+    down: the entries q d + i >= q of prefix q overwrite only prefixes already read."""
+    idx[0] = 0
+    size, weight = 1, 1
+    for j in range(k):
+        step = last if j == k - 1 else weight
+        for q in range(size - 1, -1, -1):
+            base = idx[q]
+            for i in range(d - 1, -1, -1):
+                idx[q * d + i] = base + i * step
+        size *= d
+        weight *= d
 
 
 @jit
 def to_reversed(s, r, offs, d):
     """r <- s with every level in the reversed-word layout (word (i_1 ... i_k) at
     ``i_k d^(k-1) + ... + i_1``)."""
-    for k in range(1, len(offs) - 1):
-        for w in range(offs[k + 1] - offs[k]):
-            r[offs[k] + rev(w, k, d)] = s[offs[k] + w]
+    n = len(offs) - 2
+    idx = np.empty(offs[n + 1] - offs[n], dtype=np.int64)
+    for k in range(1, n + 1):
+        size = offs[k + 1] - offs[k]
+        reversed_index(idx, k, d, size // d)
+        for w in range(size):
+            r[offs[k] + idx[w]] = s[offs[k] + w]
 
 
 @jit
 def from_reversed(r, s, offs, d):
     """s <- r, from the reversed-word layout back to the standard one."""
-    for k in range(1, len(offs) - 1):
-        for w in range(offs[k + 1] - offs[k]):
-            s[offs[k] + w] = r[offs[k] + rev(w, k, d)]
+    n = len(offs) - 2
+    idx = np.empty(offs[n + 1] - offs[n], dtype=np.int64)
+    for k in range(1, n + 1):
+        size = offs[k + 1] - offs[k]
+        reversed_index(idx, k, d, size // d)
+        for w in range(size):
+            s[offs[k] + w] = r[offs[k] + idx[w]]
 
 
 @functools.lru_cache(maxsize=None)
