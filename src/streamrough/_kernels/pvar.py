@@ -588,7 +588,8 @@ def _specialise(norm):
             rounding, a few ulp of pv[e] <= best_v. At p = 1.5, R^p = R rho (rho: the
             stored root of R) times rscale = s sqrt(s INFLATE) for the distance scale s (sqs,
             or qs for l1 / linf): no root per test; its few roundings are far below the
-            deflation.
+            deflation. rscale is 0 for every other p: ``solve`` decides once per call which
+            form applies, not every test.
             """
             m = _row(s, l)
             e = s + (1 << l) - 1
@@ -597,7 +598,7 @@ def _specialise(norm):
             if by_reach:
                 q = qrows(X, j, X, e, d, norm)
                 r = reach_of(summ, m, d) * INFLATE
-                if ex == (0.75 if norm == EUCLIDEAN else 1.5):  # p = 1.5
+                if rscale != 0.0:  # p = 1.5
                     rp = r * summ[m, reach_col(d)] * rscale
                 else:
                     rp = qpow(reach_q(r, norm) * qs, ex)
@@ -652,7 +653,8 @@ def _specialise(norm):
                     i = link[a, i]
             sqs = math.sqrt(qs) if norm == EUCLIDEAN else 1.0
             scale = sqs if norm == EUCLIDEAN else qs  # of distances: unit distance = raw * scale
-            rscale = scale * math.sqrt(scale * INFLATE)  # see block_fails
+            p15 = by_reach and ex == (0.75 if norm == EUCLIDEAN else 1.5)
+            rscale = scale * math.sqrt(scale * INFLATE) if p15 else 0.0  # see block_fails
             nbt = 0
             # the blocks of the binary decomposition of [start, end): those of fewer than 2^LMIN
             # points (the nearest to j) are scanned first, point by point
