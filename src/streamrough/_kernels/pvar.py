@@ -582,61 +582,72 @@ def _specialise(norm):
     vectorise: about 3x faster than a runtime norm argument). Each norm compiles on first use.
     """
 
-    @jit(fastmath=FAST, inline="always")
-    def ball_fails(qc, r, g, qs, sqs, ex):
-        """(f, t): f = 0 if every point within r of a point y at q = qc from x_j (q units,
-        scaled by qs; sqs = sqrt(qs), exact: qs is a power of 4 under the Euclidean norm) is at
-        a distance D from x_j with D^p <= g, else 1 (also when g <= 0); t >= 0: a budget, in
-        unit distance, by which x_j may move with the bound still holding (-1: none).
+    def ball_test(with_budget):
+        """``ball_fails`` with the budget (``with_budget``: the ball body of ``solve``) or
+        without (the reach body), a compile-time choice: a division is never dead code in
+        Numba (its zero check may raise), and computed unused it cost the reach test 10 %
+        at p = 1.5."""
 
-        The budget (p = 2, 2.5, 3, Euclidean): with u >= rs + |y - x_j| (unit scale) and the
-        bound (u + t)^k <= G' = G DEFLATE of the test below, t* = u (rho^(1/k) - 1) for
-        rho = G' / u^k, and rho^(1/k) - 1 >= ln(rho) / k >= 2 (rho - 1) / (k (rho + 1)): no
-        root. u and U >= u^k are inflated by INFLATE, far above the rounding of their few
-        positive terms, so the true values are below them; G' - U is then exact up to its one
-        rounding, and the final DEFLATE covers that and the three operations after it.
-        """
-        if norm == EUCLIDEAN and (ex == 0.75 or ex == 1.0 or ex == 1.25 or ex == 1.5):
-            # p = 1.5, 2, 2.5, 3: (rs + D)^k <= G with k = 3, 2, 5, 3 and G = g^2, g, g^2, g
-            # (rs = r sqrt(qs), D = sqrt(qn) in unit scale) without the square root of qn,
-            # the hot spot of the test: (rs + D)^k = P(qn) + D Q(qn) with P, Q >= 0, so the
-            # bound holds iff G - P >= 0 and qn Q^2 <= (G - P)^2. The slack (DEFLATE,
-            # INFLATE) is far above the rounding of these sums of positive terms.
-            # g |g|, not g^2: a gap g < 0 (a bound below pv[e], in the link test) then
-            # leaves this route (G < POW_SAFE) for qpow_le, which fails it
-            G = g * abs(g) if (ex == 0.75 or ex == 1.25) else g
-            if POW_SAFE < G < 1.0 / POW_SAFE:
-                rs = r * sqs
-                qn = qc * qs
-                r2 = rs * rs
-                if ex == 1.0:
-                    P = r2 + qn
-                    Q = 2.0 * rs
-                elif ex == 1.25:
-                    P = rs * (r2 * r2 + 10.0 * r2 * qn + 5.0 * qn * qn)
-                    Q = 5.0 * r2 * r2 + 10.0 * r2 * qn + qn * qn
-                else:
-                    P = rs * (r2 + 3.0 * qn)
-                    Q = 3.0 * r2 + qn
-                B = G * DEFLATE - P * INFLATE
-                below = B >= 0.0 and qn * Q * Q * INFLATE <= B * B
-                u = (rs + math.sqrt(qn)) * INFLATE
-                u2 = u * u
-                if ex == 1.0:
-                    k = 2.0
-                    U = u2
-                elif ex == 1.25:
-                    k = 5.0
-                    U = u2 * u2 * u
-                else:
-                    k = 3.0
-                    U = u2 * u
-                U *= INFLATE
-                Gd = G * DEFLATE
-                t = 2.0 * u * (Gd - U) / (k * (Gd + U)) * DEFLATE
-                return np.int64(1) - np.int64(below), t
-        below = qpow_le(ball_q(qc, r, norm) * qs, g, ex)
-        return np.int64(1) - np.int64(below), -1.0
+        @jit(fastmath=FAST, inline="always")
+        def ball_fails(qc, r, g, qs, sqs, ex):
+            """(f, t): f = 0 if every point within r of a point y at q = qc from x_j (q
+            units, scaled by qs; sqs = sqrt(qs), exact: qs is a power of 4 under the Euclidean
+            norm) is at a distance D from x_j with D^p <= g, else 1 (also when g <= 0);
+            t >= 0: a budget, in unit distance, by which x_j may move with the bound still
+            holding (-1: none, or not `with_budget`).
+
+            The budget (p = 2, 2.5, 3, Euclidean): with u >= rs + |y - x_j| (unit scale) and
+            the bound (u + t)^k <= G' = G DEFLATE of the test below, t* = u (rho^(1/k) - 1)
+            for rho = G' / u^k, and rho^(1/k) - 1 >= ln(rho) / k >= 2 (rho - 1) / (k (rho + 1)):
+            no root. u and U >= u^k are inflated by INFLATE, far above the rounding of their
+            few positive terms, so the true values are below them; G' - U is then exact up to
+            its one rounding, and the final DEFLATE covers that and the three operations after.
+            """
+            if norm == EUCLIDEAN and (ex == 0.75 or ex == 1.0 or ex == 1.25 or ex == 1.5):
+                # p = 1.5, 2, 2.5, 3: (rs + D)^k <= G with k = 3, 2, 5, 3 and G = g^2, g, g^2,
+                # g (rs = r sqrt(qs), D = sqrt(qn) in unit scale) without the square root of
+                # qn, the hot spot of the test: (rs + D)^k = P(qn) + D Q(qn) with P, Q >= 0, so
+                # the bound holds iff G - P >= 0 and qn Q^2 <= (G - P)^2. The slack (DEFLATE,
+                # INFLATE) is far above the rounding of these sums of positive terms.
+                # g |g|, not g^2: a gap g < 0 (a bound below pv[e], in the link test) then
+                # leaves this route (G < POW_SAFE) for qpow_le, which fails it
+                G = g * abs(g) if (ex == 0.75 or ex == 1.25) else g
+                if POW_SAFE < G < 1.0 / POW_SAFE:
+                    rs = r * sqs
+                    qn = qc * qs
+                    r2 = rs * rs
+                    if ex == 1.0:
+                        P = r2 + qn
+                        Q = 2.0 * rs
+                    elif ex == 1.25:
+                        P = rs * (r2 * r2 + 10.0 * r2 * qn + 5.0 * qn * qn)
+                        Q = 5.0 * r2 * r2 + 10.0 * r2 * qn + qn * qn
+                    else:
+                        P = rs * (r2 + 3.0 * qn)
+                        Q = 3.0 * r2 + qn
+                    B = G * DEFLATE - P * INFLATE
+                    below = B >= 0.0 and qn * Q * Q * INFLATE <= B * B
+                    if not with_budget:
+                        return np.int64(1) - np.int64(below), -1.0
+                    u = (rs + math.sqrt(qn)) * INFLATE
+                    u2 = u * u
+                    if ex == 1.0:
+                        k = 2.0
+                        U = u2
+                    elif ex == 1.25:
+                        k = 5.0
+                        U = u2 * u2 * u
+                    else:
+                        k = 3.0
+                        U = u2 * u
+                    U *= INFLATE
+                    Gd = G * DEFLATE
+                    t = 2.0 * u * (Gd - U) / (k * (Gd + U)) * DEFLATE
+                    return np.int64(1) - np.int64(below), t
+            below = qpow_le(ball_q(qc, r, norm) * qs, g, ex)
+            return np.int64(1) - np.int64(below), -1.0
+
+        return ball_fails
 
     @jit(fastmath=FAST, inline="always")
     def cert_drift(X, j, scale, front, a):
@@ -681,10 +692,12 @@ def _specialise(norm):
         choice: the two tests in one body made the ball test 5-15 % slower (measured at p = 2
         and 2.5), and so did the two bodies inlined into one ``solve``."""
 
+        ball_fails = ball_test(not by_reach)
+
         @jit(fastmath=FAST, inline="always")
         def block_fails(X, j, qs, sqs, rscale, ex, pv, a, s, l, best_v, summ):
             """(f, t): f = 1 if the block [s, s + 2^l) may hold a candidate above best_v, else
-            0; t: the ball test's budget (``ball_fails``; in the reach test, unused).
+            0; t: the ball test's budget (``ball_test``; -1 in the reach test).
 
             The ball test: 0 when the ball bound, raised to the power p, is within the gap
             best_v - pv[e] at the block's last index e. The reach test (docs/theory.md; for
@@ -1144,7 +1157,7 @@ def _specialise(norm):
         return -1
 
     return SimpleNamespace(
-        ball_fails=ball_fails,
+        ball_fails=ball_test(True),
         solve=solve,
         complete_blocks=complete_blocks,
         step=step,
