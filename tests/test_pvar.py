@@ -404,3 +404,72 @@ def test_power_comparison_without_roots_matches_the_power(rng, ex):
             for uu, g in zip(a, b):
                 if g > 0.0 and abs(uu**ex - g) > 1e-9 * g:
                     assert qpow_le(float(uu), float(g), ex) == (uu**ex <= g), (uu, g, ex)
+
+
+# ---------------------------------------------------------------- pass certificates (p >= 2)
+
+
+def _certificate_paths(rng, n):
+    """Paths on which pass certificates live long, expire and are cleared: a slow Brownian
+    path (small steps, long-lived certificates), one that rests for a long run and then
+    jumps far and back (the anchor's jump clears them), and a lattice walk (ties)."""
+    slow = sr.brownian_path(n, 4, seed=11)
+    rest = np.cumsum(rng.standard_normal((n, 3)), axis=0)
+    rest[n // 4 : n // 2] = rest[n // 4]
+    rest[n // 2 :] += 1e3 * (np.arange(n - n // 2) % 7 == 3)[:, None]
+    lattice = np.cumsum(rng.integers(-1, 2, size=(n, 2)), axis=0).astype(float)
+    return slow, rest, lattice
+
+
+def test_certificates_keep_the_values_of_the_dp(rng):
+    """A block that passed its ball test with room to spare passes later tests untested
+    (``cert_drift``): running values and partitions equal the plain DP's, for single and
+    several p in one call, on paths that keep, expire and clear certificates."""
+    n = 700 if JIT else 120
+    ps = [2.0, 2.5, 3.0]
+    for x in _certificate_paths(rng, n):
+        refs = [pvar_dp(x, p)[0] for p in ps]
+        np.testing.assert_allclose(sr.pvar_running(x, ps, n_jobs=1), np.array(refs), rtol=RTOL, atol=0)
+        for p, ref in zip(ps, refs):
+            res = sr.pvar(x, p, method="bnb", return_partition=True, n_jobs=1)
+            check_result(x, p, "euclidean", res, ref[-1])
+            assert res.level1_power == sr.pvar(x, p, power=True, method="dp")
+
+
+def test_certificates_in_a_stream_across_rescales(rng):
+    """The stream clears its certificates when it rescales the path: the values after
+    every point equal the offline ones, before and after each rescale."""
+    n = 400 if JIT else 90
+    x = np.cumsum(rng.standard_normal((n, 3)), axis=0) * (1e60 ** (np.arange(n) // (n // 4)))[:, None]
+    s = sr.PVarStream([2.0, 3.0], dim=3)
+    for j, row in enumerate(x):
+        s.push(row)
+        if j % (n // 8) == 0 or j == n - 1:
+            np.testing.assert_allclose(s.level1, sr.pvar(x[: j + 1], [2.0, 3.0]), rtol=RTOL)
+
+
+@pytest.mark.parametrize("ex", [1.0, 1.25, 1.5])
+def test_ball_budget_is_a_lower_bound(rng, ex):
+    """The budget t of a passing ball test (``ball_fails``): a ball of radius r at distance
+    D + t from x_j still satisfies (r + D + t)^k <= G DEFLATE, checked with 40 digits."""
+    from decimal import Decimal, getcontext
+
+    from streamrough._kernels import pvar as kernels
+
+    getcontext().prec = 40
+    ball_fails = kernels.for_norm(kernels.EUCLIDEAN).ball_fails
+    k = {1.0: 2, 1.25: 5, 1.5: 3}[ex]
+    seen = 0
+    for _ in range(300 if JIT else 60):
+        qc = float(rng.uniform(0.0, 2.0)) ** 2
+        r = float(rng.uniform(0.0, 1.0))
+        g = float(rng.uniform(0.0, 3.0)) ** (2 * ex) * float(rng.choice([1.0, 1.5, 4.0, 50.0]))
+        qs = 4.0 ** float(rng.integers(-3, 4))
+        f, t = ball_fails(qc / qs, r / math.sqrt(qs), g, qs, math.sqrt(qs), ex)  # raw units
+        if t < 0.0:
+            continue
+        seen += 1
+        G = Decimal(g) * Decimal(abs(g)) if ex == 1.25 else Decimal(g)
+        reach = Decimal(r) + Decimal(qc).sqrt() + Decimal(t)
+        assert reach**k <= G * Decimal(kernels.DEFLATE), (qc, r, g, t)
+    assert seen > 10

@@ -20,8 +20,10 @@ are then scanned point by point, nearest first, as are the fewer than 2^LMIN can
 just before j. B starts from j - 1 and the previous optimal partition points (link chain
 of j - 1), which are the winner about 90% of the time on diffusive data, so the scan is
 mostly a proof of optimality. For p >= 2 a block whose test failed at one of the last few
-points is split without a test (``defer_hinted``): the blocks holding the previous
-partition's points fail at every level, point after point. A summary depends on the points
+points is split without a test (``sift``): the blocks holding the previous partition's
+points fail at every level, point after point; and a block whose test passed with room to
+spare carries a certificate, a distance x_j may move with the test still passing, so it
+passes untested while x_j stays that close (``cert_drift``). A summary depends on the points
 only, so it is built once, when its last point arrives (its box merged from its halves'
 boxes, its radius by a pass over its points or, for large blocks, by branch and bound over
 its sub-blocks): the offline computation is the online step run for j = 1..N-1
@@ -75,8 +77,17 @@ NO_SEED = np.int64(-1)  # no seed candidate, no best index yet
 NO_PARTITION = np.bool_(False)  # pvar_power_1d's want_partition, not a literal (see above)
 RADIUS_SCAN = 8  # blocks of up to 2**RADIUS_SCAN points get their radius by a plain pass (measured: below, the branch and bound over sub-blocks costs more than the pass)
 STACK = 128  # depth of build_summary's DFS stack (2 entries per level suffice)
-HINT_SPAN = 16  # a block whose ball test failed at one of the last HINT_SPAN points is split untested (``defer_hinted``)
-NO_HINT = -(1 << 62)  # the hint of a block never tested (j - NO_HINT exceeds HINT_SPAN for any j >= 0)
+HINT_SPAN = 32  # a block whose ball test failed at one of the last HINT_SPAN points is split untested (``sift``; measured with certificates: 32 about 2 % faster than 16, 8 and 128 slower)
+# pass certificates (``sift``, ``certify``): fixed-point budgets of unit-scale distance
+CERT_ONE = 2.0**40  # fixed-point units per unit distance
+CERT_CAP = 4.0  # budgets are clamped to 4 unit distances (offline, every distance of the path is below 2)
+CERT_MAX = 1 << 42  # CERT_CAP in fixed point
+FAILED = 1 << 62  # the mark of a block whose ball test failed at point j is j - FAILED
+NO_CERT = -(1 << 61)  # the mark of a block never tested: neither a failure nor a valid certificate
+CERT_OFF = 1 << 62  # the drift of a call that must not use certificates (above every certificate)
+DRIFT_RESET = 1 << 61  # a p's certificates are cleared when its drift offset passes this
+ANCHOR_MOVE = 2.0**-10  # unit distance from the anchor beyond which the anchor moves to x_j (measured: from 2^-7 down to 2^-14, the smaller the slightly faster; the certificate counts hardly change)
+NO_ANCHOR = -1
 STREAM_STATE = 8  # length of the streaming int64 state (see stream_push)
 SAFE_EXPONENT = 400  # |log2 scale| below which the raw path is used without a copy
 FAST = {"reassoc", "contract"}  # lets LLVM vectorise the short reductions over coordinates
@@ -423,13 +434,18 @@ def new_fronts(parts, cap, k):
 
     Rows 0 and 1: the breadth-first frontier of two levels (a level's frontier holds at most
     one block per 2^LMIN points, and one more). Row 2 + a, for the a-th p: for each summary
-    row, the last point j whose ball test of that block failed (NO_HINT: none yet), read by
-    ``defer_hinted``. The hints carry over from one point to the next, so one scratch serves
-    a whole run of every p; they only steer the work, never the values, and being per p the
-    work of a p does not depend on the others run with it.
+    row, the mark of the block's last ball test, read by ``sift``: j - FAILED if it failed
+    at point j (a hint), else the block's pass certificate (NO_CERT: never tested); in its
+    last two columns, the anchor and the drift offset of the certificates (``cert_drift``).
+    The marks carry over from one point to the next, so one scratch serves a whole run of
+    every p; being per p, the work of a p does not depend on the others run with it. They
+    never change a value: a hint only adds work, and a certificate is a proof (``sift``).
     """
-    fronts = np.empty((parts, 2 + k, summary_rows(cap) + 2), np.int64)
-    fronts[:, 2:, :] = NO_HINT
+    w = summary_rows(cap) + 2
+    fronts = np.empty((parts, 2 + k, w), np.int64)
+    fronts[:, 2:, :] = NO_CERT
+    fronts[:, 2:, w - 2] = NO_ANCHOR
+    fronts[:, 2:, w - 1] = 0
     return fronts
 
 
@@ -439,32 +455,64 @@ def new_front(cap, k):
     return new_fronts(1, cap, k)[0]
 
 
+@jit
+def clear_certs(front):
+    """Drop every mark, anchor and drift offset of `front` (the path was rescaled)."""
+    w = front.shape[1]
+    front[2:, :] = NO_CERT
+    front[2:, w - 2] = NO_ANCHOR
+    front[2:, w - 1] = 0
+
+
 @jit(inline="always")
-def defer_hinted(front, a, cur, cnt, l, j):
-    """Split, untested, the blocks of level l > LMIN in frontier row `cur` whose ball test
-    for the a-th p failed at one of the last HINT_SPAN points before j: their halves open
-    row 1 - cur (the next level). The others are compacted to the front of row `cur`, to be
+def certify(t, base):
+    """The certificate of a block that passed with budget t (unit distance; < 0: none), for
+    the offset `base` of ``cert_drift``: floor(t 2^40) + base, or base - 1 (never valid)."""
+    tq = np.int64(min(t, CERT_CAP) * CERT_ONE) if t >= 0.0 else np.int64(-1)
+    return tq + base
+
+
+@jit(inline="always")
+def block_mark(f, j, t, base):
+    """The mark of a block after its ball test at point j: failed (f = 1), or passed with
+    budget t (``certify``). Every certificate made with a base of ``cert_drift`` or NO_CERT
+    lies in [NO_CERT - 1, DRIFT_RESET + CERT_MAX], far above every failure mark (below
+    NO_CERT - 2^61 + j) and far below FAILED: ``sift`` tells them apart without overflow."""
+    return j - FAILED if f else certify(t, base)
+
+
+@jit(inline="always")
+def sift(front, a, cur, cnt, l, j, drift, span):
+    """Sort the blocks of level l in frontier row `cur` before their tests, for the a-th p:
+    a block with a valid certificate (drift <= its certificate, see ``cert_drift``) passes
+    untested and is dropped; a block whose ball test failed at one of the last `span` points
+    before j (span = HINT_SPAN for l > LMIN, -1: never) is split untested, its halves opening
+    row 1 - cur (the next level); the others are compacted to the front of row `cur`, to be
     tested.
 
     Returns (blocks left to test, entries of row 1 - cur). A split block is treated as one
     that failed its test, which only costs work, so the values never depend on the hints.
-    Why it pays: at p >= 2 the blocks holding the current competitors (the points of the
+    Why they pay: at p >= 2 the blocks holding the current competitors (the points of the
     previous optimal partition) fail at every level, point after point (about 4 paths from a
     top block to a leaf on Brownian paths, d = 10); without the hint each of their tests is
-    lost work. The split is branch free: a branch on the hint mispredicted often enough to
-    cost what it saved.
+    lost work. A certificate proves that the block's ball test holds with room to spare (see
+    ``cert_drift``), so dropping it is what a passing test does. Branch free: a branch on
+    the hint mispredicted often enough to cost what it saved.
     """
     h = 1 << (l - 1)
     nt = 0
     nxt = 0
     for k in range(cnt):
         s = front[cur, k]
-        skip = np.int64(j - front[2 + a, _row(s, l)] <= HINT_SPAN)
+        mark = front[2 + a, np.uint64(_row(s, l))]  # unsigned: no wraparound code
+        open_ = np.int64(drift > mark)  # no valid certificate (a failure mark is none)
+        age = j - (mark + FAILED)  # for a failure mark; negative for a certificate
+        hint = np.int64((age >= 0) & (age <= span))
         front[1 - cur, nxt] = s
         front[1 - cur, nxt + 1] = s + h
-        nxt += 2 * skip
+        nxt += 2 * hint
         front[cur, nt] = s  # nt <= k: never overwrites an entry still to be read
-        nt += 1 - skip
+        nt += open_ - hint
     return nt, nxt
 
 
@@ -534,47 +582,122 @@ def _specialise(norm):
     vectorise: about 3x faster than a runtime norm argument). Each norm compiles on first use.
     """
 
+    def ball_test(with_budget):
+        """``ball_fails`` with the budget (``with_budget``: the ball body of ``solve``) or
+        without (the reach body), a compile-time choice: a division is never dead code in
+        Numba (its zero check may raise), and computed unused it cost the reach test 10 %
+        at p = 1.5."""
+
+        @jit(fastmath=FAST, inline="always")
+        def ball_fails(qc, r, g, qs, sqs, ex):
+            """(f, t): f = 0 if every point within r of a point y at q = qc from x_j (q
+            units, scaled by qs; sqs = sqrt(qs), exact: qs is a power of 4 under the Euclidean
+            norm) is at a distance D from x_j with D^p <= g, else 1 (also when g <= 0);
+            t >= 0: a budget, in unit distance, by which x_j may move with the bound still
+            holding (-1: none, or not `with_budget`).
+
+            The budget (p = 2, 2.5, 3, Euclidean): with u >= rs + |y - x_j| (unit scale) and
+            the bound (u + t)^k <= G' = G DEFLATE of the test below, t* = u (rho^(1/k) - 1)
+            for rho = G' / u^k, and rho^(1/k) - 1 >= ln(rho) / k >= 2 (rho - 1) / (k (rho + 1)):
+            no root. u and U >= u^k are inflated by INFLATE, far above the rounding of their
+            few positive terms, so the true values are below them; G' - U is then exact up to
+            its one rounding, and the final DEFLATE covers that and the three operations after.
+            """
+            if norm == EUCLIDEAN and (ex == 0.75 or ex == 1.0 or ex == 1.25 or ex == 1.5):
+                # p = 1.5, 2, 2.5, 3: (rs + D)^k <= G with k = 3, 2, 5, 3 and G = g^2, g, g^2,
+                # g (rs = r sqrt(qs), D = sqrt(qn) in unit scale) without the square root of
+                # qn, the hot spot of the test: (rs + D)^k = P(qn) + D Q(qn) with P, Q >= 0, so
+                # the bound holds iff G - P >= 0 and qn Q^2 <= (G - P)^2. The slack (DEFLATE,
+                # INFLATE) is far above the rounding of these sums of positive terms.
+                # g |g|, not g^2: a gap g < 0 (a bound below pv[e], in the link test) then
+                # leaves this route (G < POW_SAFE) for qpow_le, which fails it
+                G = g * abs(g) if (ex == 0.75 or ex == 1.25) else g
+                if POW_SAFE < G < 1.0 / POW_SAFE:
+                    rs = r * sqs
+                    qn = qc * qs
+                    r2 = rs * rs
+                    if ex == 1.0:
+                        P = r2 + qn
+                        Q = 2.0 * rs
+                    elif ex == 1.25:
+                        P = rs * (r2 * r2 + 10.0 * r2 * qn + 5.0 * qn * qn)
+                        Q = 5.0 * r2 * r2 + 10.0 * r2 * qn + qn * qn
+                    else:
+                        P = rs * (r2 + 3.0 * qn)
+                        Q = 3.0 * r2 + qn
+                    B = G * DEFLATE - P * INFLATE
+                    below = B >= 0.0 and qn * Q * Q * INFLATE <= B * B
+                    if not with_budget:
+                        return np.int64(1) - np.int64(below), -1.0
+                    u = (rs + math.sqrt(qn)) * INFLATE
+                    u2 = u * u
+                    if ex == 1.0:
+                        k = 2.0
+                        U = u2
+                    elif ex == 1.25:
+                        k = 5.0
+                        U = u2 * u2 * u
+                    else:
+                        k = 3.0
+                        U = u2 * u
+                    U *= INFLATE
+                    Gd = G * DEFLATE
+                    t = 2.0 * u * (Gd - U) / (k * (Gd + U)) * DEFLATE
+                    return np.int64(1) - np.int64(below), t
+            below = qpow_le(ball_q(qc, r, norm) * qs, g, ex)
+            return np.int64(1) - np.int64(below), -1.0
+
+        return ball_fails
+
     @jit(fastmath=FAST, inline="always")
-    def ball_fails(qc, r, g, qs, sqs, ex):
-        """0 if every point within r of a point at q = qc from x_j (q units, scaled by qs;
-        sqs = sqrt(qs), exact: qs is a power of 4 under the Euclidean norm) is at a distance
-        D from x_j with D^p <= g, else 1 (also when g <= 0)."""
-        if norm == EUCLIDEAN and (ex == 0.75 or ex == 1.0 or ex == 1.25 or ex == 1.5):
-            # p = 1.5, 2, 2.5, 3: (rs + D)^k <= G with k = 3, 2, 5, 3 and G = g^2, g, g^2, g
-            # (rs = r sqrt(qs), D = sqrt(qn) in unit scale) without the square root of qn,
-            # the hot spot of the test: (rs + D)^k = P(qn) + D Q(qn) with P, Q >= 0, so the
-            # bound holds iff G - P >= 0 and qn Q^2 <= (G - P)^2. The slack (DEFLATE,
-            # INFLATE) is far above the rounding of these sums of positive terms.
-            # g |g|, not g^2: a gap g < 0 (a bound below pv[e], in the link test) then
-            # leaves this route (G < POW_SAFE) for qpow_le, which fails it
-            G = g * abs(g) if (ex == 0.75 or ex == 1.25) else g
-            if POW_SAFE < G < 1.0 / POW_SAFE:
-                rs = r * sqs
-                qn = qc * qs
-                r2 = rs * rs
-                if ex == 1.0:
-                    P = r2 + qn
-                    Q = 2.0 * rs
-                elif ex == 1.25:
-                    P = rs * (r2 * r2 + 10.0 * r2 * qn + 5.0 * qn * qn)
-                    Q = 5.0 * r2 * r2 + 10.0 * r2 * qn + qn * qn
-                else:
-                    P = rs * (r2 + 3.0 * qn)
-                    Q = 3.0 * r2 + qn
-                B = G * DEFLATE - P * INFLATE
-                below = B >= 0.0 and qn * Q * Q * INFLATE <= B * B
-                return np.int64(1) - np.int64(below)
-        below = qpow_le(ball_q(qc, r, norm) * qs, g, ex)
-        return np.int64(1) - np.int64(below)
+    def cert_drift(X, j, scale, front, a):
+        """(drift, base) of the a-th p's certificates at point j: a block whose certificate is
+        >= drift passes its ball test untested (``sift``), and a block that passes its test
+        now gets the certificate ``certify(t, base)``.
+
+        Why it holds: a block passing at point j0 with budget t (``ball_fails``) passes at
+        every later point j' with |x_j' - x_j0| <= t, because its gap best_v - pv[e] never
+        shrinks there (the caller's contract, see ``solve``). That distance is bounded
+        through an anchor x_A, a recent point: |x_j0 - x_A0| + the jumps of the anchor since
+        + |x_A - x_j'|. All are kept in fixed point (2^-40 unit distance), each distance
+        rounded up, the budget down: the drift offset `om` sums the jumps; a certificate is
+        floor(t 2^40) - ceil(|x_j0 - x_A0| 2^40) + om(j0), valid while ceil(|x_j' - x_A|
+        2^40) + om(j') does not exceed it. The anchor moves to x_j when x_j is more than
+        ANCHOR_MOVE from it (a jump of 4 or more clears every certificate: it counts as
+        CERT_MAX + 1, more than any budget), so the distances to the anchor stay small.
+        """
+        w = front.shape[1]
+        anchor = front[2 + a, w - 2]
+        om = front[2 + a, w - 1]
+        dq = np.int64(0)
+        if anchor < 0:
+            anchor = j
+        else:
+            q = qdist(X, anchor, j, norm)
+            delta = (math.sqrt(q) if norm == EUCLIDEAN else q) * scale * INFLATE  # unit distance, rounded up
+            if delta > ANCHOR_MOVE:
+                om += np.int64(delta * CERT_ONE) + 1 if delta < CERT_CAP else CERT_MAX + 1
+                anchor = j
+            else:
+                dq = np.int64(delta * CERT_ONE) + 1
+        if om > DRIFT_RESET:  # far from any overflow; a reset only costs work
+            front[2 + a, :] = NO_CERT
+            om = 0
+        front[2 + a, w - 2] = anchor
+        front[2 + a, w - 1] = om
+        return dq + om, om - dq
 
     def block_test(by_reach):
         """``block_fails`` with the reach test (by_reach) or the ball test, a compile-time
         choice: the two tests in one body made the ball test 5-15 % slower (measured at p = 2
         and 2.5), and so did the two bodies inlined into one ``solve``."""
 
+        ball_fails = ball_test(not by_reach)
+
         @jit(fastmath=FAST, inline="always")
         def block_fails(X, j, qs, sqs, rscale, ex, pv, a, s, l, best_v, summ):
-            """1 if the block [s, s + 2^l) may hold a candidate above best_v, else 0.
+            """(f, t): f = 1 if the block [s, s + 2^l) may hold a candidate above best_v, else
+            0; t: the ball test's budget (``ball_test``; -1 in the reach test).
 
             The ball test: 0 when the ball bound, raised to the power p, is within the gap
             best_v - pv[e] at the block's last index e. The reach test (docs/theory.md; for
@@ -588,7 +711,8 @@ def _specialise(norm):
             rounding, a few ulp of pv[e] <= best_v. At p = 1.5, R^p = R rho (rho: the
             stored root of R) times rscale = s sqrt(s INFLATE) for the distance scale s (sqs,
             or qs for l1 / linf): no root per test; its few roundings are far below the
-            deflation.
+            deflation. rscale is 0 for every other p: ``solve`` decides once per call which
+            form applies, not every test.
             """
             m = _row(s, l)
             e = s + (1 << l) - 1
@@ -597,7 +721,7 @@ def _specialise(norm):
             if by_reach:
                 q = qrows(X, j, X, e, d, norm)
                 r = reach_of(summ, m, d) * INFLATE
-                if ex == (0.75 if norm == EUCLIDEAN else 1.5):  # p = 1.5
+                if rscale != 0.0:  # p = 1.5
                     rp = r * summ[m, reach_col(d)] * rscale
                 else:
                     rp = qpow(reach_q(r, norm) * qs, ex)
@@ -652,7 +776,12 @@ def _specialise(norm):
                     i = link[a, i]
             sqs = math.sqrt(qs) if norm == EUCLIDEAN else 1.0
             scale = sqs if norm == EUCLIDEAN else qs  # of distances: unit distance = raw * scale
-            rscale = scale * math.sqrt(scale * INFLATE)  # see block_fails
+            p15 = by_reach and ex == (0.75 if norm == EUCLIDEAN else 1.5)
+            rscale = scale * math.sqrt(scale * INFLATE) if p15 else 0.0  # see block_fails
+            drift = CERT_OFF  # no certificate is used ...
+            base = NO_CERT  # ... or made, unless (solve's contract) the seed is j - 1
+            if hinted and norm == EUCLIDEAN and seed_i == j - 1 and seed_i >= 0:  # budgets: Euclidean only
+                drift, base = cert_drift(X, j, scale, front, a)
             nbt = 0
             # the blocks of the binary decomposition of [start, end): those of fewer than 2^LMIN
             # points (the nearest to j) are scanned first, point by point
@@ -665,7 +794,7 @@ def _specialise(norm):
             # the larger ones level by level, breadth first: the frontier of a level (row cur of
             # `front`) is the decomposition's block of that level and the halves of the blocks of
             # the level above that failed their test or, in the ball bodies, were split untested
-            # by their hint (``defer_hinted``). The tests of a level are independent of each
+            # by their hint (``sift``). The tests of a level are independent of each
             # other (no branch on their outcome): they overlap in the CPU
             cur = 0
             cnt = 0
@@ -676,23 +805,24 @@ def _specialise(norm):
                         front[cur, cnt] = lo
                         cnt += 1
                 nxt = 0
+                if hinted:
+                    cnt, nxt = sift(front, a, cur, cnt, l, j, drift, HINT_SPAN if l > LMIN else -1)
                 if l > LMIN:
                     h = 1 << (l - 1)
-                    if hinted:
-                        cnt, nxt = defer_hinted(front, a, cur, cnt, l, j)
                     for k in range(cnt):
                         s = front[cur, k]
-                        f = block_fails(X, j, qs, sqs, rscale, ex, pv, a, s, l, best_v, summ)
+                        f, t = block_fails(X, j, qs, sqs, rscale, ex, pv, a, s, l, best_v, summ)
                         if hinted:
-                            m = _row(s, l)
-                            front[2 + a, m] = j if f else front[2 + a, m]
+                            front[2 + a, _row(s, l)] = block_mark(f, j, t, base)
                         front[1 - cur, nxt] = s
                         front[1 - cur, nxt + 1] = s + h
                         nxt += 2 * f
                 else:
                     for k in range(cnt):
                         s = front[cur, k]
-                        f = block_fails(X, j, qs, sqs, rscale, ex, pv, a, s, l, best_v, summ)
+                        f, t = block_fails(X, j, qs, sqs, rscale, ex, pv, a, s, l, best_v, summ)
+                        if hinted:
+                            front[2 + a, _row(s, l)] = block_mark(f, j, t, base)
                         front[1 - cur, nxt] = s
                         nxt += f
                 nbt += cnt
@@ -727,7 +857,15 @@ def _specialise(norm):
         maximum: the result is then that maximum if it exceeds best_v, and (best_v, best_i)
         unchanged otherwise. stats[0] += distances, stats[1] += block tests. front: the
         scratch of ``new_front(n, k)`` (k > a) or a wider one: the breadth-first frontier and
-        the hints of ``defer_hinted``, one scratch per thread.
+        the marks of ``sift``, one scratch per thread.
+
+        Certificates (p >= 2, Euclidean; ``cert_drift``) are used and made only in a call
+        with seed_i = j - 1, and the caller then promises what every caller here holds: the
+        calls with this scratch and such a seed come in increasing j on one path, pv[a, :j]
+        are final running values (non-decreasing), and no call's best_v exceeds the running
+        value at its j. The bound of every earlier call is then at most pv[a, j - 1], which
+        the seed's value reaches, so no gap best_v - pv[a, e] is smaller than when a
+        certificate was made.
         """
         if ex < (1.0 if norm == EUCLIDEAN else 2.0):  # p < 2: the reach test (``block_test``)
             return solve_by_reach(X, j, qs, ex, pv, link, a, start, end, seed_i, chase, best_v, best_i, summ, front, stats)
@@ -983,6 +1121,7 @@ def _specialise(norm):
         elif ey - istate[1] > istate[3]:
             k = int(ey - istate[1])
             _rescale(X, n, pv, summ, ps, k)
+            clear_certs(front)  # in the old units
             istate[1] = ey
         e = int(istate[1])
         for c in range(d):
@@ -1018,6 +1157,7 @@ def _specialise(norm):
         return -1
 
     return SimpleNamespace(
+        ball_fails=ball_test(True),
         solve=solve,
         complete_blocks=complete_blocks,
         step=step,
