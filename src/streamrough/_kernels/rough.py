@@ -393,7 +393,9 @@ def _box_dot(summ, row, lo, hi, v, d):
     ``summ[row, hi:hi+d]`` (highs)."""
     t = 0.0
     for c in range(d):
-        t += max(summ[row, lo + c] * v[c], summ[row, hi + c] * v[c])
+        # unsigned column indices: Numba then emits no negative-index wraparound (four integer
+        # instructions per load, as d is not known to be positive): 2 % of the step's time
+        t += max(summ[row, np.uint64(lo + c)] * v[c], summ[row, np.uint64(hi + c)] * v[c])
     return t
 
 
@@ -421,25 +423,28 @@ def _cross_w(summ, mid, a1, a2, work, d):
 
 
 @jit
-def root_table(a):
-    """The table of :func:`_root_lower` for the exponent ``a``: ``2^(a e)`` for the binary
-    exponents ``-_ROOT_EXP <= e < _ROOT_EXP``, then ``(1 + i/32)^a`` for ``i < 32``."""
-    table = np.empty(2 * _ROOT_EXP + _ROOT_SUB)
-    for e in range(-_ROOT_EXP, _ROOT_EXP):
-        table[e + _ROOT_EXP] = 2.0 ** (a * e)
-    for i in range(_ROOT_SUB):
-        table[2 * _ROOT_EXP + i] = (1.0 + i / _ROOT_SUB) ** a
-    return table
+def root_tables(qs):
+    """Row k: the table of :func:`_root_lower` for the exponent ``a = 1/qs[k]``:
+    ``2^(a e)`` for the binary exponents ``-_ROOT_EXP <= e < _ROOT_EXP``, then
+    ``(1 + i/32)^a`` for ``i < 32``."""
+    tables = np.empty((qs.shape[0], 2 * _ROOT_EXP + _ROOT_SUB))
+    for k in range(qs.shape[0]):
+        a = 1.0 / qs[k]
+        for e in range(-_ROOT_EXP, _ROOT_EXP):
+            tables[k, e + _ROOT_EXP] = 2.0 ** (a * e)
+        for i in range(_ROOT_SUB):
+            tables[k, 2 * _ROOT_EXP + i] = (1.0 + i / _ROOT_SUB) ** a
+    return tables
 
 
 @jit(**_HOT_HELPER)
 def _root_lower(g, a, table):
     """A lower bound of ``g**a`` (``g > 0``) within a relative ``2e-6``, from the
-    :func:`root_table` of ``a``; ``g**a`` itself where the table does not apply (no table,
-    ``a > 1``, or ``g`` outside ``[2^-512, 2^512)``).
+    :func:`root_tables` row of ``a``; ``g**a`` itself where the table does not apply (an
+    empty table, ``a > 1``, or ``g`` outside ``[2^-512, 2^512)``).
 
-    The pruning threshold of the branch and bound is such a root, refreshed about 16 times
-    per step (d = 5): libm's pow took about 31 ns of latency there, the table about 14.
+    The pruning threshold of the branch and bound is such a root, needed about 30 times per
+    step (d = 5): libm's pow took about 31 ns of latency there, the table about 14.
     With ``g = 2^e m``, ``m = (1 + i/32)(1 + r)`` and ``0 <= r < 1/32``,
     ``g^a = 2^(a e) (1 + i/32)^a (1 + r)^a``, and for ``0 < a <= 1``
     ``(1 + r)^a >= 1 + a r + a (a - 1) r^2 / 2`` (Taylor's remainder
@@ -475,7 +480,7 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
     ``pv[j] = max_{i<j} pv[i] + |Delta XX_{i,j}|^q``, pruned with the block summaries of
     :func:`complete_blocks` (which must cover every block ending before ``j - 1``).
     ``stack_s`` and ``stack_z`` are int64 work arrays of length >= 64, ``work`` a float64
-    one of length >= ``work_length(d)``, ``roots`` the :func:`root_table` of ``1/q`` (or
+    one of length >= ``work_length(d)``, ``roots`` the :func:`root_tables` row of ``q`` (or
     empty: libm's pow throughout).  Returns the number of Chen evaluations made (a
     diagnostic).
 
@@ -483,8 +488,7 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
     ``tau = (best - pv[b'])^(1/q)``, computed at a visited ``b' >= b``, stays valid for every
     candidate ``i <= b'`` (``pv`` is non-decreasing, and ``best`` only grows): a candidate or
     a block whose bound is ``<= tau`` cannot improve ``best``; so does any lower bound of it
-    (:func:`_root_lower`).  It is refreshed only when a stale one fails, which saves most
-    roots.
+    (:func:`_root_lower`).  It is refreshed at each new block end and when a stale one fails.
     """
     d = xs.shape[1]
     vb = work[2 * d : 3 * d]  # x_{b,j} of the cached block end b
@@ -554,6 +558,14 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
                     nzv += zv[c] * zv[c]
                 n1 = math.sqrt(n1)
                 nzv = math.sqrt(nzv)
+                # a fresh threshold at every block end (a table lookup, no power): the block's
+                # tests then rarely fail on a stale one, and the end value needs its power
+                # only when the end can improve best
+                gap = best - pv[b]
+                if gap > 0.0:
+                    tau = _root_lower(gap, inv_q, roots)
+                    gap_tau = gap
+                    slope = tau * inv_q / gap
                 if b != guess and not (n2 <= tau):
                     val = pv[b] + sq2**hq
                     if val > best:
@@ -638,12 +650,12 @@ def level2_advance(j0, j1, p2, xs, ys, has_y, geometric, summ, pv, link, qs, abs
     stack_z = np.zeros(64, dtype=np.int64)
     work = np.empty(work_length(xs.shape[1]))
     evals = 0
+    roots = root_tables(qs)
     for k in range(qs.shape[0]):
-        roots = root_table(1.0 / qs[k])
         for j in range(j0, j1):
             evals += level2_step(
                 j, p2, xs, ys, has_y, geometric, summ, pv[k], link[k], qs[k], abs_tol, stack_s, stack_z, work,
-                roots,
+                roots[k],
             )
     return evals
 
@@ -688,12 +700,12 @@ def level2_pvar_dp(p2, xs, ys, has_y, geometric, q):
 
 
 @jit
-def stream_extend(k0, points, geometric, xs, p2, summ, qs, pv, link, state, stack_s, stack_z):
+def stream_extend(k0, points, geometric, xs, p2, summ, qs, pv, link, state, stack_s, stack_z, roots):
     """Append ``points`` (relative to the path's start) as indices ``k0, k0 + 1, ...``.
 
     Per point: prefix level 2, one DP step per exponent in ``qs`` (level-2 exponents
     ``p/2``), and the summaries of the blocks the point completes.  ``state[0]`` carries the
-    running Chen scale.  All arrays must have capacity ``> k0 + len(points) - 1``.
+    running Chen scale, ``roots`` is ``root_tables(qs)``.  All arrays must have capacity ``> k0 + len(points) - 1``.
     Returns False, having changed nothing, if ``points`` contains NaN or inf.
     """
     for r in range(points.shape[0]):
@@ -701,7 +713,6 @@ def stream_extend(k0, points, geometric, xs, p2, summ, qs, pv, link, state, stac
             if not math.isfinite(points[r, c]):
                 return False
     work = np.empty(work_length(xs.shape[1]))
-    no_roots = np.empty(0)  # a table per push would cost more powers than it saves
     for r in range(points.shape[0]):
         k = k0 + r
         for c in range(xs.shape[1]):
@@ -714,7 +725,7 @@ def stream_extend(k0, points, geometric, xs, p2, summ, qs, pv, link, state, stac
             for i in range(qs.shape[0]):
                 level2_step(
                     k, p2, xs, xs, NO_Y, geometric, summ, pv[i], link[i], qs[i], abs_tol,
-                    stack_s, stack_z, work, no_roots,
+                    stack_s, stack_z, work, roots[i],
                 )
         complete_blocks(k, p2, xs, xs, NO_Y, geometric, summ, work)
     return True
