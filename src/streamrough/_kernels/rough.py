@@ -508,9 +508,7 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
             best = val
             arg = guess
     tau = -1.0  # no valid threshold yet
-    gap_tau = 0.0  # tau^q when tau was set
-    slope = 0.0  # d(gap^(1/q))/d(gap) there
-    tangent = q >= 1.0
+    gap_tau = 0.0  # the gap tau was computed from
     cached_b = -1
     n1 = 0.0
     n2 = 0.0
@@ -565,7 +563,6 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
                 if gap > 0.0:
                     tau = _root_lower(gap, inv_q, roots)
                     gap_tau = gap
-                    slope = tau * inv_q / gap
                 if b != guess and not (n2 <= tau):
                     val = pv[b] + sq2**hq
                     if val > best:
@@ -605,16 +602,13 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
                 rest = n2
             if not _bound_exceeds(head, rest, tau, abs_tol):
                 continue
+            # stale only if best grew since the block end's refresh (the end's own value or a
+            # leaf's): then a fresh threshold, a table lookup (the tangent that used to spare
+            # powers here saved nothing measurable once the root was this cheap)
             gap = best - pv[b]
-            # for q >= 1 the fresh threshold gap^(1/q) is at most tau + (gap - gap_tau) * slope
-            # (the tangent of the concave root at gap_tau): a block above that is split at
-            # once, without a power
-            if gap > 0.0 and not (
-                tangent and tau >= 0.0 and _bound_exceeds(head, rest, tau + (gap - gap_tau) * slope, abs_tol)
-            ):
+            if gap > gap_tau:
                 tau = _root_lower(gap, inv_q, roots)
                 gap_tau = gap
-                slope = tau * inv_q / gap
                 if not _bound_exceeds(head, rest, tau, abs_tol):
                     continue
             half = bz // 2
