@@ -440,8 +440,8 @@ def root_tables(qs):
 @jit(**_HOT_HELPER)
 def _root_lower(g, a, table):
     """A lower bound of ``g**a`` (``g > 0``) within a relative ``2e-6``, from the
-    :func:`root_tables` row of ``a``; ``g**a`` itself where the table does not apply (an
-    empty table, ``a > 1``, or ``g`` outside ``[2^-512, 2^512)``).
+    :func:`root_tables` row of ``a``; ``g**a`` itself where the table does not apply
+    (``a > 1``, or ``g`` outside ``[2^-512, 2^512)``).
 
     The pruning threshold of the branch and bound is such a root, needed about 30 times per
     step (d = 5): libm's pow took about 31 ns of latency there, the table about 14.
@@ -455,7 +455,7 @@ def _root_lower(g, a, table):
     """
     bits = np.float64(g).view(np.int64)
     e = (bits >> 52) - 1023
-    if table.shape[0] == 0 or a > 1.0 or e < -_ROOT_EXP or e >= _ROOT_EXP:
+    if a > 1.0 or e < -_ROOT_EXP or e >= _ROOT_EXP:
         return g**a
     i = (bits >> 47) & (_ROOT_SUB - 1)
     m = np.int64((bits & 0xFFFFFFFFFFFFF) | 0x3FF0000000000000).view(np.float64)
@@ -480,9 +480,8 @@ def level2_step(j, p2, xs, ys, has_y, geometric, summ, pv, link, q, abs_tol, sta
     ``pv[j] = max_{i<j} pv[i] + |Delta XX_{i,j}|^q``, pruned with the block summaries of
     :func:`complete_blocks` (which must cover every block ending before ``j - 1``).
     ``stack_s`` and ``stack_z`` are int64 work arrays of length >= 64, ``work`` a float64
-    one of length >= ``work_length(d)``, ``roots`` the :func:`root_tables` row of ``q`` (or
-    empty: libm's pow throughout).  Returns the number of Chen evaluations made (a
-    diagnostic).
+    one of length >= ``work_length(d)``, ``roots`` the :func:`root_tables` row of ``q``.
+    Returns the number of Chen evaluations made (a diagnostic).
 
     Blocks are visited with non-increasing end index ``b``.  A threshold
     ``tau = (best - pv[b'])^(1/q)``, computed at a visited ``b' >= b``, stays valid for every
@@ -699,7 +698,8 @@ def stream_extend(k0, points, geometric, xs, p2, summ, qs, pv, link, state, stac
 
     Per point: prefix level 2, one DP step per exponent in ``qs`` (level-2 exponents
     ``p/2``), and the summaries of the blocks the point completes.  ``state[0]`` carries the
-    running Chen scale, ``roots`` is ``root_tables(qs)``.  All arrays must have capacity ``> k0 + len(points) - 1``.
+    running Chen scale, ``roots`` is ``root_tables(qs)``.  All arrays must have capacity
+    ``> k0 + len(points) - 1``.
     Returns False, having changed nothing, if ``points`` contains NaN or inf.
     """
     for r in range(points.shape[0]):
