@@ -222,6 +222,31 @@ def test_property_bnb_equals_dp_random_paths_and_distances(seed, n, d, p, lift, 
     assert bnb.level2_power == pytest.approx(dp.level2_power, rel=1e-11, abs=1e-300)
 
 
+@pytest.mark.parametrize("a", [1.0, 1 / 1.1, 0.8, 1 / 1.4, 0.5, 1 / 3, 0.02])
+def test_root_lower_bounds_the_root_from_below_and_closely(rng, a):
+    # every pruning threshold is _root_lower(gap, 1/q): it must never exceed gap^(1/q) (a
+    # larger threshold would prune a candidate that improves the value), and it should stay
+    # within 2e-6 of it; random gaps over the tabulated exponents, the table's sub-interval
+    # ends 1 + i/32 and the neighbours of powers of two
+    table = kernels.root_tables(np.array([1.0 / a]))[0]
+    sub = [np.ldexp(1.0 + i / 32, e) for i in range(32) for e in (-512, -3, 0, 1, 511)]
+    edges = [np.nextafter(np.ldexp(1.0, e), s) for e in (-511, -1, 0, 1) for s in (0.0, np.inf)]
+    edges += [np.ldexp(1.0, -512), np.nextafter(np.ldexp(1.0, 512), 0.0)]
+    count = 2000 if JIT else 300
+    for g in np.concatenate([np.exp(rng.uniform(-350.0, 350.0, count)), sub, edges]):
+        low = kernels._root_lower(g, a, table)
+        ref = g**a
+        assert low <= ref * (1 - 1e-13)
+        assert low >= ref * (1 - 2e-6)
+
+
+def test_root_lower_falls_back_to_the_power_where_the_table_does_not_apply():
+    table = kernels.root_tables(np.array([1.25]))[0]
+    for g in (5e-324, 2.0**-600, 2.0**-513, 2.0**512, 1e300, np.inf):
+        assert kernels._root_lower(g, 0.8, table) == g**0.8
+    assert kernels._root_lower(3.0, 1.25, kernels.root_tables(np.array([0.8]))[0]) == 3.0**1.25  # a > 1
+
+
 # ------------------------------------------------------------------ the trap (math.md 4.2)
 
 

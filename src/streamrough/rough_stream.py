@@ -218,7 +218,7 @@ class RoughStream(Stream):
             )
 
     def _start_direct(self, shape, d):
-        from ._kernels.rough import summary_width
+        from ._kernels.rough import root_tables, summary_width
         from .signature_stream import SigStream
 
         cap = self._capacity
@@ -232,6 +232,7 @@ class RoughStream(Stream):
             _state=np.zeros(1),
             _stack_s=np.zeros(64, dtype=np.int64),
             _stack_z=np.zeros(64, dtype=np.int64),
+            _roots=root_tables(self._qs),
             _origin=None,  # "values": the first layer (the path is kept relative to it)
             _last=np.zeros(d),  # "increments": the last point (x_0 = 0)
             _sig=SigStream(d, self.depth, lift=self.lift),
@@ -351,7 +352,7 @@ class RoughStream(Stream):
         scaled = np.ascontiguousarray(self._scaled(rel))
         ok = self._stream_extend(
             self._n, scaled, self.lift == "geometric", self._xs, self._p2, self._summ, self._qs,
-            self._pv, self._link, self._state, self._stack_s, self._stack_z,
+            self._pv, self._link, self._state, self._stack_s, self._stack_z, self._roots,
         )
         if not ok:  # unreachable after the checks above; a guard against a wrong number
             raise ValueError("layers contain NaN or inf")
