@@ -81,28 +81,32 @@ def reversed_index(idx, k, d, last):
 
 
 @jit
-def to_reversed(s, r, offs, d):
-    """r <- s with every level in the reversed-word layout (word (i_1 ... i_k) at
-    ``i_k d^(k-1) + ... + i_1``)."""
+def _reorder_levels(src, dst, offs, d, into_reversed):
+    """dst <- src with every level taken into (``into_reversed``) or out of the reversed-word
+    layout; one loop for both directions, since they differ only in which side is permuted."""
     n = len(offs) - 2
     idx = np.empty(offs[n + 1] - offs[n], dtype=np.int64)
     for k in range(1, n + 1):
         size = offs[k + 1] - offs[k]
         reversed_index(idx, k, d, size // d)
         for w in range(size):
-            r[offs[k] + idx[w]] = s[offs[k] + w]
+            if into_reversed:
+                dst[offs[k] + idx[w]] = src[offs[k] + w]
+            else:
+                dst[offs[k] + w] = src[offs[k] + idx[w]]
+
+
+@jit
+def to_reversed(s, r, offs, d):
+    """r <- s with every level in the reversed-word layout (word (i_1 ... i_k) at
+    ``i_k d^(k-1) + ... + i_1``)."""
+    _reorder_levels(s, r, offs, d, True)
 
 
 @jit
 def from_reversed(r, s, offs, d):
     """s <- r, from the reversed-word layout back to the standard one."""
-    n = len(offs) - 2
-    idx = np.empty(offs[n + 1] - offs[n], dtype=np.int64)
-    for k in range(1, n + 1):
-        size = offs[k + 1] - offs[k]
-        reversed_index(idx, k, d, size // d)
-        for w in range(size):
-            s[offs[k] + w] = r[offs[k] + idx[w]]
+    _reorder_levels(r, s, offs, d, False)
 
 
 @functools.lru_cache(maxsize=None)
